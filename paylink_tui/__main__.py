@@ -1,0 +1,3 @@
+from paylink_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Settings: PAYLINK_* environment variables over an optional TOML file.
+
+The TOML file is `PAYLINK_CONFIG` or `config.toml` in the user config dir; its keys are the
+setting names in lower case without the prefix. The environment wins.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "paylink-tui"
+
+
+def config_path() -> Path:
+    env = os.environ.get("PAYLINK_CONFIG")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{(data_dir() / 'paylink.db').as_posix()}"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one Spanish line for the agent."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYLINK_", extra="ignore", frozen=True)
+
+    database_url: str = Field(default_factory=default_database_url)
+    timezone: str = "America/Mexico_City"
+    agent: str = Field(default_factory=lambda: os.environ.get("USER") or os.environ.get("USERNAME") or "agente")
+    company: str = "AXA"
+    gateway: Literal["mit", "sandbox"] | None = None
+
+    mit_gen_url: str | None = None
+    mit_data0: str | None = None
+    mit_key: SecretStr | None = None
+    mit_id_company: str | None = None
+    mit_id_branch: str | None = None
+    mit_user: str | None = None
+    mit_password: SecretStr | None = None
+    mit_extra_data_in: Literal["url", "root"] = "url"
+    mit_notify_payer: Literal[0, 1] = 0
+    mit_timeout: float = 30.0
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    smtp_timeout: float = 20.0
+
+    link_sender: str = "pagopoliza@mitec.com.mx"
+    notice_sender: str = "notificaciones@mitec.com.mx"
+    agent_email: str | None = None
+    templates_dir: Path | None = None
+    sandbox_notify_url: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        import pendulum
+
+        try:
+            pendulum.timezone(value)
+        except Exception as exc:
+            raise ValueError(f"zona horaria desconocida: {value}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not (value.startswith("sqlite:///") or value.startswith("postgresql")):
+            raise ValueError("use sqlite:///RUTA o postgresql://usuario@host/base")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_path()
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def missing_gateway_settings(self) -> list[str]:
+        """Names of the settings a real MIT gateway still needs."""
+        if self.gateway is None:
+            return ["PAYLINK_GATEWAY"]
+        if self.gateway == "sandbox":
+            return []
+        needed = {
+            "PAYLINK_MIT_GEN_URL": self.mit_gen_url,
+            "PAYLINK_MIT_DATA0": self.mit_data0,
+            "PAYLINK_MIT_KEY": self.mit_key,
+            "PAYLINK_MIT_ID_COMPANY": self.mit_id_company,
+            "PAYLINK_MIT_ID_BRANCH": self.mit_id_branch,
+            "PAYLINK_MIT_USER": self.mit_user,
+            "PAYLINK_MIT_PASSWORD": self.mit_password,
+        }
+        return [name for name, value in needed.items() if not value]
+
+
+def _explain(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    name = "PAYLINK_" + "_".join(str(p) for p in err["loc"]).upper()
+    msg = err.get("msg", "valor inválido")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    elif err.get("type") == "literal_error":
+        msg = "valor no permitido (" + msg.split("Input should be ")[-1].replace(" or ", " o ") + ")"
+    elif err.get("type", "").endswith("_parsing"):
+        msg = "valor con formato inválido"
+    return f"Configuración inválida: {name}: {msg}."
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and the TOML file; ConfigError with one Spanish line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+    except Exception as exc:  # a TOML file that does not parse
+        raise ConfigError(f"No se pudo leer el archivo de configuración {config_path()}: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,53 @@
+"""Dates in the insurer's zone and in Spanish words."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pendulum
+
+DAYS = ["lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"]
+MONTHS = ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+          "septiembre", "octubre", "noviembre", "diciembre"]
+
+
+def utc(dt: datetime) -> datetime:
+    """Aware UTC datetime from an aware one; naive values are taken as UTC (as stored)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def to_local(dt: datetime, tz: str) -> pendulum.DateTime:
+    return pendulum.instance(utc(dt)).in_timezone(tz)
+
+
+def local_date(dt: datetime, tz: str) -> date:
+    return to_local(dt, tz).date()
+
+
+def long_date(d: date) -> str:
+    """`domingo 10 de octubre de 2021`."""
+    return f"{DAYS[d.weekday()]} {d.day} de {MONTHS[d.month - 1]} de {d.year}"
+
+
+def short_date(d: date) -> str:
+    return d.strftime("%d/%m/%Y")
+
+
+def local_datetime_text(dt: datetime, tz: str) -> str:
+    """`07/10/2021 16:04` in the insurer's zone."""
+    return to_local(dt, tz).strftime("%d/%m/%Y %H:%M")
+
+
+def mit_datetime_text(dt: datetime, tz: str) -> str:
+    """MIT's receipt format, dd/mm/yy HH:MM:SS, in the insurer's zone."""
+    return to_local(dt, tz).strftime("%d/%m/%y %H:%M:%S")
+
+
+def parse_mit_datetime(date_text: str, time_text: str, tz: str) -> datetime:
+    """MIT's `date` (dd/mm/yy) and `time` (HH:MM:SS), local to the insurer -> UTC instant."""
+    d = datetime.strptime(date_text.strip(), "%d/%m/%y")
+    t = datetime.strptime(time_text.strip(), "%H:%M:%S")
+    local = pendulum.datetime(d.year, d.month, d.day, t.hour, t.minute, t.second, tz=tz)
+    return utc(local)
