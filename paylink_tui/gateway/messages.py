@@ -1,0 +1,192 @@
+"""MIT's XML messages: the link request, the P_RESPONSE answer and the CENTEROFPAYMENTS
+notification. Built with ElementTree (so names like `Peña & Hijos` are escaped) and parsed
+defensively: no DTDs or entities, a size cap."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET  # noqa: S405 - DTDs/entities are refused before parsing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from paylink_tui.gateway.base import Notification
+from paylink_tui.gateway.crypto import CryptoError, decrypt
+from paylink_tui.gateway.errors import NotificationRejected
+
+MAX_XML_CHARS = 64_000
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+
+# Every child of <CENTEROFPAYMENTS>, in MIT's order (datos_adicionales comes last).
+NOTIFICATION_FIELDS = (
+    "reference", "response", "foliocpagos", "auth", "cd_response", "cd_error", "nb_error",
+    "time", "date", "nb_company", "nb_merchant", "cc_type", "tp_operation", "cc_name",
+    "cc_number", "amount", "id_url", "email", "cc_mask",
+)
+
+
+class UnsafeXML(ValueError):
+    """XML refused before or while parsing (too big, DTD/entities, malformed)."""
+
+
+def parse_xml(text: str, max_chars: int = MAX_XML_CHARS) -> ET.Element:
+    """Parse untrusted XML: refuse DTDs and entity declarations (billion laughs, XXE)
+    before the parser sees them, and cap the size."""
+    if len(text) > max_chars:
+        raise UnsafeXML("demasiado grande")
+    upper = text.upper()
+    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
+        raise UnsafeXML("contiene declaraciones DTD o entidades")
+    try:
+        return ET.fromstring(text)  # noqa: S314 - guarded above
+    except ET.ParseError as exc:
+        raise UnsafeXML("no es XML válido") from exc
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    el = ET.SubElement(parent, tag)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def to_text(root: ET.Element) -> str:
+    return XML_DECLARATION + ET.tostring(root, encoding="unicode", short_empty_elements=True)
+
+
+def extra_element(extra: Iterable[tuple[str, str]]) -> ET.Element:
+    block = ET.Element("datos_adicionales")
+    for i, (label, value) in enumerate(extra, start=1):
+        data = ET.SubElement(block, "data", {"id": str(i), "display": "true"})
+        _sub(data, "label", label)
+        _sub(data, "value", value)
+    return block
+
+
+@dataclass(frozen=True)
+class Business:
+    id_company: str
+    id_branch: str
+    user: str
+    pwd: str
+
+
+def build_request_xml(
+    business: Business,
+    *,
+    reference: str,
+    amount: str,
+    moneda: str,
+    omitir_notif_default: str,
+    fh_vigencia: str,
+    mail_cliente: str | None,
+    extra: Sequence[tuple[str, str]] = (),
+    extra_data_in: str = "url",
+    nb_fpago: str | None = None,
+    promociones: str = "C",
+) -> str:
+    """The request in the element order MIT's SDKs emit."""
+    root = ET.Element("P")
+    biz = _sub(root, "business")
+    _sub(biz, "id_company", business.id_company)
+    _sub(biz, "id_branch", business.id_branch)
+    _sub(biz, "user", business.user)
+    _sub(biz, "pwd", business.pwd)
+    if nb_fpago:
+        _sub(root, "nb_fpago", nb_fpago)
+    url = _sub(root, "url")
+    _sub(url, "reference", reference)
+    _sub(url, "amount", amount)
+    _sub(url, "moneda", moneda)
+    _sub(url, "canal", "W")
+    _sub(url, "omitir_notif_default", omitir_notif_default)
+    _sub(url, "promociones", promociones)
+    _sub(url, "st_correo", "1")
+    _sub(url, "fh_vigencia", fh_vigencia)
+    if mail_cliente:
+        _sub(url, "mail_cliente", mail_cliente)
+    if extra:
+        (url if extra_data_in == "url" else root).append(extra_element(extra))
+    _sub(root, "version", "IntegraWPP")
+    return to_text(root)
+
+
+def text_of(parent: ET.Element, tag: str) -> str:
+    el = parent.find(tag)
+    return (el.text or "").strip() if el is not None else ""
+
+
+def read_extra(parent: ET.Element) -> tuple[tuple[str, str], ...]:
+    block = parent.find("datos_adicionales")
+    if block is None:
+        return ()
+    return tuple((text_of(d, "label"), text_of(d, "value")) for d in block.findall("data"))
+
+
+def build_notification_xml(fields: dict[str, str], extra: Sequence[tuple[str, str]] = ()) -> str:
+    root = ET.Element("CENTEROFPAYMENTS")
+    for name in NOTIFICATION_FIELDS:
+        value = fields.get(name, "")
+        el = ET.SubElement(root, name)
+        if value:
+            el.text = value
+    if extra:
+        root.append(extra_element(extra))
+    return to_text(root)
+
+
+def _amount(text: str) -> Decimal | None:
+    if not text:
+        return None
+    try:
+        value = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def parse_notification(str_response: str, key_hex: str) -> Notification:
+    """Decrypt and read MIT's strResponse. Missing optional elements become '' (the service
+    decides what to review); only bodies that are not ours are rejected."""
+    if not str_response or not str_response.strip():
+        raise NotificationRejected("Notificación rechazada: llegó vacía (falta strResponse).")
+    if len(str_response) > 4 * MAX_XML_CHARS:
+        raise NotificationRejected("Notificación rechazada: el contenido es demasiado grande.")
+    try:
+        xml_text = decrypt(str_response, key_hex)
+    except CryptoError as exc:
+        raise NotificationRejected(f"Notificación rechazada: {exc.message}") from None
+    try:
+        root = parse_xml(xml_text.strip())
+    except UnsafeXML as exc:
+        raise NotificationRejected(
+            f"Notificación rechazada: el contenido descifrado {exc}."
+        ) from None
+    if root.tag != "CENTEROFPAYMENTS":
+        raise NotificationRejected(
+            "Notificación rechazada: no es una notificación de pago de MIT "
+            "(falta el elemento CENTEROFPAYMENTS)."
+        )
+    t = lambda tag: text_of(root, tag)  # noqa: E731
+    return Notification(
+        reference=t("reference"),
+        response=t("response").lower(),
+        folio=t("foliocpagos"),
+        auth=t("auth"),
+        cd_response=t("cd_response"),
+        cd_error=t("cd_error"),
+        nb_error=t("nb_error"),
+        time=t("time"),
+        date=t("date"),
+        nb_company=t("nb_company"),
+        nb_merchant=t("nb_merchant"),
+        cc_type=t("cc_type"),
+        tp_operation=t("tp_operation"),
+        cc_name=t("cc_name"),
+        cc_number=t("cc_number"),
+        amount=_amount(t("amount")),
+        id_url=t("id_url"),
+        email=t("email"),
+        cc_mask=t("cc_mask"),
+        extra=read_extra(root),
+        raw_xml=xml_text,
+    )
