@@ -1,0 +1,138 @@
+"""Engines, sessions and the schema version.
+
+SQLite: WAL, foreign keys, a busy timeout, and `write_session()` starts with
+BEGIN IMMEDIATE so that two writers serialise instead of failing at commit.
+PostgreSQL: psycopg 3; `write_session()` is a normal transaction and callers lock rows
+with SELECT ... FOR UPDATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+# The newest migration. A test checks that it matches the Alembic scripts, so start-up
+# can compare versions without loading Alembic.
+HEAD_REVISION = "0001"
+
+
+class SchemaError(Exception):
+    """The database schema cannot be used as it is; the message is for the agent."""
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://…` -> the driver we ship (psycopg 3)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        parsed = make_url(url)
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get("paylink_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commits on success, rolls back on error.
+
+    On SQLite the transaction takes the write lock at its start (BEGIN IMMEDIATE).
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        session.connection(execution_options={"paylink_write": True})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        try:
+            row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        except Exception:
+            return None
+        return row[0] if row else None
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema up to date with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def ensure_schema(engine: Engine) -> None:
+    """SQLite is upgraded on start; an outdated PostgreSQL database stops with a message."""
+    rev = current_revision(engine)
+    if rev == HEAD_REVISION:
+        return
+    if is_sqlite(engine):
+        upgrade(engine)
+        return
+    if rev is None:
+        raise SchemaError(
+            "La base de datos PostgreSQL no tiene el esquema de paylink-tui. "
+            "Ejecute «paylink-tui db upgrade» una vez para crearlo."
+        )
+    raise SchemaError(
+        f"El esquema de la base de datos PostgreSQL está desactualizado (versión {rev}, "
+        f"se requiere {HEAD_REVISION}). Ejecute «paylink-tui db upgrade»."
+    )
+
+
+def open_database(url: str) -> Engine:
+    engine = make_engine(url)
+    ensure_schema(engine)
+    return engine

@@ -1,0 +1,191 @@
+"""The tables. Money is Numeric(12,2) as Decimal; instants are aware UTC.
+
+Receipts carry a few denormalised columns so that the pending list (the hot path, at
+1,000,000 rows) is one indexed scan of one table:
+- `policy_number`: the sort key (policy, due date, receipt);
+- `search_text`: `domain.text.fold(policy number + receipt number + holder's full name)`,
+  indexed by FTS5 (trigram) on SQLite and pg_trgm on PostgreSQL;
+- `hidden_until`: the latest link's hidden-until instant (local 00:00 of D+5), cleared
+  when that link is cancelled. Whoever writes receipts keeps these three up to date.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from paylink_tui.store.types import Money, UTCDateTime
+
+
+def _utc_col(nullable: bool = False, index: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Client(SQLModel, table=True):
+    """A policy's holder ("contratante"). One row per policy: never merged by name."""
+
+    __tablename__ = "client"
+    id: int | None = Field(default=None, primary_key=True)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    second_last_name: str = Field(default="", max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class Policy(SQLModel, table=True):
+    __tablename__ = "policy"
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=40, unique=True)
+    ramo: str = Field(default="", max_length=40)
+    client_id: int = Field(foreign_key="client.id", index=True)
+
+
+class Receipt(SQLModel, table=True):
+    __tablename__ = "receipt"
+    __table_args__ = (
+        Index("ix_receipt_pending_order", "status", "policy_number", "due_date", "number"),
+        Index("ix_receipt_policy_id", "policy_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=40, unique=True)
+    policy_id: int = Field(foreign_key="policy.id")
+    policy_number: str = Field(max_length=40)
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    currency: str = Field(max_length=3)
+    due_date: date
+    status: str = Field(default="pending", max_length=20)
+    hidden_until: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(sa_column=_utc_col())
+    updated_at: datetime = Field(sa_column=_utc_col())
+
+
+class PaymentLink(SQLModel, table=True):
+    __tablename__ = "payment_link"
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=40, unique=True)
+    url: str | None = Field(default=None, max_length=500)
+    mit_link_id: str | None = Field(default=None, max_length=100)
+    policy_id: int = Field(foreign_key="policy.id", index=True)
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    currency: str = Field(max_length=3)
+    email: str = Field(max_length=254)
+    agent: str = Field(max_length=100, index=True)
+    state: str = Field(default="creating", max_length=20, index=True)
+    created_at: datetime = Field(sa_column=_utc_col(index=True))
+    last_valid_day: date  # local D+3, MIT's fh_vigencia
+    expires_at: datetime = Field(sa_column=_utc_col())  # local 00:00 of D+4
+    hidden_until: datetime = Field(sa_column=_utc_col())  # local 00:00 of D+5
+    # Set when paid:
+    paid_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    authorization: str | None = Field(default=None, max_length=20)
+    folio: str | None = Field(default=None, max_length=40)
+    card_type: str | None = Field(default=None, max_length=100)
+    card_mask: str | None = Field(default=None, max_length=30)
+    # Set when cancelled (ours alone: MIT still takes a payment until it expires):
+    cancelled_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    cancelled_by: str | None = Field(default=None, max_length=100)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    updated_at: datetime = Field(sa_column=_utc_col())
+
+
+class LinkReceipt(SQLModel, table=True):
+    __tablename__ = "link_receipt"
+    link_id: int = Field(foreign_key="payment_link.id", primary_key=True)
+    receipt_id: int = Field(foreign_key="receipt.id", primary_key=True, index=True)
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))  # as linked
+
+
+class Notification(SQLModel, table=True):
+    """A payment result from MIT, stored as received, then applied or kept for review."""
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("folio", "reference", name="uq_notification_folio_reference"),)
+    id: int | None = Field(default=None, primary_key=True)
+    folio: str | None = Field(default=None, max_length=40)
+    reference: str | None = Field(default=None, max_length=100, index=True)
+    response: str | None = Field(default=None, max_length=20)
+    amount: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    authorization: str | None = Field(default=None, max_length=20)
+    cd_error: str | None = Field(default=None, max_length=20)
+    nb_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    taken_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    card_type: str | None = Field(default=None, max_length=100)
+    card_mask: str | None = Field(default=None, max_length=30)
+    email: str | None = Field(default=None, max_length=254)
+    raw_xml: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(sa_column=_utc_col(index=True))
+    status: str = Field(default="review", max_length=20, index=True)
+    review_reason: str | None = Field(default=None, max_length=40)
+    link_id: int | None = Field(default=None, foreign_key="payment_link.id", index=True)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    resolved_by: str | None = Field(default=None, max_length=100)
+    resolved_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+
+
+class PaymentAttempt(SQLModel, table=True):
+    """One per notification that concerns a link: Aprobado, Rechazado or Error."""
+
+    __tablename__ = "payment_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="payment_link.id", index=True)
+    notification_id: int = Field(foreign_key="notification.id", unique=True)
+    result: str = Field(max_length=20)
+    cd_response: str | None = Field(default=None, max_length=100)
+    cd_error: str | None = Field(default=None, max_length=20)
+    nb_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    authorization: str | None = Field(default=None, max_length=20)
+    taken_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    created_at: datetime = Field(sa_column=_utc_col())
+
+
+class EmailMessage(SQLModel, table=True):
+    """The outbox. Rendered when queued (in the same transaction as what it announces)."""
+
+    __tablename__ = "email_message"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # "link" | "confirmation"
+    link_id: int | None = Field(default=None, foreign_key="payment_link.id", index=True)
+    to_addr: str = Field(max_length=254)
+    from_addr: str = Field(max_length=254)
+    from_name: str | None = Field(default=None, max_length=100)
+    reply_to: str | None = Field(default=None, max_length=254)
+    subject: str = Field(max_length=300)
+    message_id: str = Field(max_length=300, unique=True)
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="queued", max_length=20, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_attempt_at: datetime = Field(sa_column=_utc_col(index=True))
+    claimed_until: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    created_at: datetime = Field(sa_column=_utc_col())
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc_col(index=True))
+    agent: str = Field(max_length=100)
+    action: str = Field(max_length=40)
+    subject: str = Field(max_length=200)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ImportBatch(SQLModel, table=True):
+    __tablename__ = "import_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc_col())
+    agent: str = Field(max_length=100)
+    filename: str = Field(max_length=500)
+    full: bool = False
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    rejected: int = 0
+    settled: int = 0
