@@ -47,7 +47,8 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default_factory=default_database_url)
     timezone: str = "America/Mexico_City"
-    agent: str = Field(default_factory=lambda: os.environ.get("USER") or os.environ.get("USERNAME") or "agente")
+    agent: str = Field(default_factory=lambda: os.environ.get("USER") or os.environ.get("USERNAME")
+                       or "agente")
     company: str = "AXA"
     gateway: Literal["mit", "sandbox"] | None = None
 

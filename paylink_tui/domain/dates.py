@@ -47,7 +47,8 @@ def mit_datetime_text(dt: datetime, tz: str) -> str:
 
 def parse_mit_datetime(date_text: str, time_text: str, tz: str) -> datetime:
     """MIT's `date` (dd/mm/yy) and `time` (HH:MM:SS), local to the insurer -> UTC instant."""
-    d = datetime.strptime(date_text.strip(), "%d/%m/%y")
-    t = datetime.strptime(time_text.strip(), "%H:%M:%S")
+    # Naive on purpose: these are wall-clock values in `tz`, made aware just below.
+    d = datetime.strptime(date_text.strip(), "%d/%m/%y")  # noqa: DTZ007
+    t = datetime.strptime(time_text.strip(), "%H:%M:%S")  # noqa: DTZ007
     local = pendulum.datetime(d.year, d.month, d.day, t.hour, t.minute, t.second, tz=tz)
     return utc(local)

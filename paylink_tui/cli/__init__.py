@@ -1,0 +1,77 @@
+"""The command line. Each command lives in its own module with `add_parser(subparsers)`;
+the parser sets `handler` to a `run(args) -> int`. Modules import heavy things lazily so
+that `paylink-tui` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from paylink_tui import __version__
+
+# Order is the order of --help.
+COMMAND_MODULES = [
+    "paylink_tui.cli.demo_cmd",
+    "paylink_tui.cli.import_cmd",
+    "paylink_tui.cli.pending_cmd",
+    "paylink_tui.cli.link_cmd",
+    "paylink_tui.cli.history_cmd",
+    "paylink_tui.cli.review_cmd",
+    "paylink_tui.cli.serve_cmd",
+    "paylink_tui.cli.sandbox_cmd",
+    "paylink_tui.cli.db_cmd",
+]
+
+
+class SpanishHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paylink-tui",
+        description=(
+            "Ligas de pago MIT para recibos pendientes de pago.\n"
+            "Sin comando abre la aplicación de terminal sobre la base configurada."
+        ),
+        formatter_class=SpanishHelpFormatter,
+        add_help=False,
+    )
+    parser.add_argument("-h", "--help", action="help", help="muestra esta ayuda y termina")
+    parser.add_argument("--version", action="version", version=f"paylink-tui {__version__}",
+                        help="muestra la versión y termina")
+    parser.set_defaults(handler=None)
+    sub = parser.add_subparsers(title="comandos", metavar="COMANDO")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command still being built
+            if exc.name != name:
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _utf8_console()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.handler is None:
+        from paylink_tui.cli.tui_cmd import run as run_tui
+
+        return run_tui(args)
+    return int(args.handler(args) or 0)
+
+
+def _utf8_console() -> None:
+    # Windows consoles default to a legacy code page; names carry ñ and accents.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(encoding="utf-8", errors="replace")
+            except (ValueError, OSError):
+                pass

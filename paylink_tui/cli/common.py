@@ -1,0 +1,92 @@
+"""What commands share: settings and database opened with Spanish errors, output formats."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any, NoReturn
+
+from paylink_tui.config import ConfigError, Settings, load_settings
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    print(f"Error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def context_or_exit(settings: Settings | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+    """The AppContext on the configured database, or a clear message and exit 2."""
+    from sqlalchemy.exc import OperationalError
+
+    from paylink_tui.services.context import open_context
+    from paylink_tui.store.db import SchemaError
+
+    settings = settings or settings_or_exit()
+    try:
+        return open_context(settings, **kwargs)
+    except SchemaError as exc:
+        fail(str(exc))
+    except OperationalError as exc:
+        fail(f"No se pudo abrir la base de datos: {_db_reason(exc)}")
+
+
+def _db_reason(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return text[:200]
+
+
+def add_format_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                        help="formato de salida (por omisión: table)")
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]], out=None) -> None:  # type: ignore[no-untyped-def]
+    out = out or sys.stdout
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([csv_safe(v) for v in row])
+    out.write(buf.getvalue())
+
+
+def write_json(data: Any, out=None) -> None:  # type: ignore[no-untyped-def]
+    out = out or sys.stdout
+    json.dump(data, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+    """A Rich table; values are shown literally (no markup interpretation)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, show_lines=False)
+    for h in headers:
+        table.add_column(h)
+    for row in rows:
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])
+    Console().print(table)

@@ -1,0 +1,324 @@
+"""The pending list: receipts pending and not hidden by a link, sorted by policy.
+
+Pages are keyset-paged on (policy number, due date, receipt number), never OFFSET, so the
+millionth row costs what the first does. Search is case- and accent-insensitive over the
+policy number, the receipt number and any part of the holder's name; each word must match.
+
+How a search stays fast at 1,000,000 receipts (see bench/pending.py for the figures):
+- a rare term (few matches): the trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL)
+  gives the few candidate rows directly; they are filtered and sorted in memory;
+- a common term (many matches): walking the sort index and filtering finds a page of
+  matches after a few rows, so it is done that way.
+On SQLite the two are chosen by asking FTS5 for up to RARE_LIMIT candidates first; the
+PostgreSQL planner makes the same choice from its statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_, select, text, tuple_
+from sqlalchemy.engine import Engine
+
+from paylink_tui.domain.status import LinkState, ReceiptStatus, link_status
+from paylink_tui.domain.text import fold, full_name
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import is_sqlite, read_session
+from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt
+
+RARE_LIMIT = 2000
+SortKey = tuple[str, date, str]
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    receipt_id: int
+    receipt: str
+    policy: str
+    ramo: str
+    first_name: str
+    last_name: str
+    second_last_name: str
+    email: str | None
+    phone: str | None
+    amount: Decimal
+    currency: str
+    due_date: date
+
+    @property
+    def holder(self) -> str:
+        return full_name(self.first_name, self.last_name, self.second_last_name)
+
+    @property
+    def key(self) -> SortKey:
+        return (self.policy, self.due_date, self.receipt)
+
+    def is_overdue(self, today: date) -> bool:
+        return self.due_date < today
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    rows: list[PendingRow]
+    has_more: bool  # more rows beyond this page in the direction it was read
+
+    @property
+    def first_key(self) -> SortKey | None:
+        return self.rows[0].key if self.rows else None
+
+    @property
+    def last_key(self) -> SortKey | None:
+        return self.rows[-1].key if self.rows else None
+
+
+@dataclass(frozen=True)
+class PendingTotals:
+    count: int
+    amounts: dict[str, Decimal] = field(default_factory=dict)  # currency -> sum
+
+
+def _words(search: str) -> list[str]:
+    return fold(search).split()
+
+
+def _like(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _pending_filter(now: datetime):  # type: ignore[no-untyped-def]
+    r = Receipt.__table__.c
+    return and_(
+        r.status == ReceiptStatus.PENDING.value,
+        or_(r.hidden_until.is_(None), r.hidden_until <= now),
+    )
+
+
+def _fts_candidates(engine: Engine, words: list[str]) -> list[int] | None:
+    """Receipt ids matching every word of 3+ characters, or None when there are too many."""
+    long_words = [w for w in words if len(w) >= 3]
+    if not long_words or not is_sqlite(engine):
+        return None
+    expr = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+    with engine.connect() as conn:
+        ids = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT rowid FROM receipt_fts WHERE receipt_fts MATCH :q LIMIT :n"),
+                {"q": expr, "n": RARE_LIMIT + 1},
+            )
+        ]
+    if len(ids) > RARE_LIMIT:
+        return None
+    return ids
+
+
+def _base_query(now: datetime, words: list[str], candidates: list[int] | None):  # type: ignore[no-untyped-def]
+    r = Receipt.__table__.c
+    p = Policy.__table__.c
+    c = Client.__table__.c
+    q = (
+        select(
+            r.id, r.number, r.policy_number, p.ramo, c.first_name, c.last_name,
+            c.second_last_name, c.email, c.phone, r.amount, r.currency, r.due_date,
+        )
+        .select_from(Receipt.__table__.join(Policy.__table__, p.id == r.policy_id)
+                     .join(Client.__table__, c.id == p.client_id))
+        .where(_pending_filter(now))
+    )
+    if candidates is not None:
+        q = q.where(r.id.in_(candidates))
+    for w in words:
+        q = q.where(r.search_text.like(_like(w), escape="\\"))
+    return q
+
+
+def _row(values: Sequence) -> PendingRow:  # type: ignore[type-arg]
+    return PendingRow(
+        receipt_id=values[0], receipt=values[1], policy=values[2], ramo=values[3] or "",
+        first_name=values[4], last_name=values[5], second_last_name=values[6] or "",
+        email=values[7], phone=values[8], amount=Decimal(values[9]), currency=values[10],
+        due_date=values[11],
+    )
+
+
+def pending_page(
+    ctx: AppContext,
+    *,
+    search: str = "",
+    after: SortKey | None = None,
+    before: SortKey | None = None,
+    last: bool = False,
+    limit: int = 100,
+) -> PendingPage:
+    """One page of the pending list.
+
+    - neither `after` nor `before`: the first page (or the last, with `last=True`);
+    - `after=key`: the page following that row; `before=key`: the page preceding it.
+    Rows always come in list order.
+    """
+    now = ctx.now()
+    words = _words(search)
+    candidates = _fts_candidates(ctx.engine, words) if words else None
+    if candidates == []:
+        return PendingPage(rows=[], has_more=False)
+    r = Receipt.__table__.c
+    sort = (r.policy_number, r.due_date, r.number)
+    q = _base_query(now, words, candidates)
+    backwards = before is not None or (last and after is None)
+    if after is not None:
+        q = q.where(tuple_(*sort) > tuple_(*after))
+    if before is not None:
+        q = q.where(tuple_(*sort) < tuple_(*before))
+    if backwards:
+        q = q.order_by(*(col.desc() for col in sort))
+    else:
+        q = q.order_by(*sort)
+    q = q.limit(limit + 1)
+    with ctx.engine.connect() as conn:
+        rows = [_row(v) for v in conn.execute(q)]
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    return PendingPage(rows=rows, has_more=has_more)
+
+
+def iter_pending(ctx: AppContext, *, search: str = "", chunk: int = 1000):  # type: ignore[no-untyped-def]
+    """Every pending row in list order (for exports), page by page."""
+    after: SortKey | None = None
+    while True:
+        page = pending_page(ctx, search=search, after=after, limit=chunk)
+        yield from page.rows
+        if not page.has_more:
+            return
+        after = page.last_key
+
+
+def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
+    """How many receipts match and what they add up to, per currency."""
+    now = ctx.now()
+    words = _words(search)
+    candidates = _fts_candidates(ctx.engine, words) if words else None
+    if candidates == []:
+        return PendingTotals(count=0)
+    r = Receipt.__table__.c
+    q = (
+        select(r.currency, func.count(), func.sum(r.amount))
+        .where(_pending_filter(now))
+        .group_by(r.currency)
+        .order_by(r.currency)
+    )
+    if candidates is not None:
+        q = q.where(r.id.in_(candidates))
+    for w in words:
+        q = q.where(r.search_text.like(_like(w), escape="\\"))
+    count = 0
+    amounts: dict[str, Decimal] = {}
+    with ctx.engine.connect() as conn:
+        for currency, n, total in conn.execute(q):
+            count += n
+            amounts[currency] = Decimal(total or 0).quantize(Decimal("0.01"))
+    return PendingTotals(count=count, amounts=amounts)
+
+
+# --- detail -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkSummary:
+    reference: str
+    url: str | None
+    email: str
+    agent: str
+    amount: Decimal
+    currency: str
+    created_at: datetime
+    last_valid_day: date
+    status: str  # domain.status.LinkStatus value
+    receipts: list[str]
+
+
+@dataclass(frozen=True)
+class ReceiptDetail:
+    receipt: PendingRow
+    status: str  # ReceiptStatus value, derived with the clock
+    policy_receipts: list[PendingRow]  # other pending receipts of the same policy
+    emails: list[str]  # on file first, then addresses used for earlier links
+    links: list[LinkSummary]  # earlier links for these receipts, newest first
+
+
+def receipt_detail(ctx: AppContext, receipt_id: int) -> ReceiptDetail | None:
+    now = ctx.now()
+    r = Receipt.__table__.c
+    with read_session(ctx.engine) as session:
+        rec = session.get(Receipt, receipt_id)
+        if rec is None:
+            return None
+        policy = session.get(Policy, rec.policy_id)
+        client = session.get(Client, policy.client_id) if policy else None
+        assert policy is not None and client is not None
+        row = PendingRow(
+            receipt_id=rec.id or 0, receipt=rec.number, policy=rec.policy_number,
+            ramo=policy.ramo, first_name=client.first_name, last_name=client.last_name,
+            second_last_name=client.second_last_name, email=client.email, phone=client.phone,
+            amount=rec.amount, currency=rec.currency, due_date=rec.due_date,
+        )
+        siblings_q = (
+            select(Receipt)
+            .where(r.policy_id == rec.policy_id, r.id != rec.id)
+            .where(_pending_filter(now))
+            .order_by(r.due_date, r.number)
+        )
+        siblings = [
+            PendingRow(
+                receipt_id=s.id or 0, receipt=s.number, policy=s.policy_number, ramo=policy.ramo,
+                first_name=client.first_name, last_name=client.last_name,
+                second_last_name=client.second_last_name, email=client.email,
+                phone=client.phone, amount=s.amount, currency=s.currency, due_date=s.due_date,
+            )
+            for s in session.scalars(siblings_q).all()
+        ]
+        links = links_for_policy(session, rec.policy_id, now)
+        emails: list[str] = []
+        for e in [client.email, *[lk.email for lk in links]]:
+            if e and e not in emails:
+                emails.append(e)
+        from paylink_tui.domain.status import receipt_status
+
+        return ReceiptDetail(
+            receipt=row,
+            status=receipt_status(rec.status, rec.hidden_until, now).value,
+            policy_receipts=siblings,
+            emails=emails,
+            links=links,
+        )
+
+
+def links_for_policy(session, policy_id: int, now: datetime) -> list[LinkSummary]:  # type: ignore[no-untyped-def]
+    lk = PaymentLink.__table__.c
+    lr = LinkReceipt.__table__.c
+    r = Receipt.__table__.c
+    rows = session.scalars(
+        select(PaymentLink).where(lk.policy_id == policy_id).order_by(lk.created_at.desc())
+    ).all()
+    out: list[LinkSummary] = []
+    for link in rows:
+        numbers = list(session.scalars(
+            select(r.number).join(LinkReceipt.__table__, lr.receipt_id == r.id)
+            .where(lr.link_id == link.id).order_by(r.number)
+        ))
+        out.append(LinkSummary(
+            reference=link.reference, url=link.url, email=link.email, agent=link.agent,
+            amount=link.amount, currency=link.currency, created_at=link.created_at,
+            last_valid_day=link.last_valid_day,
+            status=link_status(link.state, link.expires_at, now).value, receipts=numbers,
+        ))
+    return out
+
+
+def active_states() -> tuple[str, ...]:
+    return (LinkState.CREATING.value, LinkState.UNCONFIRMED.value, LinkState.ACTIVE.value)

@@ -1,0 +1,54 @@
+"""Test data helpers: rows written straight through the models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from sqlmodel import Session, select
+
+from paylink_tui.domain.text import fold, full_name
+from paylink_tui.store.db import write_session
+from paylink_tui.store.models import Client, Policy, Receipt
+
+T0 = datetime(2021, 10, 1, tzinfo=timezone.utc)
+
+
+def add_receipt(
+    session: Session,
+    *,
+    policy: str,
+    receipt: str,
+    first: str = "Juan",
+    last: str = "Pérez",
+    second: str = "López",
+    email: str | None = "juan@example.com",
+    amount: str = "75.17",
+    currency: str = "MXN",
+    due: date = date(2021, 10, 15),
+    ramo: str = "Autos",
+    status: str = "pending",
+) -> Receipt:
+    pol = session.exec(select(Policy).where(Policy.number == policy)).first()
+    if pol is None:
+        client = Client(first_name=first, last_name=last, second_last_name=second, email=email)
+        session.add(client)
+        session.flush()
+        pol = Policy(number=policy, ramo=ramo, client_id=client.id)
+        session.add(pol)
+        session.flush()
+    client = session.get(Client, pol.client_id)
+    rec = Receipt(
+        number=receipt, policy_id=pol.id, policy_number=policy, amount=Decimal(amount),
+        currency=currency, due_date=due, status=status,
+        search_text=fold(f"{policy} {receipt} {full_name(client.first_name, client.last_name, client.second_last_name)}"),
+        created_at=T0, updated_at=T0,
+    )
+    session.add(rec)
+    session.flush()
+    return rec
+
+
+def seed(engine, rows: list[dict]) -> list[int]:
+    with write_session(engine) as session:
+        return [add_receipt(session, **row).id for row in rows]

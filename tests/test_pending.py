@@ -1,0 +1,92 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import update
+
+from paylink_tui.config import Settings
+from paylink_tui.services.context import AppContext
+from paylink_tui.services.receipts import pending_page, pending_totals, receipt_detail
+from paylink_tui.store.models import Receipt
+from tests.helpers import seed
+
+
+def make_ctx(engine, clock):
+    return AppContext(settings=Settings(database_url="sqlite:///unused.db"), engine=engine, clock=clock)
+
+
+ROWS = [
+    dict(policy="P-200", receipt="R-3", first="María", last="GÓMEZ", second="Ruiz", due=date(2021, 10, 20)),
+    dict(policy="P-100", receipt="R-2", first="José", last="Peña", second="", due=date(2021, 11, 1)),
+    dict(policy="P-100", receipt="R-1", first="José", last="Peña", second="", due=date(2021, 10, 1), amount="1234.50"),
+    dict(policy="P-300", receipt="R-4", first="Ana", last="Ibáñez", second="Muñoz", currency="USD", amount="10.00"),
+    dict(policy="P-400", receipt="R-5", first="[bold]x[/bold]", last="Paz", second="", status="paid"),
+]
+
+
+def test_pending_list_is_sorted_by_policy_then_due_date(engine, clock):
+    seed(engine, ROWS)
+    page = pending_page(make_ctx(engine, clock))
+    assert [r.receipt for r in page.rows] == ["R-1", "R-2", "R-3", "R-4"]
+    assert not page.has_more
+
+
+def test_search_is_case_and_accent_insensitive(engine, clock):
+    seed(engine, ROWS)
+    ctx = make_ctx(engine, clock)
+    assert [r.receipt for r in pending_page(ctx, search="pena").rows] == ["R-1", "R-2"]
+    assert [r.receipt for r in pending_page(ctx, search="gomez").rows] == ["R-3"]
+    assert [r.receipt for r in pending_page(ctx, search="IBAÑEZ muñ").rows] == ["R-4"]
+    assert [r.receipt for r in pending_page(ctx, search="p-300").rows] == ["R-4"]
+    assert pending_page(ctx, search="nadie").rows == []
+
+
+def test_keyset_pages_walk_forward_and_back_without_gaps(engine, clock):
+    rows = [dict(policy=f"P-{i:03d}", receipt=f"R-{i:03d}") for i in range(25)]
+    seed(engine, rows)
+    ctx = make_ctx(engine, clock)
+    seen = []
+    page = pending_page(ctx, limit=10)
+    seen += page.rows
+    while page.has_more:
+        page = pending_page(ctx, after=page.last_key, limit=10)
+        seen += page.rows
+    assert [r.receipt for r in seen] == [f"R-{i:03d}" for i in range(25)]
+    last = pending_page(ctx, last=True, limit=10)
+    assert [r.receipt for r in last.rows] == [f"R-{i:03d}" for i in range(15, 25)]
+    prev = pending_page(ctx, before=last.first_key, limit=10)
+    assert [r.receipt for r in prev.rows] == [f"R-{i:03d}" for i in range(5, 15)]
+
+
+def test_receipt_hidden_by_a_link_returns_on_day_five(engine, clock):
+    ids = seed(engine, ROWS)
+    ctx = make_ctx(engine, clock)
+    hidden_until = clock() + timedelta(days=2)
+    with engine.begin() as conn:
+        conn.execute(update(Receipt.__table__).where(Receipt.__table__.c.id == ids[0]).values(hidden_until=hidden_until))
+    assert "R-3" not in [r.receipt for r in pending_page(ctx).rows]
+    clock.set(hidden_until)
+    assert "R-3" in [r.receipt for r in pending_page(ctx).rows]
+
+
+def test_totals_per_currency(engine, clock):
+    seed(engine, ROWS)
+    totals = pending_totals(make_ctx(engine, clock))
+    assert totals.count == 4
+    assert totals.amounts == {"MXN": Decimal("1384.84"), "USD": Decimal("10.00")}
+    assert pending_totals(make_ctx(engine, clock), search="pena").amounts == {"MXN": Decimal("1309.67")}
+
+
+def test_detail_shows_other_pending_receipts_of_the_policy(engine, clock):
+    ids = seed(engine, ROWS)
+    detail = receipt_detail(make_ctx(engine, clock), ids[2])
+    assert detail is not None
+    assert detail.receipt.holder == "José Peña"
+    assert [r.receipt for r in detail.policy_receipts] == ["R-2"]
+    assert detail.emails == ["juan@example.com"]
+    assert detail.status == "pending"
+
+
+def test_markup_in_names_is_stored_literally(engine, clock):
+    ids = seed(engine, [dict(policy="P-9", receipt="R-9", first="[bold]x[/bold]", last="Paz", second="")])
+    detail = receipt_detail(make_ctx(engine, clock), ids[0])
+    assert detail.receipt.first_name == "[bold]x[/bold]"
