@@ -1,0 +1,479 @@
+"""Read the insurer's export of pending receipts (CSV or XLSX) into validated rows.
+
+The reader never touches the database: it turns a file into `ReceiptRow`s plus the list of
+rejected rows, each with the file's line number, the column, the value and a Spanish reason.
+Rows are streamed (csv module, openpyxl read-only) so a file of a million rows does not have
+to fit in memory as text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from paylink_tui.domain.money import CENT, InvalidAmount, parse_amount, parse_currency
+from paylink_tui.domain.text import describe_char, find_control_char, fold
+
+COLUMNS = (
+    "poliza", "recibo", "ramo", "nombre", "apellido_paterno", "apellido_materno",
+    "email", "telefono", "monto", "moneda", "vencimiento",
+)
+REQUIRED = ("poliza", "recibo", "nombre", "apellido_paterno", "monto", "vencimiento")
+
+MAX_NUMBER_LEN = 40  # policy and receipt numbers
+MAX_NAME_LEN = 100  # each name part
+MAX_RAMO_LEN = 40
+MAX_PHONE_LEN = 30
+PROGRESS_EVERY = 1000
+
+ProgressCallback = Callable[[int], None]
+
+
+class ImportFileError(Exception):
+    """The file cannot be read at all; the message is one Spanish sentence for the agent."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptRow:
+    line: int
+    policy: str
+    receipt: str
+    ramo: str | None
+    first_name: str
+    last_name: str
+    second_last_name: str | None
+    email: str | None
+    phone: str | None
+    amount: Decimal
+    currency: str
+    due_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    column: str | None
+    value: str
+    reason: str
+
+    @property
+    def shown_value(self) -> str:
+        """The value made safe to print: control characters escaped, long text cut."""
+        return printable(self.value)
+
+    def __str__(self) -> str:
+        where = f"línea {self.line}"
+        if self.column:
+            where += f", columna {self.column}"
+        if self.column and self.value != "":
+            where += f", valor «{self.shown_value}»"
+        return f"{where}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ReadResult:
+    rows: list[ReceiptRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    present_receipts: set[str] = field(default_factory=set)
+    total_rows: int = 0
+    encoding: str | None = None
+
+    @property
+    def rejected_lines(self) -> list[int]:
+        return sorted({e.line for e in self.errors})
+
+    @property
+    def rejected_count(self) -> int:
+        return len({e.line for e in self.errors})
+
+
+def printable(value: str, limit: int = 60) -> str:
+    """Escape control characters (\\n, \\x1b, …) so a bad value cannot drive the terminal."""
+    text = "".join(
+        (repr(ch)[1:-1] if find_control_char(ch) else ch) for ch in value
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+# ---------------------------------------------------------------- file level
+
+
+def read_receipts(path: str | Path, on_progress: ProgressCallback | None = None) -> ReadResult:
+    """Read and validate every row of the file; raises ImportFileError if it can't be read."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8192)
+    except FileNotFoundError:
+        raise ImportFileError(f"No existe el archivo {path}.") from None
+    except IsADirectoryError:
+        raise ImportFileError(f"{path} es una carpeta, no un archivo.") from None
+    except OSError as exc:
+        raise ImportFileError(f"No se pudo abrir el archivo {path}: {exc.strerror}.") from None
+    if not head.strip():
+        raise ImportFileError(f"El archivo {path.name} está vacío.")
+    if head.startswith(b"PK\x03\x04"):
+        return _read_xlsx(path, on_progress)
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportFileError(
+            f"{path.name} es un libro de Excel antiguo (.xls); guárdelo como .xlsx o CSV."
+        )
+    if path.suffix.lower() in (".xlsx", ".xlsm") or b"\x00" in head:
+        raise ImportFileError(f"{path.name} no es un archivo CSV ni XLSX.")
+    return _read_csv(path, on_progress)
+
+
+def _detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes strictly, else Windows-1252.
+
+    Decoding the bytes once up front is cheap next to parsing, and it lets a row late in the
+    file decide the encoding without re-reading rows already validated.
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise ImportFileError(
+        f"{path.name} no está en UTF-8 ni en Windows-1252; guárdelo como «CSV UTF-8»."
+    )
+
+
+def _pick_delimiter(first_line: str) -> str:
+    """Comma, unless the header clearly uses semicolons (Excel in some locales does)."""
+    if "," in first_line:
+        return ","
+    names = {_header_key(p) for p in first_line.split(";")}
+    if ";" in first_line and len(names & set(REQUIRED)) >= 2:
+        return ";"
+    return ","
+
+
+def _read_csv(path: Path, on_progress: ProgressCallback | None) -> ReadResult:
+    encoding = _detect_encoding(path)
+    with path.open("r", encoding=encoding, newline="") as fh:
+        first_line = fh.readline()
+        fh.seek(0)
+        delimiter = _pick_delimiter(first_line)
+        reader = csv.reader(fh, delimiter=delimiter, strict=False)
+
+        def records() -> Iterator[tuple[int, list[object]]]:
+            previous_end = 0
+            try:
+                for record in reader:
+                    # A quoted field may span lines: the record starts after the last one ended.
+                    start = previous_end + 1
+                    previous_end = reader.line_num
+                    yield start, list(record)
+            except csv.Error as exc:
+                raise ImportFileError(
+                    f"{path.name}: el CSV está mal formado cerca de la línea "
+                    f"{reader.line_num}: {exc}."
+                ) from None
+
+        result = _validate(records(), path.name, on_progress)
+    result.encoding = encoding
+    return result
+
+
+def _read_xlsx(path: Path, on_progress: ProgressCallback | None) -> ReadResult:
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise ImportFileError(f"{path.name} no es un libro XLSX válido o está dañado.") from None
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        if sheet is None:
+            raise ImportFileError(f"{path.name} no tiene hojas.")
+        rows = (
+            (number, list(values))
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        )
+        result = _validate(rows, path.name, on_progress)
+    finally:
+        workbook.close()
+    result.encoding = "xlsx"
+    return result
+
+
+# ---------------------------------------------------------------- header and rows
+
+
+def _header_key(raw: object) -> str:
+    """`" Apellido Paterno "`, `APELLIDO_PATERNO`, `Póliza` all name the same column."""
+    text = "" if raw is None else str(raw)
+    return fold(text).replace(" ", "_").replace("-", "_")
+
+
+def _is_blank(values: list[object]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+
+
+def _validate(
+    records: Iterable[tuple[int, list[object]]],
+    file_name: str,
+    on_progress: ProgressCallback | None,
+) -> ReadResult:
+    result = ReadResult()
+    iterator = iter(records)
+    columns: dict[str, int] | None = None
+    width = 0
+    for _line, values in iterator:
+        if _is_blank(values):
+            continue
+        columns = {}
+        for index, raw in enumerate(values):
+            key = _header_key(raw)
+            if key in COLUMNS:
+                if key in columns:
+                    raise ImportFileError(f"{file_name}: la columna «{key}» aparece dos veces.")
+                columns[key] = index
+        width = len(values)
+        break
+    if columns is None:
+        raise ImportFileError(f"El archivo {file_name} está vacío.")
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise ImportFileError(
+            f"{file_name}: faltan columnas obligatorias: {', '.join(missing)} "
+            f"(se esperan: {', '.join(COLUMNS)})."
+        )
+
+    first_seen: dict[str, int] = {}
+    done = 0
+    for line, values in iterator:
+        if _is_blank(values):
+            continue
+        result.total_rows += 1
+        row, errors = _validate_row(line, values, columns, width, first_seen)
+        receipt = _cell_text(values, columns["recibo"]).strip()
+        if receipt:
+            result.present_receipts.add(receipt)
+        if errors:
+            result.errors.extend(errors)
+        else:
+            assert row is not None
+            result.rows.append(row)
+        if receipt and receipt not in first_seen:
+            first_seen[receipt] = line
+        done += 1
+        if on_progress is not None and done % PROGRESS_EVERY == 0:
+            on_progress(done)
+    if on_progress is not None:
+        on_progress(done)
+    return result
+
+
+def _cell_text(values: list[object], index: int) -> str:
+    if index >= len(values):
+        return ""
+    value = values[index]
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # XLSX stores 12345 typed as a number as 12345.0
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else str(value)
+    return str(value)
+
+
+_NUMBER_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z./\-_]*$")
+_PHONE_RE = re.compile(r"^[0-9+()\-. ]+$")
+_DMY_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?$")
+
+
+class _Rejected(ValueError):
+    pass
+
+
+# The same set as domain.text.find_control_char, as one regex: checking a whole row at once is
+# what keeps a 100,000-row file in the low seconds; find_control_char names the culprit after.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+_EMPTY = ""
+
+
+def _validate_row(
+    line: int,
+    values: list[object],
+    columns: dict[str, int],
+    width: int,
+    first_seen: dict[str, int],
+) -> tuple[ReceiptRow | None, list[RowError]]:
+    errors: list[RowError] = []
+    if len(values) > width and any(v not in (None, "") for v in values[width:]):
+        # An unquoted "1,234.56" splits into two cells: never guess which one was meant.
+        errors.append(RowError(
+            line, None, "",
+            f"la fila tiene {len(values)} campos y el encabezado {width} "
+            "(¿un valor con coma sin comillas?)",
+        ))
+        return None, errors
+
+    texts = {name: _cell_text(values, index) for name, index in columns.items()}
+    if _CONTROL_RE.search(_EMPTY.join(texts.values())):
+        for name, raw in texts.items():
+            bad = find_control_char(raw)
+            if bad is not None:
+                errors.append(RowError(line, name, raw, f"contiene un {describe_char(bad)}"))
+        return None, errors
+    for name, raw in texts.items():
+        texts[name] = raw.strip()
+
+    def reject(name: str, reason: str) -> None:
+        errors.append(RowError(line, name, texts.get(name, ""), reason))
+
+    policy = texts["poliza"]
+    reason = _number_problem(policy, "la póliza")
+    if reason:
+        reject("poliza", reason)
+    receipt = texts["recibo"]
+    reason = _number_problem(receipt, "el recibo")
+    if reason:
+        reject("recibo", reason)
+    elif receipt in first_seen:
+        reject("recibo", f"el recibo ya aparece en la línea {first_seen[receipt]}")
+    ramo = texts.get("ramo", "")
+    if len(ramo) > MAX_RAMO_LEN:
+        reject("ramo", f"admite a lo más {MAX_RAMO_LEN} caracteres")
+    # Names are stored exactly as written: "[bold]x[/bold]" is a valid (odd) name and the
+    # UI must show it literally, so nothing here strips or interprets markup.
+    for name in ("nombre", "apellido_paterno", "apellido_materno"):
+        value = texts.get(name, "")
+        if not value and name != "apellido_materno":
+            reject(name, "el campo es obligatorio y está vacío")
+        elif len(value) > MAX_NAME_LEN:
+            reject(name, f"admite a lo más {MAX_NAME_LEN} caracteres")
+    email = texts.get("email", "")
+    if email:
+        try:
+            email = normalize_email(email)
+        except _Rejected as exc:
+            reject("email", str(exc))
+    phone = texts.get("telefono", "")
+    if phone and (len(phone) > MAX_PHONE_LEN or not _PHONE_RE.match(phone)):
+        reject("telefono", "el teléfono solo admite dígitos, espacios, «+», «-», «(» y «)»")
+    amount = _amount(line, values, columns["monto"], texts["monto"], errors)
+    currency = texts.get("moneda", "").upper()
+    if currency not in ("MXN", "USD"):
+        try:
+            currency = parse_currency(currency).value
+        except InvalidAmount as exc:
+            reject("moneda", str(exc))
+    due = _due_date(line, values, columns["vencimiento"], texts["vencimiento"], errors)
+    if errors:
+        return None, errors
+    return ReceiptRow(
+        line, policy, receipt, ramo or None, texts["nombre"], texts["apellido_paterno"],
+        texts.get("apellido_materno") or None, email or None, phone or None,
+        amount, currency, due,  # type: ignore[arg-type]
+    ), errors
+
+
+def _number_problem(value: str, what: str) -> str | None:
+    if not value:
+        return "el campo es obligatorio y está vacío"
+    if len(value) > MAX_NUMBER_LEN:
+        return f"{what} admite a lo más {MAX_NUMBER_LEN} caracteres"
+    if not _NUMBER_RE.match(value):
+        return f"{what} solo admite letras, dígitos, «-», «/», «.» y «_», sin espacios"
+    return None
+
+
+_ASCII_LOCAL_RE = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$"
+)
+
+
+@lru_cache(maxsize=4096)
+def _email_domain(domain: str) -> str:
+    """The normalized domain, validated once: a file repeats a handful of domains."""
+    try:
+        return validate_email(f"x@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        raise _Rejected("el correo electrónico no es válido") from None
+
+
+def normalize_email(value: str) -> str:
+    """email-validator's normalized form (check_deliverability=False).
+
+    The common plain-ASCII local part is checked here and only the domain goes through the
+    validator (cached); anything else takes the validator's full path.
+    """
+    local, at, domain = value.rpartition("@")
+    if at and len(local) <= 64 and len(value) <= 254 and _ASCII_LOCAL_RE.match(local):
+        return f"{local}@{_email_domain(domain)}"
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise _Rejected("el correo electrónico no es válido") from None
+
+
+def _amount(
+    line: int, values: list[object], index: int, text: str, errors: list[RowError]
+) -> Decimal | None:
+    raw = values[index] if index < len(values) else None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        # A numeric XLSX cell: Excel keeps binary floats; accept only what shows as cents.
+        exact = Decimal(repr(raw))
+        cents = exact.quantize(CENT)
+        if abs(exact - cents) > Decimal("0.000001"):
+            errors.append(RowError(line, "monto", text, "el monto tiene más de dos decimales"))
+            return None
+        text = f"{cents:f}"
+    try:
+        return parse_amount(text)
+    except (InvalidAmount, InvalidOperation) as exc:
+        errors.append(RowError(line, "monto", text, str(exc)))
+        return None
+
+
+def _due_date(
+    line: int, values: list[object], index: int, text: str, errors: list[RowError]
+) -> date | None:
+    raw = values[index] if index < len(values) else None
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    if not text:
+        errors.append(RowError(line, "vencimiento", text, "el campo es obligatorio y está vacío"))
+        return None
+    m = _DMY_RE.match(text)
+    if m:
+        day, month, year = (int(g) for g in m.groups())
+    else:
+        m = _ISO_RE.match(text)
+        if not m:
+            errors.append(RowError(
+                line, "vencimiento", text, "la fecha debe ser dd/mm/aaaa o aaaa-mm-dd"
+            ))
+            return None
+        year, month, day = (int(g) for g in m.groups())
+    try:
+        return date(year, month, day)
+    except ValueError:
+        errors.append(RowError(line, "vencimiento", text, "la fecha no existe en el calendario"))
+        return None
