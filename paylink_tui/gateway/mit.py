@@ -54,9 +54,12 @@ _UNKNOWN_ADVICE = (
 
 
 def _check_text(field: str, value: str, low: int, high: int) -> None:
-    if not low <= len(value) <= high:
-        span = f"de {low} a {high}" if low else f"hasta {high}"
-        raise InvalidLinkRequest(field, f"debe tener {span} caracteres (tiene {len(value)})")
+    if len(value) < low:
+        raise InvalidLinkRequest(field, "no puede estar vacío")
+    if len(value) > high:
+        raise InvalidLinkRequest(
+            field, f"debe tener como máximo {high} caracteres (tiene {len(value)})"
+        )
     ch = find_control_char(value)
     if ch is not None:
         raise InvalidLinkRequest(field, f"contiene un {describe_char(ch)}")

@@ -1,0 +1,156 @@
+"""Gateway fixtures: real loopback servers (uvicorn in a background thread), the sandbox,
+a notification receiver, and a MitGateway pointed at the sandbox."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from paylink_tui.gateway import sandbox_defaults as sd
+from paylink_tui.gateway.mit import MitGateway
+from paylink_tui.gateway.sandbox import Sandbox, create_sandbox_app
+
+FAST_RETRIES = (0.05, 0.1, 0.2)
+
+
+class LoopbackServer:
+    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a daemon thread."""
+
+    def __init__(self, app) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> LoopbackServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("loopback server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., LoopbackServer]]:
+    """serve(app) -> a started LoopbackServer; all are stopped after the test."""
+    servers: list[LoopbackServer] = []
+
+    def _serve(app) -> LoopbackServer:
+        server = LoopbackServer(app).start()
+        servers.append(server)
+        return server
+
+    yield _serve
+    for server in reversed(servers):
+        server.stop()
+
+
+@dataclass
+class Clock:
+    """A movable `now` for the sandbox (aware UTC)."""
+
+    current: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@dataclass
+class Receiver:
+    """A merchant endpoint that records every strResponse it is sent.
+
+    `fail_first` answers the first N posts with `fail_status` (simulating a receiver that
+    is down for a while)."""
+
+    fail_first: int = 0
+    fail_status: int = 503
+    bodies: list[str] = field(default_factory=list)
+    hits: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def app(self) -> Starlette:
+        async def notify(request: Request) -> Response:
+            form = await request.form()
+            with self.lock:
+                self.hits += 1
+                if self.hits <= self.fail_first:
+                    return PlainTextResponse("no disponible", status_code=self.fail_status)
+                self.bodies.append(str(form.get("strResponse", "")))
+            return PlainTextResponse("ok")
+
+        return Starlette(routes=[Route("/mit/notificacion", notify, methods=["POST"])])
+
+
+@dataclass
+class SandboxEnv:
+    url: str
+    app: Starlette
+    clock: Clock
+    receiver: Receiver
+    receiver_url: str
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.app.state.sandbox
+
+    def gateway(self, **kwargs) -> MitGateway:
+        return MitGateway(
+            f"{self.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY, sd.SANDBOX_ID_COMPANY,
+            sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER, sd.SANDBOX_PASSWORD,
+            **{"timeout": 5.0, **kwargs},
+        )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture
+def sandbox_env(serve, clock: Clock, receiver: Receiver) -> SandboxEnv:
+    recv = serve(receiver.app())
+    notify_url = f"{recv.url}/mit/notificacion"
+    app = create_sandbox_app(
+        company="AXA", notify_url=notify_url, now=clock, notify_retry_delays=FAST_RETRIES
+    )
+    server = serve(app)
+    return SandboxEnv(server.url, app, clock, receiver, notify_url)
+
+
+@pytest.fixture
+def gateway(sandbox_env: SandboxEnv) -> Iterator[MitGateway]:
+    gw = sandbox_env.gateway()
+    yield gw
+    gw.close()
