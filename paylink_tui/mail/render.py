@@ -1,0 +1,174 @@
+"""Rendering the two emails from Jinja2 templates (HTML + plain text + subject), es-MX.
+
+Templates are package data (`paylink_tui/mail/templates`); an operator overrides any of
+them by putting a file with the same name in `settings.templates_dir` (a ChoiceLoader
+looks there first). HTML is autoescaped, so names from the database such as
+`<script>` or `Pérez & Hijos` are shown literally; text and subject templates are not
+HTML and are not escaped (the subject is checked for control characters instead).
+
+This module takes plain values, not database rows: `services.outbox` gathers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    select_autoescape,
+)
+
+from paylink_tui.domain.dates import long_date, mit_datetime_text, short_date
+from paylink_tui.domain.money import format_money
+from paylink_tui.mail.errors import TemplateProblem
+from paylink_tui.mail.message import check_header
+
+LINK = "link"
+CONFIRMATION = "confirmation"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """One receipt covered by a link, as shown in the email."""
+
+    number: str
+    amount: Decimal
+    currency: str
+    due_date: date | None = None
+
+    @property
+    def amount_text(self) -> str:
+        return format_money(self.amount, self.currency)
+
+    @property
+    def due_text(self) -> str:
+        return short_date(self.due_date) if self.due_date else ""
+
+
+@lru_cache(maxsize=8)
+def environment(templates_dir: str | None = None) -> Environment:
+    """One Jinja2 environment per override folder (cached: templates compile once)."""
+    loaders: list[Any] = []
+    if templates_dir:
+        loaders.append(FileSystemLoader(templates_dir))
+    loaders.append(PackageLoader("paylink_tui.mail", "templates"))
+    return Environment(
+        loader=ChoiceLoader(loaders),
+        # HTML (and anything ending in .html.j2) is escaped; .txt parts are plain text.
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "html.j2")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _render_one(env: Environment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(**context)
+    except TemplateNotFound:
+        raise TemplateProblem(f"No se encontró la plantilla de correo «{name}».") from None
+    except TemplateError as exc:
+        raise TemplateProblem(
+            f"La plantilla de correo «{name}» tiene un error: {exc.message or exc}."
+        ) from None
+
+
+def render(kind: str, context: dict[str, Any], templates_dir: Path | str | None = None) -> RenderedEmail:
+    """`{kind}_subject.txt`, `{kind}.txt` and `{kind}.html` rendered with `context`."""
+    env = environment(str(templates_dir) if templates_dir else None)
+    subject = " ".join(_render_one(env, f"{kind}_subject.txt", context).split())
+    check_header(subject, "subject")
+    return RenderedEmail(
+        subject=subject,
+        text=_render_one(env, f"{kind}.txt", context),
+        html=_render_one(env, f"{kind}.html", context),
+    )
+
+
+def render_link_email(
+    *,
+    holder_name: str,
+    policy_number: str,
+    receipts: Sequence[ReceiptLine],
+    amount: Decimal,
+    currency: str,
+    url: str,
+    reference: str,
+    last_valid_day: date,
+    agent_name: str,
+    agent_email: str | None,
+    company: str,
+    templates_dir: Path | str | None = None,
+) -> RenderedEmail:
+    """The email that carries the payment link to the policy holder."""
+    context = {
+        "holder_name": holder_name,
+        "policy_number": policy_number,
+        "receipts": list(receipts),
+        "amount": amount,
+        "currency": currency,
+        "amount_text": format_money(amount, currency),
+        "url": url,
+        "reference": reference,
+        "last_valid_day": last_valid_day,
+        "valid_until_text": long_date(last_valid_day),
+        "agent_name": agent_name,
+        "agent_email": agent_email or "",
+        "company": company,
+    }
+    return render(LINK, context, templates_dir)
+
+
+def render_confirmation_email(
+    *,
+    holder_name: str,
+    policy_number: str,
+    company: str,
+    reference: str,
+    paid_at: datetime,
+    tz: str,
+    authorization: str,
+    folio: str | None,
+    amount: Decimal,
+    currency: str,
+    card_mask: str | None,
+    card_type: str | None = None,
+    templates_dir: Path | str | None = None,
+) -> RenderedEmail:
+    """The payment confirmation ("Aprobado") sent to the payer."""
+    context = {
+        "holder_name": holder_name,
+        "policy_number": policy_number,
+        "company": company,
+        "reference": reference,
+        "paid_at": paid_at,
+        "paid_at_text": mit_datetime_text(paid_at, tz),  # dd/mm/yy HH:MM:SS, local
+        "authorization": authorization,
+        "folio": folio or "",
+        "amount": amount,
+        "currency": currency,
+        "amount_text": format_money(amount, currency),
+        "card_mask": card_mask or "",
+        "card_type": card_type or "",
+    }
+    return render(CONFIRMATION, context, templates_dir)

@@ -1,0 +1,385 @@
+"""The email outbox: messages are queued in the caller's transaction, then delivered.
+
+Delivery is at least once:
+1. claim due rows in a short transaction (`claimed_until` = now + a lease), so two
+   processes never send the same row at the same time; a crashed process's lease expires;
+2. send each claimed message over SMTP, outside any transaction;
+3. record the outcome in another short transaction: `sent`, or `failed` with the Spanish
+   error, one more attempt and the next try after a backoff.
+A process killed between 2 and 3 leaves the row claimed; when the lease expires it is sent
+again with the same Message-ID (fixed when queued), so mail clients see one message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage as MimeMessage
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, select
+
+from paylink_tui.domain.dates import utc
+from paylink_tui.domain.labels import EMAIL
+from paylink_tui.domain.status import EmailStatus
+from paylink_tui.domain.text import full_name
+from paylink_tui.mail.errors import MailError, SendError
+from paylink_tui.mail.message import (
+    build_message,
+    check_header,
+    new_message_id,
+    validate_address,
+)
+from paylink_tui.mail.render import (
+    ReceiptLine,
+    RenderedEmail,
+    render_confirmation_email,
+    render_link_email,
+)
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import is_sqlite, read_session, write_session
+from paylink_tui.store.models import (
+    Client,
+    EmailMessage,
+    LinkReceipt,
+    PaymentLink,
+    Policy,
+    Receipt,
+)
+
+log = logging.getLogger(__name__)
+
+KIND_LINK = "link"
+KIND_CONFIRMATION = "confirmation"
+
+# Seconds to wait after the 1st, 2nd, ... failure; hourly after the last.
+BACKOFF = (30, 60, 120, 300, 600, 1800)
+BACKOFF_MAX = 3600
+
+__all__ = [
+    "BACKOFF",
+    "DeliveryReport",
+    "KIND_CONFIRMATION",
+    "KIND_LINK",
+    "RenderedEmail",
+    "backoff_delay",
+    "deliver_due",
+    "email_status_label",
+    "mime_message",
+    "queue_confirmation_email",
+    "queue_email",
+    "queue_link_email",
+    "resend",
+]
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)  # Spanish, one per failed message
+
+
+def email_status_label(status: str) -> str:
+    """"En cola", "Enviada" or "Error de envío (reintentando)"."""
+    try:
+        return EMAIL[EmailStatus(status)]
+    except ValueError:
+        return status
+
+
+def backoff_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failure (1-based): 30 s, 1 min, 2 min, ... then hourly."""
+    if attempts < 1:
+        return timedelta(0)
+    if attempts <= len(BACKOFF):
+        return timedelta(seconds=BACKOFF[attempts - 1])
+    return timedelta(seconds=BACKOFF_MAX)
+
+
+# --- queueing ---------------------------------------------------------------------------
+
+
+def queue_email(
+    session: Session,
+    *,
+    kind: str,
+    to: str,
+    from_addr: str,
+    from_name: str | None,
+    reply_to: str | None,
+    rendered: RenderedEmail,
+    now: datetime,
+    link_id: int | None = None,
+) -> EmailMessage:
+    """Add a message to the outbox in the caller's transaction (flushed, so it has an id).
+
+    Raises InvalidAddress / HeaderInjection before anything is written.
+    """
+    to = validate_address(to, "to")
+    from_addr = validate_address(from_addr, "from")
+    reply_to = validate_address(reply_to, "reply_to") if reply_to else None
+    check_header(from_name, "from_name")
+    check_header(rendered.subject, "subject")
+    now = utc(now)
+    row = EmailMessage(
+        kind=kind,
+        link_id=link_id,
+        to_addr=to,
+        from_addr=from_addr,
+        from_name=from_name or None,
+        reply_to=reply_to,
+        subject=rendered.subject,
+        message_id=new_message_id(from_addr),
+        body_text=rendered.text,
+        body_html=rendered.html,
+        status=EmailStatus.QUEUED.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    mime_message(row)  # anything that cannot become a message fails now, not at delivery
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _link_parts(session: Session, link: PaymentLink) -> tuple[Policy, Client, list[ReceiptLine]]:
+    policy = session.get(Policy, link.policy_id)
+    if policy is None:
+        raise MailError(f"La liga {link.reference} no tiene póliza.")
+    client = session.get(Client, policy.client_id)
+    if client is None:
+        raise MailError(f"La póliza {policy.number} no tiene contratante.")
+    rows = session.exec(
+        select(Receipt, LinkReceipt.amount)
+        .join(LinkReceipt, LinkReceipt.receipt_id == Receipt.id)  # type: ignore[arg-type]
+        .where(LinkReceipt.link_id == link.id)
+        .order_by(Receipt.due_date, Receipt.number)  # type: ignore[arg-type]
+    ).all()
+    lines = [
+        ReceiptLine(number=r.number, amount=amount, currency=r.currency, due_date=r.due_date)
+        for r, amount in rows
+    ]
+    return policy, client, lines
+
+
+def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: datetime) -> EmailMessage:
+    """Queue the email that carries `link` (which must have its URL) to `link.email`."""
+    if not link.url:
+        raise MailError(f"La liga {link.reference} aún no tiene dirección (URL); no se puede enviar.")
+    s = ctx.settings
+    policy, client, lines = _link_parts(session, link)
+    rendered = render_link_email(
+        holder_name=full_name(client.first_name, client.last_name, client.second_last_name),
+        policy_number=policy.number,
+        receipts=lines,
+        amount=link.amount,
+        currency=link.currency,
+        url=link.url,
+        reference=link.reference,
+        last_valid_day=link.last_valid_day,
+        agent_name=link.agent,
+        agent_email=s.agent_email,
+        company=s.company,
+        templates_dir=s.templates_dir,
+    )
+    return queue_email(
+        session,
+        kind=KIND_LINK,
+        to=link.email,
+        from_addr=s.link_sender,
+        from_name=s.company,
+        reply_to=s.agent_email or None,
+        rendered=rendered,
+        now=now,
+        link_id=link.id,
+    )
+
+
+def queue_confirmation_email(
+    session: Session, ctx: AppContext, link: PaymentLink, now: datetime
+) -> EmailMessage:
+    """Queue the payment confirmation for a paid `link` (paid_at and authorization set)."""
+    if link.paid_at is None or not link.authorization:
+        raise MailError(f"La liga {link.reference} no tiene un pago aprobado que confirmar.")
+    s = ctx.settings
+    policy, client, _ = _link_parts(session, link)
+    rendered = render_confirmation_email(
+        holder_name=full_name(client.first_name, client.last_name, client.second_last_name),
+        policy_number=policy.number,
+        company=s.company,
+        reference=link.reference,
+        paid_at=link.paid_at,
+        tz=ctx.tz,
+        authorization=link.authorization,
+        folio=link.folio,
+        amount=link.amount,
+        currency=link.currency,
+        card_mask=link.card_mask,
+        card_type=link.card_type,
+        templates_dir=s.templates_dir,
+    )
+    return queue_email(
+        session,
+        kind=KIND_CONFIRMATION,
+        to=link.email,
+        from_addr=s.notice_sender,
+        from_name=s.company,
+        reply_to=s.agent_email or None,
+        rendered=rendered,
+        now=now,
+        link_id=link.id,
+    )
+
+
+def mime_message(row: EmailMessage) -> MimeMessage:
+    """The MIME message for an outbox row (same bytes for every attempt)."""
+    return build_message(
+        to=row.to_addr,
+        from_addr=row.from_addr,
+        from_name=row.from_name,
+        reply_to=row.reply_to,
+        subject=row.subject,
+        text=row.body_text,
+        html=row.body_html,
+        message_id=row.message_id,
+        date=row.created_at,
+    )
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+
+def _lease(ctx: AppContext) -> timedelta:
+    """How long a claim lasts: longer than any one send can take, short enough to recover."""
+    timeout = float(getattr(ctx.settings, "smtp_timeout", 20.0) or 20.0)
+    return timedelta(seconds=max(120.0, timeout * 6))
+
+
+def _claim(ctx: AppContext, ids: list[int] | None, limit: int, now: datetime) -> list[int]:
+    due = (
+        (EmailMessage.status.in_([EmailStatus.QUEUED.value, EmailStatus.FAILED.value]))  # type: ignore[attr-defined]
+        & (EmailMessage.next_attempt_at <= now)  # type: ignore[operator]
+        & or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until <= now)  # type: ignore[union-attr,operator]
+    )
+    with write_session(ctx.engine) as session:
+        query = select(EmailMessage.id).where(due)
+        if ids is not None:
+            query = query.where(EmailMessage.id.in_(ids))  # type: ignore[union-attr]
+        query = query.order_by(EmailMessage.next_attempt_at, EmailMessage.id).limit(limit)  # type: ignore[arg-type]
+        if not is_sqlite(ctx.engine):
+            # SQLite serialises writers (BEGIN IMMEDIATE); PostgreSQL locks the chosen rows
+            # and lets a concurrent claimer skip them.
+            query = query.with_for_update(skip_locked=True)
+        claimed = [i for i in session.exec(query).all() if i is not None]
+        if claimed:
+            session.exec(  # type: ignore[call-overload]
+                update(EmailMessage)
+                .where(EmailMessage.id.in_(claimed))  # type: ignore[union-attr]
+                .where(due)
+                .values(claimed_until=now + _lease(ctx))
+            )
+    return claimed
+
+
+def _mark_sent(ctx: AppContext, email_id: int) -> None:
+    with write_session(ctx.engine) as session:
+        row = session.get(EmailMessage, email_id)
+        if row is None:
+            return
+        row.status = EmailStatus.SENT.value
+        row.sent_at = utc(ctx.now())
+        row.attempts += 1
+        row.last_error = None
+        row.claimed_until = None
+        session.add(row)
+
+
+def _mark_failed(ctx: AppContext, email_id: int, error: str, permanent: bool) -> None:
+    with write_session(ctx.engine) as session:
+        row = session.get(EmailMessage, email_id)
+        if row is None or row.status == EmailStatus.SENT.value:
+            return
+        row.attempts += 1
+        # A refused recipient will not be accepted in a few seconds: wait the longest.
+        delay = timedelta(seconds=BACKOFF_MAX) if permanent else backoff_delay(row.attempts)
+        row.status = EmailStatus.FAILED.value
+        row.last_error = error
+        row.next_attempt_at = utc(ctx.now()) + delay
+        row.claimed_until = None
+        session.add(row)
+
+
+def deliver_due(ctx: AppContext, *, ids: list[int] | None = None, limit: int = 50) -> DeliveryReport:
+    """Send the queued or failed messages that are due (only `ids` when given)."""
+    report = DeliveryReport()
+    claimed = _claim(ctx, ids, limit, utc(ctx.now()))
+    if not claimed:
+        return report
+    transport = ctx.get_mail_transport()
+    for email_id in claimed:
+        with read_session(ctx.engine) as session:
+            row = session.get(EmailMessage, email_id)
+        if row is None:
+            continue
+        try:
+            transport.send(mime_message(row))
+        except MailError as exc:
+            permanent = bool(getattr(exc, "permanent", not isinstance(exc, SendError)))
+            log.warning("email %s to %s not sent: %s", email_id, row.to_addr, exc.message)
+            _mark_failed(ctx, email_id, exc.message, permanent)
+            report.failed += 1
+            report.errors.append(f"Correo a {row.to_addr}: {exc.message}")
+            continue
+        except Exception as exc:  # a bug must not leave the row claimed for the whole lease
+            log.exception("email %s: unexpected error while sending", email_id)
+            message = f"Error inesperado al enviar el correo ({exc.__class__.__name__})."
+            _mark_failed(ctx, email_id, message, False)
+            report.failed += 1
+            report.errors.append(f"Correo a {row.to_addr}: {message}")
+            continue
+        _mark_sent(ctx, email_id)
+        report.sent += 1
+    return report
+
+
+def resend(ctx: AppContext, email_id: int, *, to: str | None = None) -> EmailMessage:
+    """Send a message again now and return its (new or same) outbox row, after the attempt.
+
+    To another address, or when the original was already sent: a NEW row with the same
+    content and a new Message-ID (a client would hide a second copy with the same id).
+    Otherwise (still queued or failing): the same row is made due now.
+    """
+    now = utc(ctx.now())
+    new_to = validate_address(to, "to") if to else None
+    with write_session(ctx.engine) as session:
+        original = session.get(EmailMessage, email_id)
+        if original is None:
+            raise MailError(f"No existe el correo número {email_id}.")
+        if new_to is None and original.status != EmailStatus.SENT.value:
+            original.next_attempt_at = now
+            session.add(original)
+            target_id = original.id
+        else:
+            copy = queue_email(
+                session,
+                kind=original.kind,
+                to=new_to or original.to_addr,
+                from_addr=original.from_addr,
+                from_name=original.from_name,
+                reply_to=original.reply_to,
+                rendered=RenderedEmail(
+                    subject=original.subject, text=original.body_text, html=original.body_html
+                ),
+                now=now,
+                link_id=original.link_id,
+            )
+            target_id = copy.id
+    assert target_id is not None
+    deliver_due(ctx, ids=[target_id], limit=1)
+    with read_session(ctx.engine) as session:
+        row = session.get(EmailMessage, target_id)
+    assert row is not None
+    return row
