@@ -1,0 +1,51 @@
+"""`paylink-tui pending`: the pending list as the TUI shows it."""
+
+from __future__ import annotations
+
+import argparse
+
+from paylink_tui.cli.common import add_format_argument
+
+HEADERS = ["recibo", "poliza", "ramo", "nombre", "apellido_paterno", "apellido_materno", "email",
+           "monto", "moneda", "vencimiento"]
+JSON_KEYS = ["receipt", "policy", "ramo", "first_name", "last_name", "second_last_name", "email",
+             "amount", "currency", "due_date"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pending", help="lista los recibos pendientes de pago",
+                       description="Los recibos pendientes, con las mismas reglas y búsqueda que la "
+                                   "aplicación (póliza, recibo o cualquier parte del nombre).")
+    p.add_argument("--search", default="", metavar="TEXTO", help="filtra por póliza, recibo o nombre")
+    add_format_argument(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from paylink_tui.cli.common import context_or_exit, print_table, write_csv, write_json
+    from paylink_tui.domain.money import format_amount
+    from paylink_tui.services.receipts import iter_pending
+
+    ctx = context_or_exit()
+    rows = iter_pending(ctx, search=args.search)
+
+    def values(r):  # type: ignore[no-untyped-def]
+        return [r.receipt, r.policy, r.ramo, r.first_name, r.last_name, r.second_last_name,
+                r.email or "", r.amount, r.currency, r.due_date.isoformat()]
+
+    if args.format == "json":
+        write_json([
+            {k: (str(v) if k == "amount" else v) for k, v in zip(JSON_KEYS, values(r), strict=True)}
+            for r in rows
+        ])
+    elif args.format == "csv":
+        write_csv(HEADERS, (values(r) for r in rows))
+    else:
+        table_rows = [
+            [r.policy, r.receipt, r.ramo, r.holder, format_amount(r.amount), r.currency,
+             r.due_date.strftime("%d/%m/%Y")]
+            for r in rows
+        ]
+        print_table(["Póliza", "Recibo", "Ramo", "Contratante", "Monto", "Moneda", "Vencimiento"],
+                    table_rows, title=f"Recibos pendientes: {len(table_rows)}")
+    return 0

@@ -1,0 +1,369 @@
+"""Every link sent and what became of it: the status screen and `paylink-tui history`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from paylink_tui.domain.dates import local_date, to_local
+from paylink_tui.domain.status import LinkState, LinkStatus, link_status
+from paylink_tui.domain.text import full_name
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import read_session
+from paylink_tui.store.models import (
+    Client,
+    EmailMessage,
+    LinkReceipt,
+    Notification,
+    PaymentAttempt,
+    PaymentLink,
+    Policy,
+    Receipt,
+)
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    result: str  # approved | denied | error
+    cd_error: str | None
+    nb_error: str | None
+    authorization: str | None
+    taken_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    link_id: int
+    reference: str
+    url: str | None
+    policy: str
+    receipts: list[str]
+    holder: str
+    email: str
+    amount: Decimal
+    currency: str
+    agent: str
+    created_at: datetime
+    valid_through: date
+    status: str  # LinkStatus value
+    email_status: str | None  # status of the newest link email
+    last_attempt: AttemptRow | None
+    authorization: str | None
+    paid_at: datetime | None
+    folio: str | None
+    card_type: str | None
+    card_mask: str | None
+    cancelled_at: datetime | None
+    review_count: int
+
+
+@dataclass(frozen=True)
+class EmailRow:
+    id: int
+    kind: str
+    to: str
+    status: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    id: int
+    folio: str | None
+    reference: str | None
+    response: str | None
+    amount: Decimal | None
+    authorization: str | None
+    taken_at: datetime | None
+    received_at: datetime
+    status: str
+    review_reason: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class LinkDetail:
+    link: LinkRow
+    receipts: list[tuple[str, Decimal, str, date]]  # number, amount, currency, due date
+    emails: list[EmailRow]
+    attempts: list[AttemptRow]
+    notifications: list[NotificationRow]
+    timeline: list[TimelineEvent]
+
+
+@dataclass(frozen=True)
+class Summary:
+    sent_today: int
+    sent_week: int
+    paid_share: float | None
+    collected: dict[str, Decimal] = field(default_factory=dict)
+    daily_sent: list[int] = field(default_factory=list)  # last 14 local days, oldest first
+
+
+@dataclass(frozen=True)
+class PaidEvent:
+    reference: str
+    policy: str
+    authorization: str | None
+    paid_at: datetime | None
+    amount: Decimal
+    currency: str
+
+
+VISIBLE_STATES = (LinkState.ACTIVE.value, LinkState.PAID.value, LinkState.CANCELLED.value,
+                  LinkState.UNCONFIRMED.value, LinkState.CREATING.value)
+
+
+def list_links(ctx: AppContext, *, status: str | None = None, mine: bool = False,
+               limit: int | None = 500, references: list[str] | None = None) -> list[LinkRow]:
+    """Links, newest first. `status` filters by the status the agent sees."""
+    now = ctx.now()
+    lk = PaymentLink.__table__.c
+    q = select(PaymentLink).order_by(lk.created_at.desc(), lk.id.desc())
+    if mine:
+        q = q.where(lk.agent == ctx.agent)
+    if references is not None:
+        q = q.where(lk.reference.in_(references))
+    if status in (LinkStatus.PAID.value, LinkStatus.CANCELLED.value):
+        q = q.where(lk.state == status)
+    elif status == LinkStatus.EXPIRED.value:
+        q = q.where(lk.state.notin_([LinkState.PAID.value, LinkState.CANCELLED.value]),
+                    lk.expires_at <= now)
+    elif status in (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value):
+        q = q.where(lk.state.notin_([LinkState.PAID.value, LinkState.CANCELLED.value]),
+                    lk.expires_at > now)
+    if limit is not None and status is None:
+        q = q.limit(limit)
+    with read_session(ctx.engine) as session:
+        links = list(session.scalars(q))
+        rows = _rows(session, links, now)
+    if status is not None:
+        rows = [r for r in rows if r.status == status]
+        if limit is not None:
+            rows = rows[:limit]
+    return rows
+
+
+def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  # type: ignore[no-untyped-def]
+    if not links:
+        return []
+    ids = [lk.id for lk in links]
+    r = Receipt.__table__.c
+    lr = LinkReceipt.__table__.c
+    receipts: dict[int, list[str]] = defaultdict(list)
+    for link_id, number in session.execute(
+        select(lr.link_id, r.number).join(Receipt.__table__, r.id == lr.receipt_id)
+        .where(lr.link_id.in_(ids)).order_by(r.number)
+    ):
+        receipts[link_id].append(number)
+    p = Policy.__table__.c
+    c = Client.__table__.c
+    policies: dict[int, tuple[str, str]] = {}
+    for pid, number, first, last, second in session.execute(
+        select(p.id, p.number, c.first_name, c.last_name, c.second_last_name)
+        .join(Client.__table__, c.id == p.client_id)
+        .where(p.id.in_({lk.policy_id for lk in links}))
+    ):
+        policies[pid] = (number, full_name(first, last, second))
+    e = EmailMessage.__table__.c
+    email_status: dict[int, str] = {}
+    for link_id, st in session.execute(
+        select(e.link_id, e.status).where(e.link_id.in_(ids), e.kind == "link").order_by(e.id)
+    ):
+        email_status[link_id] = st  # the newest wins
+    a = PaymentAttempt.__table__.c
+    attempts: dict[int, AttemptRow] = {}
+    for row in session.execute(
+        select(a.link_id, a.result, a.cd_error, a.nb_error, a.authorization, a.taken_at, a.created_at)
+        .where(a.link_id.in_(ids)).order_by(a.created_at, a.id)
+    ):
+        attempts[row[0]] = AttemptRow(*row[1:])
+    n = Notification.__table__.c
+    reviews: dict[int, int] = dict(
+        session.execute(
+            select(n.link_id, func.count()).where(n.link_id.in_(ids), n.status == "review")
+            .group_by(n.link_id)
+        ).all()
+    )
+    out = []
+    for lk in links:
+        policy, holder = policies.get(lk.policy_id, ("", ""))
+        out.append(LinkRow(
+            link_id=lk.id, reference=lk.reference, url=lk.url, policy=policy,
+            receipts=receipts.get(lk.id, []), holder=holder, email=lk.email, amount=lk.amount,
+            currency=lk.currency, agent=lk.agent, created_at=lk.created_at,
+            valid_through=lk.last_valid_day,
+            status=link_status(lk.state, lk.expires_at, now).value,
+            email_status=email_status.get(lk.id), last_attempt=attempts.get(lk.id),
+            authorization=lk.authorization, paid_at=lk.paid_at, folio=lk.folio,
+            card_type=lk.card_type, card_mask=lk.card_mask, cancelled_at=lk.cancelled_at,
+            review_count=reviews.get(lk.id, 0),
+        ))
+    return out
+
+
+def link_detail(ctx: AppContext, reference: str) -> LinkDetail | None:
+    now = ctx.now()
+    with read_session(ctx.engine) as session:
+        link = session.scalars(
+            select(PaymentLink).where(PaymentLink.__table__.c.reference == reference)
+        ).first()
+        if link is None:
+            return None
+        row = _rows(session, [link], now)[0]
+        r = Receipt.__table__.c
+        lr = LinkReceipt.__table__.c
+        receipts = [
+            (num, Decimal(amount), cur, due)
+            for num, amount, cur, due in session.execute(
+                select(r.number, lr.amount, r.currency, r.due_date)
+                .join(LinkReceipt.__table__, lr.receipt_id == r.id)
+                .where(lr.link_id == link.id).order_by(r.number)
+            )
+        ]
+        e = EmailMessage.__table__.c
+        emails = [
+            EmailRow(m.id, m.kind, m.to_addr, m.status, m.attempts, m.last_error, m.sent_at, m.created_at)
+            for m in session.scalars(select(EmailMessage).where(e.link_id == link.id).order_by(e.id))
+        ]
+        a = PaymentAttempt.__table__.c
+        attempts = [
+            AttemptRow(x.result, x.cd_error, x.nb_error, x.authorization, x.taken_at, x.created_at)
+            for x in session.scalars(
+                select(PaymentAttempt).where(a.link_id == link.id).order_by(a.created_at, a.id)
+            )
+        ]
+        n = Notification.__table__.c
+        notifications = [
+            _notification_row(x)
+            for x in session.scalars(
+                select(Notification)
+                .where((n.link_id == link.id) | (n.reference == link.reference))
+                .order_by(n.received_at, n.id)
+            )
+        ]
+    return LinkDetail(
+        link=row, receipts=receipts, emails=emails, attempts=attempts,
+        notifications=notifications,
+        timeline=_timeline(row, emails, notifications, ctx.tz),
+    )
+
+
+def _notification_row(x: Notification) -> NotificationRow:
+    return NotificationRow(
+        id=x.id or 0, folio=x.folio, reference=x.reference, response=x.response, amount=x.amount,
+        authorization=x.authorization, taken_at=x.taken_at, received_at=x.received_at,
+        status=x.status, review_reason=x.review_reason, note=x.note,
+    )
+
+
+def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow],
+              tz: str) -> list[TimelineEvent]:
+    from paylink_tui.domain import labels
+    from paylink_tui.domain.money import format_money
+    from paylink_tui.domain.status import AttemptResult, EmailStatus, NotificationStatus
+
+    events = [TimelineEvent(link.created_at, f"Liga generada por {link.agent} para {link.email}")]
+    for m in emails:
+        what = "Correo de la liga" if m.kind == "link" else "Correo de confirmación"
+        events.append(TimelineEvent(m.created_at, f"{what} en cola para {m.to}"))
+        if m.sent_at:
+            events.append(TimelineEvent(m.sent_at, f"{what} enviado a {m.to}"))
+        elif m.status == EmailStatus.FAILED.value:
+            events.append(TimelineEvent(
+                m.created_at, f"{what}: {labels.EMAIL[EmailStatus.FAILED]} ({m.attempts} intentos)"))
+    for x in notes:
+        result = labels.ATTEMPT.get(AttemptResult(x.response), x.response or "?") \
+            if x.response in {r.value for r in AttemptResult} else (x.response or "?")
+        amount = format_money(x.amount, link.currency) if x.amount is not None else "sin monto"
+        text = f"Notificación de MIT: {result}, {amount}, folio {x.folio or '—'}"
+        if x.authorization:
+            text += f", autorización {x.authorization}"
+        text += f" — {labels.NOTIFICATION[NotificationStatus(x.status)]}"
+        if x.review_reason:
+            from paylink_tui.domain.status import ReviewReason
+
+            text += f": {labels.REVIEW_REASON[ReviewReason(x.review_reason)]}"
+        events.append(TimelineEvent(x.received_at, text))
+    if link.cancelled_at:
+        events.append(TimelineEvent(
+            link.cancelled_at, "Liga cancelada (MIT aún puede cobrarla hasta su vigencia)"))
+    events.sort(key=lambda ev: ev.at)
+    return events
+
+
+def list_review_rows(ctx: AppContext) -> list[NotificationRow]:
+    """Notifications kept for review ("Por revisar"), oldest first."""
+    n = Notification.__table__.c
+    with read_session(ctx.engine) as session:
+        return [
+            _notification_row(x)
+            for x in session.scalars(
+                select(Notification).where(n.status == "review").order_by(n.received_at, n.id)
+            )
+        ]
+
+
+def summary(ctx: AppContext) -> Summary:
+    now = ctx.now()
+    today = local_date(now, ctx.tz)
+    start = today - timedelta(days=13)
+    week_start = today - timedelta(days=today.weekday())
+    lk = PaymentLink.__table__.c
+    since = to_local(now, ctx.tz).start_of("day").subtract(days=13)
+    counts = [0] * 14
+    sent_week = 0
+    with read_session(ctx.engine) as session:
+        for created_at, in session.execute(
+            select(lk.created_at).where(lk.created_at >= since, lk.state.in_(VISIBLE_STATES))
+        ):
+            d = local_date(created_at, ctx.tz)
+            if start <= d <= today:
+                counts[(d - start).days] += 1
+            if week_start <= d <= today:
+                sent_week += 1
+        total, paid = session.execute(
+            select(func.count(), func.count().filter(lk.state == LinkState.PAID.value))
+            .where(lk.state.in_(VISIBLE_STATES))
+        ).one()
+        collected = {
+            cur: Decimal(amount).quantize(Decimal("0.01"))
+            for cur, amount in session.execute(
+                select(lk.currency, func.sum(lk.amount)).where(lk.state == LinkState.PAID.value)
+                .group_by(lk.currency).order_by(lk.currency)
+            )
+        }
+    return Summary(
+        sent_today=counts[-1], sent_week=sent_week,
+        paid_share=(paid / total) if total else None, collected=collected, daily_sent=counts,
+    )
+
+
+def latest_payments(ctx: AppContext, since: datetime) -> list[PaidEvent]:
+    """Links paid after `since` (by when they were recorded), for the live toast."""
+    lk = PaymentLink.__table__.c
+    p = Policy.__table__.c
+    with read_session(ctx.engine) as session:
+        return [
+            PaidEvent(ref, pol, auth, paid_at, Decimal(amount), cur)
+            for ref, pol, auth, paid_at, amount, cur in session.execute(
+                select(lk.reference, p.number, lk.authorization, lk.paid_at, lk.amount, lk.currency)
+                .join(Policy.__table__, p.id == lk.policy_id)
+                .where(lk.state == LinkState.PAID.value, lk.updated_at > since)
+                .order_by(lk.updated_at)
+            )
+        ]
