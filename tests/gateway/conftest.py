@@ -121,11 +121,13 @@ class SandboxEnv:
         return self.app.state.sandbox
 
     def gateway(self, **kwargs) -> MitGateway:
-        return MitGateway(
-            f"{self.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY, sd.SANDBOX_ID_COMPANY,
-            sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER, sd.SANDBOX_PASSWORD,
-            **{"timeout": 5.0, **kwargs},
+        args = dict(
+            gen_url=f"{self.url}/gen", data0=sd.SANDBOX_DATA0, key=sd.SANDBOX_KEY,
+            id_company=sd.SANDBOX_ID_COMPANY, id_branch=sd.SANDBOX_ID_BRANCH,
+            user=sd.SANDBOX_USER, password=sd.SANDBOX_PASSWORD, timeout=5.0,
         )
+        args.update(kwargs)
+        return MitGateway(**args)
 
 
 @pytest.fixture
