@@ -1,0 +1,521 @@
+"""Payment notifications from MIT: receive them exactly once, apply them or keep them for review.
+
+Two steps, on purpose:
+1. STORE the notification as received (its own short transaction, `INSERT … ON CONFLICT DO
+   NOTHING` on MIT's (folio, reference)). Once it is stored we may answer MIT 200: nothing
+   can be lost any more, and the same notification again is recognised as a duplicate.
+2. APPLY it in one transaction: the link paid, its receipts paid, the payment attempt, the
+   confirmation email queued, the audit trail. A stored notification whose apply step never
+   finished (a crash, a bug) stays visible "por revisar" and MIT's next retry finishes it.
+
+Nothing is applied silently and nothing is dropped: whatever does not match a link exactly
+is kept with a `ReviewReason`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from paylink_tui.domain.dates import parse_mit_datetime
+from paylink_tui.domain.labels import REVIEW_REASON
+from paylink_tui.domain.money import CENT, format_money
+from paylink_tui.domain.status import (
+    AttemptResult,
+    LinkState,
+    NotificationStatus,
+    ReceiptStatus,
+    ReviewReason,
+)
+from paylink_tui.domain.validity import taken_in_time
+from paylink_tui.gateway.base import Notification as MitNotification
+from paylink_tui.gateway.errors import NotificationRejected
+from paylink_tui.services import audit
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import is_sqlite, read_session, write_session
+from paylink_tui.store.models import (
+    LinkReceipt,
+    Notification,
+    PaymentAttempt,
+    PaymentLink,
+    Receipt,
+)
+
+log = logging.getLogger(__name__)
+
+# Who the audit trail names for what MIT did on its own.
+MIT_AGENT = "MIT"
+RESPONSES = {"approved", "denied", "error"}
+
+# A notification that is not ours: re-exported under the service's own name.
+Rejected = NotificationRejected
+
+__all__ = [
+    "Received",
+    "Rejected",
+    "ReviewError",
+    "ReviewItem",
+    "apply_review",
+    "dismiss_review",
+    "list_review",
+    "receive_notification",
+]
+
+
+class ReviewError(Exception):
+    """A review action that cannot be done; the message (Spanish) says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Received:
+    notification_id: int
+    status: str  # NotificationStatus value
+    reason: str | None  # ReviewReason value, or None
+    duplicate: bool
+    email_ids: tuple[int, ...] = ()  # confirmation emails queued (deliver after commit)
+
+
+# -- step 0: parse ------------------------------------------------------------------------
+
+
+def parse(ctx: AppContext, str_response: str) -> MitNotification:
+    """Decrypt and read with the configured gateway's key; Rejected when it is not ours."""
+    return ctx.get_gateway().parse_notification(str_response)
+
+
+# -- step 1: store --------------------------------------------------------------------------
+
+_DIGITS = re.compile(r"\d")
+
+
+def _clip(value: str | None, size: int) -> str | None:
+    value = (value or "").strip()
+    return value[:size] if value else None
+
+
+def safe_mask(cc_mask: str, cc_number: str) -> str | None:
+    """MIT's mask (first 6 + XXXXXX + last 4); anything showing more digits is re-masked so
+    that no full card number is ever stored."""
+    mask = cc_mask.strip()
+    if mask and len(_DIGITS.findall(mask)) <= 10:
+        return mask[:30]
+    digits = "".join(_DIGITS.findall(mask or cc_number))
+    if not digits:
+        return None
+    return ("XXXXXX" + digits[-4:])[:30]
+
+
+def _scrub_element(xml: str, tag: str, fix) -> str:  # type: ignore[no-untyped-def]
+    pattern = re.compile(rf"(<{tag}>)([^<]*)(</{tag}>)")
+    return pattern.sub(lambda m: m.group(1) + fix(m.group(2)) + m.group(3), xml)
+
+
+def scrub_raw_xml(xml: str) -> str:
+    """The raw XML as stored: card fields reduced to what MIT is supposed to send."""
+    xml = _scrub_element(xml, "cc_number", lambda v: "".join(_DIGITS.findall(v))[-4:])
+    return _scrub_element(xml, "cc_mask", lambda v: safe_mask(v, "") or "")
+
+
+def _taken_at(n: MitNotification, tz: str) -> datetime | None:
+    if not n.date or not n.time:
+        return None
+    try:
+        return parse_mit_datetime(n.date, n.time, tz)
+    except ValueError:
+        return None
+
+
+def _row_values(ctx: AppContext, n: MitNotification, now: datetime) -> dict[str, Any]:
+    amount = n.amount
+    if amount is not None and (abs(amount) >= Decimal("1e10") or amount != amount.quantize(CENT)):
+        # Does not fit Numeric(12,2): kept in raw_xml, reviewed as a missing amount.
+        amount = None
+    return {
+        "folio": _clip(n.folio, 40),
+        "reference": _clip(n.reference, 100),
+        "response": _clip(n.response, 20),
+        "amount": amount,
+        "authorization": _clip(n.auth, 20),
+        "cd_error": _clip(n.cd_error, 20),
+        "nb_error": _clip(n.nb_error, 2000),
+        "taken_at": _taken_at(n, ctx.tz),
+        "card_type": _clip(n.cc_type, 100),
+        "card_mask": safe_mask(n.cc_mask, n.cc_number),
+        "email": _clip(n.email, 254),
+        "raw_xml": scrub_raw_xml(n.raw_xml),
+        "received_at": now,
+        # Stored "por revisar" with no reason yet: until the apply step finishes, a person
+        # sees it. The apply step replaces status and reason.
+        "status": NotificationStatus.REVIEW.value,
+        "review_reason": None,
+    }
+
+
+def _store(ctx: AppContext, values: dict[str, Any]) -> tuple[int, bool]:
+    """Insert once per (folio, reference); (id, duplicate)."""
+    table = Notification.__table__  # type: ignore[attr-defined]
+    dialect_insert = sqlite.insert if is_sqlite(ctx.engine) else postgresql.insert
+    stmt = (
+        dialect_insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["folio", "reference"])
+        .returning(table.c.id)
+    )
+    with write_session(ctx.engine) as session:
+        new_id = session.execute(stmt).scalar()
+        if new_id is not None:
+            return int(new_id), False
+        existing = session.execute(
+            select(table.c.id).where(
+                table.c.folio == values["folio"], table.c.reference == values["reference"]
+            )
+        ).scalar_one()
+        return int(existing), True
+
+
+# -- step 2: apply ----------------------------------------------------------------------------
+
+
+def _missing_fields(n: Notification) -> list[str]:
+    missing = []
+    if not n.reference:
+        missing.append("reference")
+    if not n.folio:
+        missing.append("foliocpagos")
+    if n.response not in RESPONSES:
+        missing.append("response")
+    if n.response == "approved":
+        if n.amount is None:
+            missing.append("amount")
+        if not n.authorization:
+            missing.append("auth")
+        if n.taken_at is None:
+            missing.append("date/time")
+    return missing
+
+
+def _lock_link(session: Session, ctx: AppContext, **where: Any) -> PaymentLink | None:
+    stmt = select(PaymentLink).filter_by(**where)
+    if not is_sqlite(ctx.engine):  # SQLite's BEGIN IMMEDIATE already serialises writers
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalars().first()
+
+
+def _newer_links(session: Session, link: PaymentLink) -> list[PaymentLink]:
+    """Links created after `link` for any of its receipts (not cancelled)."""
+    receipt_ids = select(LinkReceipt.receipt_id).where(LinkReceipt.link_id == link.id)
+    stmt = (
+        select(PaymentLink)
+        .join(LinkReceipt, LinkReceipt.link_id == PaymentLink.id)
+        .where(
+            LinkReceipt.receipt_id.in_(receipt_ids),  # type: ignore[attr-defined]
+            PaymentLink.id != link.id,
+            PaymentLink.created_at > link.created_at,
+            PaymentLink.state != LinkState.CANCELLED.value,
+        )
+        .distinct()
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def _attempt(session: Session, n: Notification, link: PaymentLink, now: datetime) -> None:
+    result = n.response if n.response in RESPONSES else AttemptResult.ERROR.value
+    session.add(PaymentAttempt(
+        link_id=link.id, notification_id=n.id, result=result,
+        cd_response=None, cd_error=n.cd_error, nb_error=n.nb_error,
+        authorization=n.authorization, taken_at=n.taken_at, created_at=now,
+    ))
+
+
+def _mark_paid(session: Session, ctx: AppContext, n: Notification, link: PaymentLink,
+               now: datetime) -> list[int]:
+    """The link and its receipts paid, the attempt recorded, the confirmation queued."""
+    link.state = LinkState.PAID.value
+    link.authorization = n.authorization
+    link.folio = n.folio
+    link.paid_at = n.taken_at or now
+    link.card_type = n.card_type
+    link.card_mask = n.card_mask
+    link.updated_at = now
+    session.add(link)
+    receipts = session.execute(
+        select(Receipt).join(LinkReceipt, LinkReceipt.receipt_id == Receipt.id)
+        .where(LinkReceipt.link_id == link.id)
+    ).scalars()
+    for receipt in receipts:
+        receipt.status = ReceiptStatus.PAID.value
+        receipt.updated_at = now
+        session.add(receipt)
+    _attempt(session, n, link, now)
+    session.flush()
+    return _queue_confirmation(session, ctx, link, now)
+
+
+def _queue_confirmation(session: Session, ctx: AppContext, link: PaymentLink,
+                        now: datetime) -> list[int]:
+    from paylink_tui.services import outbox
+
+    queued = outbox.queue_confirmation_email(session, ctx, link, now)
+    if queued is None:
+        return []
+    session.flush()
+    found = getattr(queued, "id", queued)
+    return [int(found)] if found is not None else []
+
+
+def _decide(session: Session, ctx: AppContext, n: Notification,
+            now: datetime) -> tuple[str, str | None, list[int], str | None]:
+    """(status, reason, email ids, note) for a stored notification; writes the effects."""
+    missing = _missing_fields(n)
+    if missing:
+        return _review(ReviewReason.MISSING_FIELDS, "Faltan: " + ", ".join(missing))
+    link = _lock_link(session, ctx, reference=n.reference)
+    if link is None:
+        return _review(ReviewReason.UNKNOWN_REFERENCE)
+    n.link_id = link.id
+    if n.response != "approved":
+        # The client may retry with another card: the link stays as it is.
+        _attempt(session, n, link, now)
+        return NotificationStatus.APPLIED.value, None, [], None
+    if n.amount != link.amount:
+        return _review(
+            ReviewReason.AMOUNT_MISMATCH,
+            f"MIT cobró {format_money(n.amount, link.currency)}; la liga es por "  # type: ignore[arg-type]
+            f"{format_money(link.amount, link.currency)}.",
+        )
+    if link.state == LinkState.PAID.value:
+        log.warning(
+            "SECOND APPROVAL for link %s: folio %s after folio %s (possible double charge)",
+            link.reference, n.folio, link.folio,
+        )
+        return _review(
+            ReviewReason.SECOND_APPROVAL,
+            f"La liga ya estaba pagada con el folio {link.folio} (autorización "
+            f"{link.authorization}). Posible doble cargo al cliente.",
+        )
+    assert n.taken_at is not None  # noqa: S101 - checked by _missing_fields
+    if not taken_in_time(n.taken_at, link.expires_at):
+        return _review(ReviewReason.LATE_PAYMENT)
+    cancelled = link.state == LinkState.CANCELLED.value
+    newer = _newer_links(session, link)
+    email_ids = _mark_paid(session, ctx, n, link, now)
+    if cancelled:
+        log.warning("payment %s applied to cancelled link %s: flagged", n.folio, link.reference)
+        return (NotificationStatus.REVIEW.value, ReviewReason.CANCELLED_LINK.value, email_ids,
+                "La liga había sido cancelada por nosotros; el pago se aplicó.")
+    if newer:
+        refs = ", ".join(x.reference for x in newer)
+        log.warning("payment %s applied to link %s, whose receipts have a newer link %s",
+                    n.folio, link.reference, refs)
+        for other in newer:
+            audit.record(session, at=now, agent=MIT_AGENT, action="link_flagged",
+                         subject=f"liga {other.reference}",
+                         detail=f"los recibos se pagaron con la liga anterior {link.reference}")
+        return (NotificationStatus.REVIEW.value, ReviewReason.NEWER_LINK.value, email_ids,
+                f"Pago aplicado a la liga {link.reference}; sus recibos ya tenían la liga más "
+                f"reciente {refs}, que sigue pudiéndose pagar en MIT: revísela.")
+    return NotificationStatus.APPLIED.value, None, email_ids, None
+
+
+def _review(reason: ReviewReason, note: str | None = None
+            ) -> tuple[str, str | None, list[int], str | None]:
+    return NotificationStatus.REVIEW.value, reason.value, [], note
+
+
+def _is_pending_apply(n: Notification) -> bool:
+    return n.status == NotificationStatus.REVIEW.value and n.review_reason is None
+
+
+def _apply(ctx: AppContext, notification_id: int) -> tuple[str, str | None, tuple[int, ...]]:
+    now = ctx.now()
+    with write_session(ctx.engine) as session:
+        stmt = select(Notification).where(Notification.id == notification_id)
+        if not is_sqlite(ctx.engine):
+            stmt = stmt.with_for_update()
+        n = session.execute(stmt).scalars().one()
+        if not _is_pending_apply(n):  # another worker finished it first
+            return n.status, n.review_reason, ()
+        status, reason, email_ids, note = _decide(session, ctx, n, now)
+        n.status = status
+        n.review_reason = reason
+        n.note = note
+        session.add(n)
+        action = "payment_applied" if status == NotificationStatus.APPLIED.value else "payment_review"
+        detail = f"folio {n.folio}, {n.response}"
+        if reason:
+            detail += f", {REVIEW_REASON[ReviewReason(reason)]}"
+        audit.record(session, at=now, agent=MIT_AGENT, action=action,
+                     subject=f"notificación {n.id} ref {n.reference}", detail=detail)
+    return status, reason, tuple(email_ids)
+
+
+def _deliver(ctx: AppContext, email_ids: tuple[int, ...]) -> None:
+    """Send the confirmation now; a failure stays in the outbox, retried by `serve`."""
+    if not email_ids:
+        return
+    from paylink_tui.services import outbox
+
+    try:
+        outbox.deliver_due(ctx, ids=list(email_ids))
+    except Exception:
+        log.exception("confirmation email delivery failed; it stays queued")
+
+
+def receive_notification(ctx: AppContext, str_response: str, *, deliver: bool = True) -> Received:
+    """MIT's strResponse -> stored exactly once -> applied or kept for review.
+
+    Raises Rejected (nothing stored) for a body that is not ours. Raises only database errors
+    if it could not be stored (the caller answers 5xx so that MIT retries). With
+    `deliver=False` the caller delivers `Received.email_ids` itself (after answering MIT).
+    """
+    n = parse(ctx, str_response)
+    now = ctx.now()
+    values = _row_values(ctx, n, now)
+    notification_id, duplicate = _store(ctx, values)
+    try:
+        status, reason, email_ids = _apply(ctx, notification_id)
+    except Exception:
+        # Stored but not applied: it stays "por revisar" and MIT's retry finishes it.
+        log.exception("notification %s stored but could not be applied", notification_id)
+        return Received(notification_id, NotificationStatus.REVIEW.value, None, duplicate)
+    if duplicate:
+        log.info("notification %s (folio %s, ref %s): duplicate, nothing changed",
+                 notification_id, values["folio"], values["reference"])
+    else:
+        log.info("notification %s (folio %s, ref %s, %s): %s%s", notification_id,
+                 values["folio"], values["reference"], values["response"], status,
+                 f" ({reason})" if reason else "")
+    if deliver:
+        _deliver(ctx, email_ids)
+    return Received(notification_id, status, reason, duplicate, email_ids)
+
+
+# -- review -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    id: int
+    received_at: datetime
+    reference: str | None
+    folio: str | None
+    response: str | None
+    amount: Decimal | None
+    authorization: str | None
+    taken_at: datetime | None
+    reason: str | None  # ReviewReason value; None: stored but not applied yet
+    reason_label: str
+    applied: bool  # the payment is already applied (cancelled_link, newer_link)
+    link_reference: str | None
+    note: str | None
+
+
+def list_review(ctx: AppContext) -> list[ReviewItem]:
+    """Notifications kept for review, oldest first."""
+    with read_session(ctx.engine) as session:
+        rows = session.execute(
+            select(Notification, PaymentLink.reference, PaymentAttempt.id)
+            .outerjoin(PaymentLink, PaymentLink.id == Notification.link_id)
+            .outerjoin(PaymentAttempt, PaymentAttempt.notification_id == Notification.id)
+            .where(Notification.status == NotificationStatus.REVIEW.value)
+            .order_by(Notification.received_at, Notification.id)
+        ).all()
+    items = []
+    for n, link_ref, attempt_id in rows:
+        reason = n.review_reason
+        label = REVIEW_REASON[ReviewReason(reason)] if reason else "Recibida, aún sin aplicar"
+        items.append(ReviewItem(
+            id=n.id, received_at=n.received_at, reference=n.reference, folio=n.folio,
+            response=n.response, amount=n.amount, authorization=n.authorization,
+            taken_at=n.taken_at, reason=reason, reason_label=label,
+            applied=attempt_id is not None, link_reference=link_ref, note=n.note,
+        ))
+    return items
+
+
+def _review_row(session: Session, ctx: AppContext, notification_id: int) -> Notification:
+    stmt = select(Notification).where(Notification.id == notification_id)
+    if not is_sqlite(ctx.engine):
+        stmt = stmt.with_for_update()
+    n = session.execute(stmt).scalars().first()
+    if n is None:
+        raise ReviewError(f"No existe la notificación {notification_id}.")
+    if n.status != NotificationStatus.REVIEW.value:
+        raise ReviewError(f"La notificación {notification_id} no está por revisar (ya se resolvió).")
+    return n
+
+
+def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent: str) -> Received:
+    """A person checked it: apply the notification to the link `reference` (audited)."""
+    now = ctx.now()
+    email_ids: list[int] = []
+    with write_session(ctx.engine) as session:
+        n = _review_row(session, ctx, notification_id)
+        already = session.execute(
+            select(PaymentAttempt.id).where(PaymentAttempt.notification_id == n.id)
+        ).first()
+        if already is not None:
+            raise ReviewError(
+                f"La notificación {notification_id} ya se aplicó a su liga; si ya la revisó, "
+                "márquela como resuelta con una nota."
+            )
+        link = _lock_link(session, ctx, reference=reference.strip())
+        if link is None:
+            raise ReviewError(f"No existe una liga con la referencia {reference}.")
+        if n.response == "approved":
+            if link.state == LinkState.PAID.value:
+                raise ReviewError(
+                    f"La liga {link.reference} ya está pagada (folio {link.folio}); no se puede "
+                    "aplicar otro pago. Márquela como resuelta con una nota."
+                )
+            if not n.folio or not n.authorization:
+                raise ReviewError(
+                    "La notificación no trae folio o autorización de MIT; no se puede aplicar "
+                    "como pago. Márquela como resuelta con una nota."
+                )
+            email_ids = _mark_paid(session, ctx, n, link, now)
+        else:
+            _attempt(session, n, link, now)
+        n.link_id = link.id
+        n.status = NotificationStatus.RESOLVED.value
+        n.resolved_by = agent
+        n.resolved_at = now
+        n.note = f"Aplicada a la liga {link.reference} tras revisión."
+        session.add(n)
+        audit.record(session, at=now, agent=agent, action="review_applied",
+                     subject=f"notificación {n.id}", detail=f"aplicada a la liga {link.reference}")
+    _deliver(ctx, tuple(email_ids))
+    return Received(notification_id, NotificationStatus.RESOLVED.value, n.review_reason, False,
+                    tuple(email_ids))
+
+
+def dismiss_review(ctx: AppContext, notification_id: int, *, note: str, agent: str) -> None:
+    """Resolved without (further) applying it, with the reviewer's note (audited)."""
+    note = (note or "").strip()
+    if not note:
+        raise ReviewError("Escriba una nota que explique por qué se resuelve sin aplicar.")
+    now = ctx.now()
+    with write_session(ctx.engine) as session:
+        n = _review_row(session, ctx, notification_id)
+        n.status = NotificationStatus.RESOLVED.value
+        n.note = note[:2000]
+        n.resolved_by = agent
+        n.resolved_at = now
+        session.add(n)
+        audit.record(session, at=now, agent=agent, action="review_dismissed",
+                     subject=f"notificación {n.id}", detail=note[:500])

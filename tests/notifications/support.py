@@ -1,0 +1,177 @@
+"""Notification test helpers: links written through the models, MIT-shaped encrypted
+notifications, and readers of the outcome."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import count
+from urllib.parse import quote
+
+from sqlmodel import select
+
+from paylink_tui.config import Settings
+from paylink_tui.domain.dates import mit_datetime_text
+from paylink_tui.domain.validity import link_window
+from paylink_tui.gateway import sandbox_defaults as sd
+from paylink_tui.gateway.crypto import encrypt
+from paylink_tui.gateway.messages import build_notification_xml
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import read_session, write_session
+from paylink_tui.store.models import (
+    Client,
+    EmailMessage,
+    LinkReceipt,
+    Notification,
+    PaymentAttempt,
+    PaymentLink,
+    Policy,
+    Receipt,
+)
+
+TZ = "America/Mexico_City"
+_seq = count(1)
+
+
+def settings_for(url: str, **extra) -> Settings:
+    return Settings(database_url=url, gateway="sandbox", agent="ana", company="AXA",
+                    smtp_host="127.0.0.1", smtp_port=1, **extra)
+
+
+def make_link(
+    ctx: AppContext,
+    *,
+    reference: str | None = None,
+    amounts: tuple[str, ...] = ("75.17",),
+    created_at: datetime | None = None,
+    state: str = "active",
+    receipts: list[int] | None = None,
+    policy: str | None = None,
+    email: str = "cliente@example.com",
+) -> PaymentLink:
+    """A link (and, unless given, new receipts for it) straight through the models."""
+    n = next(_seq)
+    reference = reference or f"REF{n:08d}"
+    created_at = created_at or ctx.now()
+    window = link_window(created_at, TZ)
+    with write_session(ctx.engine) as s:
+        if receipts is None:
+            client = Client(first_name="Rosa", last_name="Peña", second_last_name="Ibáñez",
+                            email=email)
+            s.add(client)
+            s.flush()
+            pol = Policy(number=policy or f"AU{n:08d}", ramo="Autos", client_id=client.id)
+            s.add(pol)
+            s.flush()
+            recs = []
+            for i, amount in enumerate(amounts):
+                rec = Receipt(number=f"R{n:07d}{i}", policy_id=pol.id, policy_number=pol.number,
+                              amount=Decimal(amount), currency="MXN", due_date=window.generated_on,
+                              status="pending", created_at=created_at, updated_at=created_at)
+                s.add(rec)
+                recs.append(rec)
+            s.flush()
+            receipt_rows = recs
+        else:
+            receipt_rows = [s.get(Receipt, rid) for rid in receipts]
+        policy_id = receipt_rows[0].policy_id
+        total = sum((r.amount for r in receipt_rows), Decimal("0"))
+        link = PaymentLink(
+            reference=reference, url=f"http://sandbox/i/{reference}", mit_link_id=reference,
+            policy_id=policy_id, amount=total, currency="MXN", email=email, agent="ana",
+            state=state, created_at=created_at, last_valid_day=window.last_valid_day,
+            expires_at=window.expires_at, hidden_until=window.hidden_until, updated_at=created_at,
+        )
+        s.add(link)
+        s.flush()
+        for r in receipt_rows:
+            s.add(LinkReceipt(link_id=link.id, receipt_id=r.id, amount=r.amount))
+            r.hidden_until = window.hidden_until
+            s.add(r)
+    return link
+
+
+def notification_xml(
+    reference: str,
+    *,
+    amount: str = "75.17",
+    response: str = "approved",
+    folio: str | None = None,
+    taken_at: datetime | None = None,
+    auth: str = "426426",
+    **overrides: str,
+) -> str:
+    local = mit_datetime_text(taken_at, TZ) if taken_at else "07/10/21 16:04:56"
+    date_text, time_text = local.split(" ")
+    fields = {
+        "reference": reference,
+        "response": response,
+        "foliocpagos": folio or f"{100633640472806 + next(_seq)}",
+        "auth": auth if response == "approved" else "",
+        "cd_response": "0C" if response == "approved" else "",
+        "cd_error": "" if response == "approved" else "11",
+        "nb_error": "" if response == "approved" else "Tarjeta declinada hoy",
+        "time": time_text,
+        "date": date_text,
+        "nb_company": "AXA",
+        "nb_merchant": "1234567 WEBPAYPLUS",
+        "cc_type": "CREDITO/BANCO MIT/Visa",
+        "tp_operation": "VENTA",
+        "cc_name": "Rosa Peña",
+        "cc_number": "1111",
+        "amount": amount,
+        "id_url": "3691PBW8",
+        "email": "cliente@example.com",
+        "cc_mask": "411111XXXXXX1111",
+    }
+    fields.update(overrides)
+    return build_notification_xml(fields)
+
+
+def str_response(xml: str, key: str = sd.SANDBOX_KEY) -> str:
+    return encrypt(xml, key)
+
+
+def mit_wire_value(xml: str, key: str = sd.SANDBOX_KEY) -> str:
+    """What MIT really posts as strResponse: base64 wrapped with CRLF every 76 characters,
+    URL-encoded (so the line breaks travel as %0D%0A inside the form value)."""
+    b64 = encrypt(xml, key)
+    wrapped = base64.encodebytes(base64.b64decode(b64)).decode("ascii").replace("\n", "\r\n")
+    return quote(wrapped, safe="")
+
+
+# -- reading the outcome -----------------------------------------------------------------
+
+
+def link_row(ctx: AppContext, reference: str) -> PaymentLink:
+    with read_session(ctx.engine) as s:
+        return s.exec(select(PaymentLink).where(PaymentLink.reference == reference)).one()
+
+
+def receipts_of(ctx: AppContext, link_id: int) -> list[Receipt]:
+    with read_session(ctx.engine) as s:
+        return list(s.exec(select(Receipt).join(LinkReceipt, LinkReceipt.receipt_id == Receipt.id)
+                           .where(LinkReceipt.link_id == link_id)))
+
+
+def all_notifications(ctx: AppContext) -> list[Notification]:
+    with read_session(ctx.engine) as s:
+        return list(s.exec(select(Notification).order_by(Notification.id)))
+
+
+def attempts(ctx: AppContext, link_id: int | None = None) -> list[PaymentAttempt]:
+    with read_session(ctx.engine) as s:
+        stmt = select(PaymentAttempt).order_by(PaymentAttempt.id)
+        if link_id is not None:
+            stmt = stmt.where(PaymentAttempt.link_id == link_id)
+        return list(s.exec(stmt))
+
+
+def confirmations(ctx: AppContext) -> list[EmailMessage]:
+    with read_session(ctx.engine) as s:
+        return list(s.exec(select(EmailMessage).where(EmailMessage.kind == "confirmation")))
+
+
+def days(n: float) -> timedelta:
+    return timedelta(days=n)
