@@ -1,0 +1,218 @@
+"""The ASGI notification receiver: `POST /mit/notificacion`, `GET /salud`, the outbox loop.
+
+MIT retries a notification until it gets a success answer, so the status codes matter:
+- 200 once the notification is safely stored, whatever it means (applied or for review);
+- 400 for a body that is not ours (not base64, does not decrypt, not MIT's XML): nothing stored;
+- 413 for an oversized body, refused before reading it all;
+- 5xx only when it could not be stored, so that MIT tries again.
+
+With `serve_sandbox` the sandbox gateway (`/gen`, `/i/...`) is mounted at `/` as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qs
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from paylink_tui.services.context import AppContext
+
+log = logging.getLogger(__name__)
+
+NOTIFY_PATH = "/mit/notificacion"
+# A real notification is ~2 KB of base64; 64 KiB leaves room for datos_adicionales.
+MAX_BODY = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_capped(request: Request, cap: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > cap:
+                raise BodyTooLarge
+        except ValueError:
+            pass
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:  # chunked or lying Content-Length: stop reading at the cap
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _str_response(body: bytes) -> str | None:
+    """The strResponse form field. MIT posts application/x-www-form-urlencoded; the value
+    may carry a second layer of URL-encoding (%0D%0A), which the gateway normalises."""
+    try:
+        fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
+    except ValueError:
+        return None
+    values = fields.get("strResponse")
+    return values[0] if values else None
+
+
+def _text(message: str, status: int) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status)
+
+
+def create_app(
+    ctx: AppContext,
+    *,
+    serve_sandbox: bool = False,
+    sandbox_kwargs: dict[str, Any] | None = None,
+    deliver_interval: float = 5.0,
+) -> Starlette:
+    from paylink_tui.services import notifications
+
+    async def notify(request: Request) -> Response:
+        client = request.client.host if request.client else "?"
+        try:
+            body = await _read_capped(request, MAX_BODY)
+        except BodyTooLarge:
+            log.warning("notification from %s refused: body larger than %d bytes", client, MAX_BODY)
+            return _text("Notificación rechazada: el contenido es demasiado grande.", 413)
+        value = _str_response(body)
+        if not value:
+            log.warning("notification from %s refused: no strResponse field", client)
+            return _text("Notificación rechazada: falta el campo strResponse.", 400)
+        try:
+            received = await run_in_threadpool(
+                notifications.receive_notification, ctx, value, deliver=False
+            )
+        except notifications.Rejected as exc:
+            log.warning("notification from %s refused: %s", client, exc.message)
+            return _text(exc.message, 400)
+        except Exception:
+            log.exception("notification from %s could NOT be stored; MIT will retry", client)
+            return _text("No se pudo guardar la notificación; reintente.", 503)
+        task = None
+        if received.email_ids:
+            task = BackgroundTask(_deliver, ctx, received.email_ids)
+        return _text("OK", 200) if task is None else PlainTextResponse("OK", background=task)
+
+    async def health(request: Request) -> Response:
+        try:
+            await run_in_threadpool(_ping, ctx)
+        except Exception as exc:
+            log.warning("health check: database unavailable (%s)", type(exc).__name__)
+            return JSONResponse(
+                {"status": "error", "database": "error",
+                 "detail": "La base de datos no responde."},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    sandbox_app = None
+    routes: list[Any] = [
+        Route(NOTIFY_PATH, notify, methods=["POST"]),
+        Route("/salud", health, methods=["GET"]),
+    ]
+    if serve_sandbox:
+        from paylink_tui.gateway.sandbox import create_sandbox_app
+
+        sandbox_app = create_sandbox_app(**(sandbox_kwargs or {}))
+        routes.append(Mount("/", app=sandbox_app))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loop_task = None
+        if deliver_interval > 0:
+            loop_task = asyncio.create_task(_delivery_loop(ctx, deliver_interval))
+        try:
+            yield
+        finally:
+            if loop_task is not None:
+                loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop_task
+            if sandbox_app is not None:  # a mounted app's own lifespan does not run
+                await sandbox_app.state.sandbox.state.aclose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.ctx = ctx
+    app.state.sandbox = sandbox_app.state.sandbox if sandbox_app is not None else None
+    return app
+
+
+def _ping(ctx: AppContext) -> None:
+    with ctx.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+async def _deliver(ctx: AppContext, ids: tuple[int, ...]) -> None:
+    from paylink_tui.services import outbox
+
+    try:
+        await run_in_threadpool(outbox.deliver_due, ctx, ids=list(ids))
+    except Exception:
+        log.exception("confirmation delivery failed; it stays in the outbox")
+
+
+async def _delivery_loop(ctx: AppContext, interval: float) -> None:
+    """Deliver the outbox every few seconds: emails queued by the TUI, retries, leftovers."""
+    from paylink_tui.services import outbox
+
+    while True:
+        try:
+            await run_in_threadpool(outbox.deliver_due, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox delivery round failed")
+        await asyncio.sleep(interval)
+
+
+def app_from_settings() -> Starlette:
+    """The uvicorn factory (`paylink_tui.web.app:app_from_settings`, factory=True): each
+    worker process opens the configured database. With PAYLINK_GATEWAY=sandbox it also
+    serves the sandbox, notifying PAYLINK_SANDBOX_NOTIFY_URL."""
+    from paylink_tui.config import load_settings
+    from paylink_tui.services.context import open_context
+
+    settings = load_settings()
+    ctx = open_context(settings)
+    ctx.get_gateway()  # fail at start, not at the first notification, when misconfigured
+    sandbox_kwargs = None
+    if settings.gateway == "sandbox":
+        sandbox_kwargs = sandbox_kwargs_from_settings(settings)
+    return create_app(ctx, serve_sandbox=sandbox_kwargs is not None, sandbox_kwargs=sandbox_kwargs)
+
+
+def sandbox_kwargs_from_settings(settings: Any, notify_url: str | None = None) -> dict[str, Any]:
+    """The sandbox speaking with the same credentials the configured gateway uses."""
+    from paylink_tui.gateway import sandbox_defaults as sd
+
+    kwargs: dict[str, Any] = {
+        "key": settings.mit_key.get_secret_value() if settings.mit_key else sd.SANDBOX_KEY,
+        "data0": settings.mit_data0 or sd.SANDBOX_DATA0,
+        "company": settings.company,
+        "timezone": settings.timezone,
+        "notify_url": notify_url or settings.sandbox_notify_url,
+    }
+    if settings.mit_id_company:
+        kwargs["id_company"] = settings.mit_id_company
+    if settings.mit_id_branch:
+        kwargs["id_branch"] = settings.mit_id_branch
+    if settings.mit_user:
+        kwargs["users"] = (settings.mit_user,)
+    if settings.mit_password:
+        kwargs["password"] = settings.mit_password.get_secret_value()
+    return kwargs

@@ -1,0 +1,144 @@
+"""POST /mit/notificacion and GET /salud through the real Starlette app (httpx over ASGI)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from paylink_tui.gateway.crypto import encrypt
+from paylink_tui.web.app import MAX_BODY, NOTIFY_PATH, create_app
+from tests.notifications.support import (
+    all_notifications,
+    attempts,
+    link_row,
+    make_link,
+    mit_wire_value,
+    notification_xml,
+    str_response,
+)
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+async def client(ctx) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ctx, deliver_interval=0)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://receptor") as c:
+        yield c
+
+
+async def test_mit_wire_format_with_crlf_inside_urlencoded_base64_is_stored_and_applied(ctx, client):
+    link = make_link(ctx)
+    value = mit_wire_value(notification_xml(link.reference, folio="100633640472806"))
+    assert "%0D%0A" in value
+    # The form value itself is URL-encoded once more by the form encoding.
+    resp = await client.post(NOTIFY_PATH, data={"strResponse": value})
+    assert resp.status_code == 200
+    assert link_row(ctx, link.reference).state == "paid"
+    [n] = all_notifications(ctx)
+    assert (n.folio, n.status) == ("100633640472806", "applied")
+
+
+async def test_raw_body_with_single_url_encoding_is_understood(ctx, client):
+    link = make_link(ctx)
+    body = "strResponse=" + mit_wire_value(notification_xml(link.reference))
+    resp = await client.post(NOTIFY_PATH, content=body.encode(), headers=FORM)
+    assert resp.status_code == 200
+    assert link_row(ctx, link.reference).state == "paid"
+
+
+async def test_duplicate_post_answers_200_and_changes_nothing(ctx, client):
+    link = make_link(ctx)
+    xml = notification_xml(link.reference, folio="4242")
+    for _ in range(3):
+        resp = await client.post(NOTIFY_PATH, data={"strResponse": str_response(xml)})
+        assert resp.status_code == 200
+    assert len(all_notifications(ctx)) == 1
+    assert len(attempts(ctx, link.id)) == 1
+
+
+async def test_notification_kept_for_review_still_answers_200(ctx, client):
+    resp = await client.post(NOTIFY_PATH,
+                             data={"strResponse": str_response(notification_xml("NOEXISTE"))})
+    assert resp.status_code == 200
+    [n] = all_notifications(ctx)
+    assert (n.status, n.review_reason) == ("review", "unknown_reference")
+
+
+async def test_bad_bodies_get_400_and_nothing_is_stored(ctx, client):
+    link = make_link(ctx)
+    good = str_response(notification_xml(link.reference))
+    bodies = {
+        "tampered": good[:40] + ("Q" if good[40] != "Q" else "R") + good[41:],
+        "truncated": good[:-24],
+        "wrong key": encrypt(notification_xml(link.reference), "00112233445566778899AABBCCDDEEFF"),
+        "not base64": "¡hola!",
+        "not xml": encrypt("hola mundo", "5DCC67393750523CD165F17E1EFADD21"),
+    }
+    for name, value in bodies.items():
+        resp = await client.post(NOTIFY_PATH, data={"strResponse": value})
+        assert resp.status_code == 400, name
+        assert "Notificación rechazada" in resp.text, name
+        assert "5DCC67393750523CD165F17E1EFADD21" not in resp.text
+    resp = await client.post(NOTIFY_PATH, data={"otro": "campo"})
+    assert resp.status_code == 400 and "strResponse" in resp.text
+    assert all_notifications(ctx) == []
+    assert link_row(ctx, link.reference).state == "active"
+
+
+async def test_oversized_body_gets_413_by_its_declared_length(ctx, client):
+    resp = await client.post(NOTIFY_PATH, content=b"strResponse=" + b"A" * MAX_BODY, headers=FORM)
+    assert resp.status_code == 413
+    assert all_notifications(ctx) == []
+
+
+async def test_oversized_chunked_body_is_cut_off_at_the_cap(ctx, client):
+    sent = 0
+
+    async def chunks():
+        nonlocal sent
+        yield b"strResponse="
+        for _ in range(64):  # 4 MiB if it were all read
+            sent += 1
+            yield b"A" * 65536
+
+    resp = await client.post(NOTIFY_PATH, content=chunks(), headers=FORM)
+    assert resp.status_code == 413
+    assert sent < 64
+    assert all_notifications(ctx) == []
+
+
+async def test_unstorable_notification_answers_5xx_so_mit_retries(ctx, client, monkeypatch):
+    from paylink_tui.services import notifications as svc
+
+    link = make_link(ctx)
+
+    def broken_store(*args, **kwargs):
+        raise OSError("disco lleno")
+
+    monkeypatch.setattr(svc, "_store", broken_store)
+    resp = await client.post(NOTIFY_PATH,
+                             data={"strResponse": str_response(notification_xml(link.reference))})
+    assert resp.status_code == 503
+    assert all_notifications(ctx) == []
+
+
+async def test_health_reports_database_ok(client):
+    resp = await client.get("/salud")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_health_reports_503_when_database_is_gone(ctx, client, monkeypatch):
+    from paylink_tui.web import app as web_app
+
+    def down(_ctx):
+        raise OSError("sin base")
+
+    monkeypatch.setattr(web_app, "_ping", down)
+    resp = await client.get("/salud")
+    assert resp.status_code == 503
+    assert resp.json()["database"] == "error"
