@@ -1,0 +1,246 @@
+"""Fixtures for the link use case: the sandbox over real HTTP (uvicorn on a free loopback
+port, in a thread) wrapped to count and delay `/gen` calls, a loopback SMTP server
+(MailDrop), an AppContext on SQLite or PostgreSQL, and seeding helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlmodel import Session, select
+
+from paylink_tui.config import Settings
+from paylink_tui.domain.text import fold
+from paylink_tui.gateway.sandbox import create_sandbox_app
+from paylink_tui.mail.server import MailDrop
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import make_engine
+from paylink_tui.store.models import Client, Policy, Receipt
+
+
+class LoopbackServer:
+    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a daemon thread."""
+
+    def __init__(self, app) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> LoopbackServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("loopback server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., LoopbackServer]]:
+    servers: list[LoopbackServer] = []
+
+    def _serve(app) -> LoopbackServer:
+        server = LoopbackServer(app).start()
+        servers.append(server)
+        return server
+
+    yield _serve
+    for server in reversed(servers):
+        server.stop()
+
+
+class GenCounter:
+    """ASGI middleware: counts POSTs to /gen; can hold the answer of the first N calls
+    longer than the client waits (the request is still processed: MIT made the link, the
+    answer was lost)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.calls = 0
+        self.delay_first = 0
+        self.delay_seconds = 0.0
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/gen" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        with self._lock:
+            self.calls += 1
+            delayed = self.calls <= self.delay_first
+        if not delayed:
+            await self.app(scope, receive, send)
+            return
+        held: list[dict] = []
+
+        async def hold(message: dict) -> None:
+            held.append(message)
+
+        await self.app(scope, receive, hold)
+        await asyncio.sleep(self.delay_seconds)
+        try:
+            for message in held:
+                await send(message)
+        except Exception:  # the client gave up long ago
+            pass
+
+
+@dataclass
+class SandboxServer:
+    url: str
+    app: object
+    counter: GenCounter
+
+    @property
+    def gen_url(self) -> str:
+        return f"{self.url}/gen"
+
+    @property
+    def sandbox(self):  # type: ignore[no-untyped-def]
+        return self.app.state.sandbox  # type: ignore[attr-defined]
+
+    @property
+    def links(self) -> list:
+        return list(self.sandbox.state.links.values())
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No PAYLINK_* from the developer's shell, no config file from their home."""
+    for name in list(os.environ):
+        if name.startswith("PAYLINK_") and name != "PAYLINK_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PAYLINK_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+@pytest.fixture
+def sandbox(serve, clock) -> SandboxServer:
+    app = create_sandbox_app(company="AXA", now=clock)
+    counter = GenCounter(app)
+    server = serve(counter)
+    return SandboxServer(server.url, app, counter)
+
+
+@pytest.fixture
+def real_time_sandbox(serve) -> SandboxServer:
+    """The sandbox on the real clock, for other processes that run on the real clock."""
+    app = create_sandbox_app(company="AXA")
+    counter = GenCounter(app)
+    server = serve(counter)
+    return SandboxServer(server.url, app, counter)
+
+
+class Mailbox(MailDrop):
+    def parsed(self) -> list:
+        return [message_from_bytes(p.read_bytes(), policy=policy.default)
+                for p in self.messages()]
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
+    drop = Mailbox(tmp_path / "mail").start()
+    yield drop
+    drop.stop()
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (connection refused)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def make_ctx(database_url: str, clock, mailbox: Mailbox) -> Iterator[Callable[..., AppContext]]:
+    """make_ctx(**settings) -> an AppContext on the test database, the test clock and the
+    MailDrop; the gateway defaults to the sandbox at `gen_url` (pass it)."""
+    made: list[AppContext] = []
+
+    def _make(**overrides) -> AppContext:
+        values = {
+            "database_url": database_url,
+            "agent": "ana",
+            "gateway": "sandbox",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": mailbox.port,
+            "smtp_timeout": 5.0,
+            "mit_timeout": 5.0,
+            **overrides,
+        }
+        ctx = AppContext(settings=Settings(**values), engine=make_engine(database_url),
+                         clock=clock)
+        made.append(ctx)
+        return ctx
+
+    yield _make
+    for ctx in made:
+        if ctx.gateway is not None:
+            ctx.gateway.close()
+        ctx.engine.dispose()
+
+
+def seed_policy(engine, number: str, receipts: list[tuple], *, now: datetime,
+                holder: tuple[str, str, str] = ("Ana", "Peña", "Gómez"),
+                email: str | None = "ana@example.com") -> None:
+    """A client, a policy and its receipts: (number, amount, currency[, status])."""
+    with Session(engine) as session:
+        client = Client(first_name=holder[0], last_name=holder[1], second_last_name=holder[2],
+                        email=email)
+        session.add(client)
+        session.flush()
+        pol = Policy(number=number, ramo="Autos", client_id=client.id)
+        session.add(pol)
+        session.flush()
+        for i, spec in enumerate(receipts):
+            rnum, amount, currency = spec[:3]
+            status = spec[3] if len(spec) > 3 else "pending"
+            session.add(Receipt(
+                number=rnum, policy_id=pol.id, policy_number=number,
+                amount=Decimal(amount), currency=currency, due_date=date(2021, 10, 1 + i),
+                status=status, search_text=fold(f"{number} {rnum} {' '.join(holder)}"),
+                created_at=now, updated_at=now,
+            ))
+        session.commit()
+
+
+def receipt(engine, number: str) -> Receipt:
+    with Session(engine) as session:
+        return session.exec(select(Receipt).where(Receipt.number == number)).one()
+
+
+@pytest.fixture
+def seed() -> Callable[..., None]:
+    """seed(engine, policy_number, [(receipt, amount, currency[, status]), ...], now=...)."""
+    return seed_policy
+
+
+@pytest.fixture
+def get_receipt() -> Callable[..., Receipt]:
+    return receipt
