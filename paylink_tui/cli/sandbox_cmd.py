@@ -63,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
         print("Aviso: sin PAYLINK_SANDBOX_NOTIFY_URL, los pagos no se notifican.", file=sys.stderr)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    except (OSError, SystemExit) as exc:
-        print(f"No se pudo iniciar el sandbox en {args.host}:{args.port}: {exc}", file=sys.stderr)
+    except (OSError, SystemExit):  # uvicorn exits when it cannot bind
+        print(
+            f"No se pudo iniciar el sandbox en {args.host}:{args.port} "
+            "(¿el puerto ya está en uso o la dirección no es de esta máquina?).",
+            file=sys.stderr,
+        )
         return 1
     return 0
