@@ -187,6 +187,7 @@ def app_from_settings() -> Starlette:
     from paylink_tui.config import load_settings
     from paylink_tui.services.context import open_context
 
+    configure_logging()
     settings = load_settings()
     ctx = open_context(settings)
     ctx.get_gateway()  # fail at start, not at the first notification, when misconfigured
@@ -194,6 +195,17 @@ def app_from_settings() -> Starlette:
     if settings.gateway == "sandbox":
         sandbox_kwargs = sandbox_kwargs_from_settings(settings)
     return create_app(ctx, serve_sandbox=sandbox_kwargs is not None, sandbox_kwargs=sandbox_kwargs)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """What happened, one line per notification (never the key or card data) on stderr."""
+    logger = logging.getLogger("paylink_tui")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def sandbox_kwargs_from_settings(settings: Any, notify_url: str | None = None) -> dict[str, Any]:

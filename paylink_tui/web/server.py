@@ -14,7 +14,7 @@ import uvicorn
 
 
 class BackgroundServer:
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, app: Any = None, host: str = "127.0.0.1", port: int = 0,
                  log_level: str = "warning") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -28,6 +28,15 @@ class BackgroundServer:
             target=self.server.run, kwargs={"sockets": [self.sock]},
             name=f"uvicorn-{self.port}", daemon=True,
         )
+
+    @property
+    def app(self) -> Any:
+        return self.server.config.app
+
+    @app.setter
+    def app(self, app: Any) -> None:
+        """Set before start(): e.g. an app that must know this server's own URL."""
+        self.server.config.app = app
 
     def start(self, timeout: float = 15.0) -> BackgroundServer:
         self.thread.start()

@@ -1,0 +1,158 @@
+"""Everything `paylink-tui demo` needs, on loopback, in this process, with no configuration:
+
+- a demo SQLite database in the user data dir's `demo/` folder, seeded on first run (and
+  again whenever it has no receipts);
+- a MailDrop SMTP server on a free port that stores every message as a .eml file in
+  `demo/correos/`;
+- ONE uvicorn server on a free port (a background thread) serving the notification receiver
+  and the MIT sandbox, which notifies that same receiver;
+- an AppContext whose gateway is MitGateway pointed at that sandbox's /gen with MIT's public
+  sandbox credentials, and whose mail goes to the MailDrop.
+
+The TUI owns the main thread; everything else runs in background threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from paylink_tui.config import Settings, data_dir
+from paylink_tui.services.context import AppContext
+
+log = logging.getLogger(__name__)
+
+DEMO_RECEIPTS = 300
+DEMO_SEED = 7
+
+
+def default_folder() -> Path:
+    return data_dir() / "demo"
+
+
+class DemoRuntime:
+    def __init__(self, folder: Path | None = None, *, receipts: int = DEMO_RECEIPTS,
+                 deliver_interval: float = 2.0) -> None:
+        self.folder = Path(folder) if folder is not None else default_folder()
+        self.mail_folder = self.folder / "correos"
+        self.database_path = self.folder / "demo.db"
+        self.receipts = receipts
+        self.deliver_interval = deliver_interval
+        self.ctx: AppContext | None = None
+        self.base_url = ""
+        self.smtp_port = 0
+        self.seeded = 0
+        self._maildrop = None
+        self._server = None
+
+    # -- addresses ------------------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.database_path.as_posix()}"
+
+    @property
+    def gen_url(self) -> str:
+        return f"{self.base_url}/gen"
+
+    @property
+    def notify_url(self) -> str:
+        return f"{self.base_url}/mit/notificacion"
+
+    @property
+    def sandbox(self):  # type: ignore[no-untyped-def]
+        """The running `Sandbox` (links, deliveries, wait_idle_sync)."""
+        return self._server.app.state.sandbox if self._server else None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> DemoRuntime:
+        from paylink_tui.gateway import sandbox_defaults as sd
+        from paylink_tui.gateway.mit import MitGateway
+        from paylink_tui.mail.server import MailDrop
+        from paylink_tui.store.db import open_database
+        from paylink_tui.web.app import create_app
+        from paylink_tui.web.server import BackgroundServer
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.mail_folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self._maildrop = MailDrop(self.mail_folder).start()
+            self.smtp_port = self._maildrop.port
+            engine = open_database(self.database_url)
+            # The HTTP server's port is known once its socket is bound, before it serves:
+            # the sandbox must know where to notify, and the context where /gen is.
+            settings_base = dict(
+                database_url=self.database_url, gateway="sandbox",
+                smtp_host="127.0.0.1", smtp_port=self.smtp_port, smtp_tls="none",
+            )
+            ctx = AppContext(settings=Settings(**settings_base), engine=engine)
+            server = BackgroundServer()  # binds a free port now; the app comes below
+            self.base_url = server.url
+            settings = Settings(
+                **settings_base, mit_gen_url=self.gen_url, sandbox_notify_url=self.notify_url,
+            )
+            ctx.settings = settings
+            ctx.gateway = MitGateway(
+                self.gen_url, sd.SANDBOX_DATA0, sd.SANDBOX_KEY, sd.SANDBOX_ID_COMPANY,
+                sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER, sd.SANDBOX_PASSWORD,
+                timeout=10.0,
+            )
+            server.app = create_app(
+                ctx, serve_sandbox=True, deliver_interval=self.deliver_interval,
+                sandbox_kwargs={"company": settings.company, "timezone": settings.timezone,
+                                "notify_url": self.notify_url},
+            )
+            self._server = server
+            self.ctx = ctx
+            self._seed_if_empty()
+            server.start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("demo: sandbox and receiver on %s, SMTP on %d", self.base_url, self.smtp_port)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self.ctx is not None:
+            if self.ctx.gateway is not None:
+                self.ctx.gateway.close()
+            self.ctx.engine.dispose()
+        if self._maildrop is not None:
+            try:
+                self._maildrop.stop()
+            except Exception:  # never started (port taken...)
+                log.debug("maildrop stop failed", exc_info=True)
+            self._maildrop = None
+
+    def __enter__(self) -> DemoRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- data -------------------------------------------------------------------------------
+
+    def _seed_if_empty(self) -> None:
+        from sqlalchemy import func, select
+
+        from paylink_tui.demo.data import generate_rows
+        from paylink_tui.services.importing import import_rows
+        from paylink_tui.store.db import read_session
+        from paylink_tui.store.models import Receipt
+
+        assert self.ctx is not None  # noqa: S101
+        with read_session(self.ctx.engine) as s:
+            existing = s.execute(select(func.count()).select_from(Receipt)).scalar_one()
+        if existing:
+            return
+        report = import_rows(self.ctx.engine, generate_rows(self.receipts, seed=DEMO_SEED),
+                             agent=self.ctx.agent, now=self.ctx.now(), filename="demo")
+        self.seeded = self.receipts
+        log.info("demo: seeded %s receipts", getattr(report, "added", self.receipts))
+
+    def mail_files(self) -> list[Path]:
+        return sorted(self.mail_folder.glob("*.eml"))
