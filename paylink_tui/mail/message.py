@@ -53,14 +53,30 @@ def validate_address(address: str | None, field: str = "to") -> str:
             f"La dirección de correo ({where}) «{raw}» no es válida: le falta la «@» "
             "(ejemplo: nombre@dominio.com)."
         )
+    return _validated(raw, where).normalized
+
+
+def _validated(raw: str, where: str):  # type: ignore[no-untyped-def]
+    local = raw.rsplit("@", 1)[0]
+    if not local.isascii():
+        # SMTPUTF8 mailboxes are rare and most servers refuse them: say so now, not later.
+        raise InvalidAddress(
+            f"La dirección de correo ({where}) «{raw}» no es válida: no se admiten acentos "
+            "ni «ñ» antes de la «@»."
+        )
     try:
-        result = validate_email(raw, check_deliverability=False)
+        return validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise InvalidAddress(
             f"La dirección de correo ({where}) «{raw}» no es válida "
             "(ejemplo: nombre@dominio.com)."
         ) from None
-    return result.normalized
+
+
+def _wire(address: str, field: str) -> str:
+    """The address as it travels: validated, an internationalised domain in punycode."""
+    check_header(address, field)
+    return _validated((address or "").strip(), _FIELD_NAMES.get(field, field)).ascii_email
 
 
 def new_message_id(from_addr: str) -> str:
@@ -86,10 +102,11 @@ def build_message(
     `date` is when the message was queued (RFC 5322: when it was ready to enter the
     mail system), so a message sent again after a crash is identical to the first.
     """
-    to = validate_address(to, "to")
-    from_addr = validate_address(from_addr, "from")
+    validate_address(to, "to")  # the Spanish errors for empty / missing «@»
+    to = _wire(to, "to")
+    from_addr = _wire(from_addr, "from")
     if reply_to:
-        reply_to = validate_address(reply_to, "reply_to")
+        reply_to = _wire(reply_to, "reply_to")
     check_header(from_name, "from_name")
     check_header(subject, "subject")
     check_header(message_id, "message_id")

@@ -64,9 +64,24 @@ class ReceiptLine:
         return short_date(self.due_date) if self.due_date else ""
 
 
-@lru_cache(maxsize=8)
 def environment(templates_dir: str | None = None) -> Environment:
-    """One Jinja2 environment per override folder (cached: templates compile once)."""
+    """The shipped templates (compiled once), or the operator's folder in front of them.
+
+    With an override folder the environment is built per email, so a file the operator
+    adds or edits takes effect at the next email without a restart (one email per link:
+    the compile cost does not matter).
+    """
+    if not templates_dir:
+        return _shipped_environment()
+    return _make_environment(templates_dir)
+
+
+@lru_cache(maxsize=1)
+def _shipped_environment() -> Environment:
+    return _make_environment(None)
+
+
+def _make_environment(templates_dir: str | None) -> Environment:
     loaders: list[Any] = []
     if templates_dir:
         loaders.append(FileSystemLoader(templates_dir))
@@ -96,7 +111,9 @@ def _render_one(env: Environment, name: str, context: dict[str, Any]) -> str:
 def render(kind: str, context: dict[str, Any], templates_dir: Path | str | None = None) -> RenderedEmail:
     """`{kind}_subject.txt`, `{kind}.txt` and `{kind}.html` rendered with `context`."""
     env = environment(str(templates_dir) if templates_dir else None)
-    subject = " ".join(_render_one(env, f"{kind}_subject.txt", context).split())
+    # One line: the template's own final newline goes; any other line break or control
+    # character (from the data or the template) is refused, never silently folded.
+    subject = _render_one(env, f"{kind}_subject.txt", context).removesuffix("\n").strip(" ")
     check_header(subject, "subject")
     return RenderedEmail(
         subject=subject,

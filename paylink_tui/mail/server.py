@@ -55,7 +55,8 @@ class MailDrop:
     """`with MailDrop(folder) as drop: ... drop.port ...`; or `.start()` / `.stop()`.
 
     `ssl_context` makes it an implicit-TLS server; `tls_context` offers STARTTLS.
-    SMTPUTF8 and 8BITMIME are advertised.
+    SMTPUTF8 and 8BITMIME are advertised. Any login is accepted unless an aiosmtpd
+    `authenticator` is given; `handler` replaces the one that stores .eml files.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class MailDrop:
         ssl_context: ssl.SSLContext | None = None,
         tls_context: ssl.SSLContext | None = None,
         handler: Any | None = None,
+        authenticator: Any | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.host = host
@@ -79,7 +81,7 @@ class MailDrop:
             self.handler, hostname=host, port=port, ssl_context=ssl_context,
             # A client's auth attempt is answered, not crashed on; we accept anyone on loopback.
             auth_require_tls=False, auth_exclude_mechanism=None,
-            authenticator=_accept_all, **kwargs,
+            authenticator=authenticator or _accept_all, **kwargs,
         )
 
     @property

@@ -7,6 +7,7 @@ debug output stays off).
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import socket
@@ -80,6 +81,23 @@ class SmtpTransport:
         smtp.set_debuglevel(0)
         return smtp
 
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        user, password = self.username or "", self._password or ""
+        if (user + password).isascii():
+            smtp.login(user, password)
+            return
+        # smtplib encodes credentials as ASCII; AUTH PLAIN (RFC 4616) is UTF-8, so a
+        # password with ñ or accents is sent that way by hand.
+        if "plain" not in (smtp.esmtp_features.get("auth") or "").lower().split():
+            raise SendError(
+                f"El servidor de correo {self.where} no admite usuario o contraseña con "
+                "acentos o «ñ» (requiere AUTH PLAIN)."
+            )
+        token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+        code, reply = smtp.docmd("AUTH", "PLAIN " + token)
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, reply)
+
     def send(self, msg: EmailMessage) -> None:
         """Hand the message to the server; SendError (Spanish, no secret) on any failure."""
         smtp: smtplib.SMTP | None = None
@@ -90,7 +108,7 @@ class SmtpTransport:
                 smtp.starttls(context=self._context())
                 smtp.ehlo()
             if self.username:
-                smtp.login(self.username, self._password or "")
+                self._login(smtp)
             refused = smtp.send_message(msg)
             if refused:  # some recipients refused, others accepted: we send to one only
                 raise smtplib.SMTPRecipientsRefused(refused)
@@ -129,7 +147,13 @@ class SmtpTransport:
                 f"El servidor de correo {self.where} no admite lo que pide la configuración "
                 "(STARTTLS, inicio de sesión o SMTPUTF8); revise PAYLINK_SMTP_TLS."
             ) from None
-        except smtplib.SMTPServerDisconnected:
+        except smtplib.SMTPServerDisconnected as exc:
+            # smtplib turns a read timeout into "disconnected"; tell the two apart.
+            if isinstance(exc.__context__, TimeoutError) or "timed out" in str(exc):
+                raise SendError(
+                    f"El servidor de correo {self.where} no respondió en "
+                    f"{self.timeout:g} segundos."
+                ) from None
             raise SendError(
                 f"El servidor de correo {self.where} cerró la conexión antes de terminar el envío."
             ) from None
