@@ -35,8 +35,9 @@ _seq = count(1)
 
 
 def settings_for(url: str, **extra) -> Settings:
-    return Settings(database_url=url, gateway="sandbox", agent="ana", company="AXA",
-                    smtp_host="127.0.0.1", smtp_port=1, **extra)
+    values = {"database_url": url, "gateway": "sandbox", "agent": "ana", "company": "AXA",
+              "smtp_host": "127.0.0.1", "smtp_port": 1, **extra}  # port 1: nothing listens
+    return Settings(**values)
 
 
 def make_link(

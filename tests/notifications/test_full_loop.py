@@ -1,0 +1,146 @@
+"""The whole loop on real parts, on SQLite and PostgreSQL: import a CSV -> generate a link
+through the sandbox over HTTP -> the client pays on the sandbox's page -> MIT's notification
+reaches our receiver -> the link is paid in the history -> the confirmation email arrives on a
+loopback SMTP server. Also the demo runtime, which wires the same parts by itself."""
+
+from __future__ import annotations
+
+import email
+import time
+from email import policy
+from pathlib import Path
+
+import httpx
+import pytest
+
+from paylink_tui.demo.data import generate_rows, write_csv
+from paylink_tui.gateway import sandbox_defaults as sd
+from paylink_tui.gateway.mit import MitGateway
+from paylink_tui.mail.server import MailDrop
+from paylink_tui.services.context import AppContext
+from paylink_tui.services.history import list_links
+from paylink_tui.services.importing import import_file
+from paylink_tui.services.links import generate_link
+from paylink_tui.store.db import make_engine
+from paylink_tui.web.app import create_app
+from paylink_tui.web.server import BackgroundServer
+from tests.notifications.support import all_notifications, settings_for
+
+CARD_FORM = {
+    "nombre": "Rosa", "apellido_paterno": "Peña", "apellido_materno": "Ibáñez",
+    "tarjeta": "4111 1111 1111 1111", "expira": "12/39", "cvv": "123",
+    "correo": "cliente@example.com", "terminos": "on",
+}
+
+
+def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def read_eml(path: Path) -> email.message.EmailMessage:
+    return email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+def pay_on_sandbox(url: str, form: dict[str, str]) -> httpx.Response:
+    with httpx.Client(timeout=10) as http:
+        page = http.get(url)
+        assert page.status_code == 200 and "PAGAR $" in page.text
+        return http.post(url.rstrip("/") + "/pagar", data=form)
+
+
+def test_import_link_pay_notify_paid_and_confirmation_email(database_url: str, tmp_path: Path):
+    maildrop = MailDrop(tmp_path / "correos").start()
+    engine = make_engine(database_url)
+    settings = settings_for(database_url, smtp_port=maildrop.port)
+    server = BackgroundServer()
+    ctx = AppContext(settings=settings, engine=engine)
+    ctx.gateway = MitGateway(f"{server.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY,
+                             sd.SANDBOX_ID_COMPANY, sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER,
+                             sd.SANDBOX_PASSWORD, timeout=10)
+    server.app = create_app(ctx, serve_sandbox=True, deliver_interval=0.5, sandbox_kwargs={
+        "notify_url": f"{server.url}/mit/notificacion", "notify_retry_delays": (0.1, 0.2)})
+    server.start()
+    try:
+        csv_path = tmp_path / "pendientes.csv"
+        rows = list(generate_rows(6, seed=11))
+        write_csv(csv_path, rows)
+        report = import_file(ctx, csv_path)
+        assert report.exit_code == 0
+
+        receipt = rows[0].receipt
+        link = generate_link(ctx, receipt_numbers=[receipt], email="cliente@example.com")
+        assert link.url.startswith(f"{server.url}/i/")
+        assert link.email_status == "sent"
+        assert len(maildrop.messages()) == 1  # the link email
+
+        result = pay_on_sandbox(link.url, CARD_FORM)
+        assert result.status_code == 200 and "Aprobado" in result.text
+        assert server.app.state.sandbox.wait_idle_sync(15)
+
+        [row] = wait_for(lambda: [r for r in list_links(ctx, references=[link.reference])
+                                  if r.status == "paid"])
+        assert row.authorization and row.folio
+        assert row.card_mask == "411111XXXXXX1111"
+        assert row.amount == link.amount
+        [n] = all_notifications(ctx)
+        assert (n.status, n.reference) == ("applied", link.reference)
+        assert "4111111111111111" not in n.raw_xml
+
+        messages = wait_for(lambda: len(maildrop.messages()) >= 2 and maildrop.messages())
+        confirmation = read_eml(messages[-1])
+        assert confirmation["To"] == "cliente@example.com"
+        assert settings.notice_sender in confirmation["From"]
+        body = confirmation.get_body(preferencelist=("plain",)).get_content()
+        assert row.authorization in body
+        assert link.reference in body
+        assert "4111111111111111" not in messages[-1].read_text(errors="replace")
+    finally:
+        server.stop()
+        ctx.gateway.close()
+        engine.dispose()
+        maildrop.stop()
+
+
+def test_demo_runtime_seeds_once_and_a_payment_on_its_sandbox_becomes_paid_with_email(tmp_path: Path):
+    from paylink_tui.demo.runtime import DemoRuntime
+
+    with DemoRuntime(tmp_path / "demo", receipts=20, deliver_interval=0.3) as rt:
+        assert rt.seeded == 20
+        assert rt.ctx is not None
+        health = httpx.get(f"{rt.base_url}/salud", timeout=5)
+        assert health.json() == {"status": "ok", "database": "ok"}
+        receipt = next(iter(generate_rows(20, seed=7))).receipt
+        link = generate_link(rt.ctx, receipt_numbers=[receipt], email="demo@example.com")
+        assert link.url.startswith(f"{rt.base_url}/i/")
+        pay_on_sandbox(link.url, CARD_FORM)
+        assert rt.sandbox.wait_idle_sync(15)
+        wait_for(lambda: [r for r in list_links(rt.ctx, references=[link.reference])
+                          if r.status == "paid"])
+        files = wait_for(lambda: len(rt.mail_files()) >= 2 and rt.mail_files())
+        assert any("demo@example.com" in read_eml(f)["To"] for f in files)
+    # Started again on the same folder: the data is kept, not seeded twice.
+    with DemoRuntime(tmp_path / "demo", receipts=20) as again:
+        assert again.seeded == 0
+        assert [r.status for r in list_links(again.ctx, references=[link.reference])] == ["paid"]
+
+
+@pytest.mark.parametrize("card,attempt", [("4000 0000 0000 0002", "denied")])
+def test_declined_card_on_sandbox_is_recorded_and_link_stays_active(sqlite_url, tmp_path, card, attempt):
+    from paylink_tui.demo.runtime import DemoRuntime
+
+    with DemoRuntime(tmp_path / "demo", receipts=5, deliver_interval=0.3) as rt:
+        receipt = next(iter(generate_rows(5, seed=7))).receipt
+        link = generate_link(rt.ctx, receipt_numbers=[receipt], email="demo@example.com")
+        resp = pay_on_sandbox(link.url, {**CARD_FORM, "tarjeta": card})
+        assert resp.status_code == 200
+        assert rt.sandbox.wait_idle_sync(15)
+        [row] = wait_for(lambda: [r for r in list_links(rt.ctx, references=[link.reference])
+                                  if r.last_attempt is not None])
+        assert row.last_attempt.result == attempt
+        assert row.status == "active"
