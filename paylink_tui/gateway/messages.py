@@ -110,6 +110,23 @@ def build_request_xml(
     return to_text(root)
 
 
+def build_envelope(data0: str, ciphertext: str) -> str:
+    """The `xml` form field: `<pgs><data0>..</data0><data>..</data></pgs>`."""
+    root = ET.Element("pgs")
+    _sub(root, "data0", data0)
+    _sub(root, "data", ciphertext)
+    return ET.tostring(root, encoding="unicode")
+
+
+def build_p_response(cd_response: str, nb_response: str = "", nb_url: str = "") -> str:
+    """MIT's answer to a generation request (plaintext, before encryption)."""
+    root = ET.Element("P_RESPONSE")
+    _sub(root, "cd_response", cd_response)
+    _sub(root, "nb_response", nb_response)
+    _sub(root, "nb_url", nb_url)
+    return to_text(root)
+
+
 def text_of(parent: ET.Element, tag: str) -> str:
     el = parent.find(tag)
     return (el.text or "").strip() if el is not None else ""

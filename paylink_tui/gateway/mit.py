@@ -33,6 +33,7 @@ from paylink_tui.gateway.errors import (
 from paylink_tui.gateway.messages import (
     Business,
     UnsafeXML,
+    build_envelope,
     build_request_xml,
     parse_notification,
     parse_xml,
@@ -195,10 +196,7 @@ class MitGateway:
 
     def create_link(self, req: LinkRequest) -> CreatedLink:
         plaintext = self.request_xml(req)
-        envelope = (
-            f"<pgs><data0>{self._data0}</data0>"
-            f"<data>{encrypt(plaintext, self._key)}</data></pgs>"
-        )
+        envelope = build_envelope(self._data0, encrypt(plaintext, self._key))
         try:
             response = self._client.post(self.gen_url, data={"xml": envelope})
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):

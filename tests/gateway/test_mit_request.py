@@ -191,3 +191,11 @@ def test_factory_sandbox_uses_public_credentials_and_the_given_url():
     default = gateway_from_settings(Settings(gateway="sandbox"))
     assert default.gen_url == sd.SANDBOX_GEN_URL
     default.close()
+
+
+def test_the_form_envelope_is_well_formed_xml_even_for_odd_data0():
+    from paylink_tui.gateway.messages import build_envelope
+
+    envelope = build_envelope("A&B<1>", "QUJD+/==")
+    assert envelope == "<pgs><data0>A&amp;B&lt;1&gt;</data0><data>QUJD+/==</data></pgs>"
+    assert ET.fromstring(envelope).findtext("data0") == "A&B<1>"

@@ -26,9 +26,9 @@ from paylink_tui.domain.money import format_amount, format_money
 from paylink_tui.gateway import sandbox_defaults as sd
 from paylink_tui.gateway.crypto import CryptoError, decrypt, encrypt
 from paylink_tui.gateway.messages import (
-    XML_DECLARATION,
     UnsafeXML,
     build_notification_xml,
+    build_p_response,
     parse_xml,
     read_extra,
     text_of,
@@ -97,12 +97,7 @@ class Sandbox:
     # -- /gen ----------------------------------------------------------------------------
 
     def p_response(self, cd: str, message: str = "", url: str = "") -> str:
-        xml = (
-            f"{XML_DECLARATION}<P_RESPONSE><cd_response>{cd}</cd_response>"
-            f"<nb_response>{_esc(message)}</nb_response><nb_url>{_esc(url)}</nb_url>"
-            "</P_RESPONSE>"
-        )
-        return encrypt(xml, self.key)
+        return encrypt(build_p_response(cd, message, url), self.key)
 
     def generate(self, request_xml: str) -> SandboxLink:
         """Validate a decrypted request as MIT would; GenRefused with MIT-like messages."""
@@ -239,10 +234,6 @@ class Sandbox:
     def notify(self, link: SandboxLink, p: Payment) -> None:
         body = encrypt(self.notification_xml(link, p), self.key)
         self.state.deliver(Delivery(link.reference, p.folio, p.response), body)
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _json_error(message: str, field: str, rejected: Any = None) -> JSONResponse:
