@@ -30,6 +30,9 @@ class SpanishHelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from paylink_tui.cli.spanish import install
+
+    install()
     parser = argparse.ArgumentParser(
         prog="paylink-tui",
         description=(
