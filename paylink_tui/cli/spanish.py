@@ -16,13 +16,15 @@ CATALOGUE = {
     "show this help message and exit": "muestra esta ayuda y termina",
     "the following arguments are required: %s": "faltan argumentos obligatorios: %s",
     "unrecognized arguments: %s": "argumentos no reconocidos: %s",
-    "invalid choice: %(value)r (choose from %(choices)s)": "opción inválida: %(value)r (elija entre %(choices)s)",
+    "invalid choice: %(value)r (choose from %(choices)s)":
+        "opción inválida: %(value)r (elija entre %(choices)s)",
     "argument %(argument_name)s: %(message)s": "argumento %(argument_name)s: %(message)s",
     "expected one argument": "se esperaba un valor",
     "expected at least one argument": "se esperaba al menos un valor",
     "invalid %(type)s value: %(value)r": "valor inválido: %(value)r",
     "not allowed with argument %s": "no se permite junto con %s",
-    "ambiguous option: %(option)s could match %(matches)s": "opción ambigua: %(option)s puede ser %(matches)s",
+    "ambiguous option: %(option)s could match %(matches)s":
+        "opción ambigua: %(option)s puede ser %(matches)s",
     "%(prog)s: error: %(message)s\n": "%(prog)s: error: %(message)s\n",
     "one of the arguments %s is required": "se requiere uno de los argumentos %s",
 }
