@@ -1,0 +1,76 @@
+"""`?`: every key of the app, grouped by where it applies."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+# Keys handled by Textual's own widgets, described for the agent.
+MOVING = (
+    ("↑ ↓", "Mover el cursor en la tabla"),
+    ("Re Pág / Av Pág", "Página anterior / siguiente (se cargan más filas al llegar al borde)"),
+    ("Inicio / Fin", "Primera / última página de la lista"),
+    ("Enter", "En la tabla: liga de pago del recibo; en la búsqueda: ir al primer resultado"),
+    ("Tab / Mayús+Tab", "Pasar al siguiente / anterior control"),
+    ("ctrl+p", "Paleta de acciones"),
+)
+
+
+def _sections() -> list[tuple[str, list[Binding]]]:
+    from paylink_tui.ui.app import PaylinkApp
+    from paylink_tui.ui.screens.history import HistoryScreen
+    from paylink_tui.ui.screens.link_detail import LinkDetailScreen
+    from paylink_tui.ui.screens.link_dialog import LinkDialog
+    from paylink_tui.ui.screens.link_sent import LinkSentScreen
+    from paylink_tui.ui.screens.pending import PendingScreen
+    from paylink_tui.ui.screens.review import ReviewScreen
+    from paylink_tui.ui.widgets.pending_table import PendingTable
+
+    return [
+        ("En toda la aplicación", PaylinkApp.BINDINGS),
+        ("Pendientes de pago", [*PendingScreen.BINDINGS, *PendingTable.BINDINGS]),
+        ("Liga de pago", [*LinkDialog.BINDINGS, *LinkSentScreen.BINDINGS]),
+        ("Historial", [*HistoryScreen.BINDINGS, *LinkDetailScreen.BINDINGS]),
+        ("Por revisar", ReviewScreen.BINDINGS),
+    ]
+
+
+def keys_table(app) -> Table:  # type: ignore[no-untyped-def]
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", min_width=16)
+    table.add_column()
+    for title, bindings in _sections():
+        table.add_row(Text(title, style="bold underline"), "")
+        seen: set[str] = set()
+        for binding in bindings:
+            if not isinstance(binding, Binding) or binding.description in seen:
+                continue
+            seen.add(binding.description)
+            keys = " / ".join(
+                binding.key_display or app.get_key_display(Binding(k.strip(), ""))
+                for k in binding.key.split(",")
+            )
+            table.add_row(Text(keys), Text(binding.description))
+        table.add_row("", "")
+    table.add_row(Text("Moverse", style="bold underline"), "")
+    for keys, text in MOVING:
+        table.add_row(Text(keys), Text(text))
+    return table
+
+
+class HelpScreen(ModalScreen):
+    CSS_PATH = ["../styles/help.tcss"]
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Cerrar", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static("Teclas", id="help-title")
+            yield Static(keys_table(self.app), id="help-keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,149 @@
+""""Liga de pago": the client's email, then "Generar liga" in a worker with a spinner.
+
+Dismisses with the `GeneratedLink` on success; on failure it stays open and says, in
+Spanish, what happened and what to do (the service's `LinkError.message`).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, LoadingIndicator, Static
+
+from paylink_tui.domain.dates import short_date
+from paylink_tui.domain.money import format_money
+from paylink_tui.services.receipts import PendingRow
+from paylink_tui.ui.widgets.inputs import EmailInput
+
+
+class LinkDialog(ModalScreen):
+    CSS_PATH = ["../styles/link_dialog.tcss"]
+
+    BINDINGS = [Binding("escape", "cancel", "Cancelar", id="link.cancel")]
+
+    class _Done(Message):
+        def __init__(self, result: object | None, error: str | None) -> None:
+            super().__init__()
+            self.result = result
+            self.error = error
+
+    def __init__(self, rows: list[PendingRow], *, email: str = "") -> None:
+        super().__init__()
+        self.rows = rows
+        self.email = email
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        first = self.rows[0]
+        total = sum((r.amount for r in self.rows), start=first.amount * 0)
+        with Vertical(id="link-box"):
+            yield Static("Liga de pago", id="link-title")
+            yield Static(Text.assemble(("Póliza ", "dim"), first.policy, ("   Contratante ", "dim"),
+                                       first.holder), id="link-policy")
+            numbers = ", ".join(r.receipt for r in self.rows)
+            noun = "Recibo" if len(self.rows) == 1 else "Recibos"
+            yield Static(Text.assemble((f"{noun} ", "dim"), numbers, ("   Vence ", "dim"),
+                                       short_date(min(r.due_date for r in self.rows))),
+                         id="link-receipts")
+            yield Static(Text.assemble(("Monto ", "dim"), (format_money(total, first.currency), "bold")),
+                         id="link-amount")
+            yield Label("Correo electrónico del cliente", id="email-label")
+            yield EmailInput(self.email, id="email")
+            yield Static("", id="email-error")
+            yield Static("", id="link-error")
+            yield LoadingIndicator(id="link-spinner")
+            with Horizontal(id="link-buttons"):
+                yield Button("Generar liga", id="generate", variant="primary")
+                yield Button("Cancelar", id="cancel")
+
+    def on_mount(self) -> None:
+        email = self.query_one("#email", EmailInput)
+        email.focus()
+        email.cursor_position = len(email.value)
+        self._show_validation(email.validate(email.value))
+        self.query_one("#link-spinner").display = False
+
+    @on(Input.Changed, "#email")
+    def _email_changed(self, event: Input.Changed) -> None:
+        self._show_validation(event.validation_result)
+
+    def _show_validation(self, result) -> None:  # type: ignore[no-untyped-def]
+        ok = result is None or result.is_valid
+        error = self.query_one("#email-error", Static)
+        if ok:
+            error.update("")
+        else:
+            # The reason quotes what was typed: a Text keeps it literal.
+            error.update(Text("; ".join(result.failure_descriptions)))
+        self.query_one("#generate", Button).disabled = not ok or self.busy
+        self.query_one("#link-error", Static).update("")
+
+    @on(Input.Submitted, "#email")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self._generate()
+
+    @on(Button.Pressed, "#generate")
+    def _pressed(self) -> None:
+        self._generate()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        if not self.busy:
+            self.dismiss(None)
+
+    def _generate(self) -> None:
+        email = self.query_one("#email", EmailInput)
+        result = email.validate(email.value)
+        if self.busy or (result is not None and not result.is_valid):
+            self._show_validation(result)
+            return
+        self._set_busy(True)
+        self._run(email.value.strip())
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.query_one("#link-spinner").display = busy
+        self.query_one("#email", EmailInput).disabled = busy
+        self.query_one("#generate", Button).disabled = busy
+        self.query_one("#cancel", Button).disabled = busy
+        if busy:
+            self.query_one("#link-error", Static).update(
+                Text("Generando la liga con MIT y enviando el correo…", style="italic"))
+
+    @work(thread=True, exclusive=True, group="generate-link", exit_on_error=False)
+    def _run(self, email: str) -> None:
+        from paylink_tui.services import links
+
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        try:
+            result = links.generate_link(
+                ctx, receipt_numbers=[r.receipt for r in self.rows], email=email, agent=ctx.agent)
+        except links.LinkError as exc:
+            self.post_message(self._Done(None, exc.message))
+            return
+        except Exception as exc:  # an unexpected failure: still a message, never a crash
+            self.post_message(self._Done(None, unexpected_error(exc)))
+            return
+        self.post_message(self._Done(result, None))
+
+    @on(_Done)
+    def _done(self, event: _Done) -> None:
+        self._set_busy(False)
+        if event.error is not None:
+            self.query_one("#link-error", Static).update(Text(event.error))
+            self.query_one("#email", EmailInput).focus()
+            return
+        self.dismiss(event.result)
+
+
+def unexpected_error(exc: Exception) -> str:
+    return (
+        "Ocurrió un error inesperado y la liga no se generó "
+        f"({type(exc).__name__}). Inténtelo de nuevo; si se repite, revise la configuración "
+        "con `paylink-tui --help` o avise a soporte."
+    )

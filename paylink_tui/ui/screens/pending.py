@@ -1,0 +1,197 @@
+"""Home: the receipts pending payment, a search box, the totals and the detail pane."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from paylink_tui.domain.dates import local_date
+from paylink_tui.domain.money import format_money
+from paylink_tui.services import receipts as receipts_service
+from paylink_tui.services.receipts import PendingRow, PendingTotals
+from paylink_tui.ui.widgets.detail_pane import DetailPane
+from paylink_tui.ui.widgets.inputs import TextInput
+from paylink_tui.ui.widgets.pending_table import PendingTable
+
+SEARCH_DELAY = 0.03  # seconds: lets a burst of keys become one query
+TOTALS_DELAY = 0.25  # totals count every match: wait for the typing to settle
+
+
+class PendingScreen(Screen):
+    CSS_PATH = ["../styles/pending.tcss"]
+    TITLE = "Pendientes de pago"
+
+    BINDINGS = [
+        Binding("slash", "focus_search", "Buscar", key_display="/", id="pending.search"),
+        Binding("l", "link", "Liga de pago", id="pending.link"),
+        Binding("escape", "clear_search", "Limpiar búsqueda", show=False, id="pending.clear"),
+        Binding("f5", "refresh", "Actualizar", show=False, id="pending.refresh"),
+    ]
+
+    class _TotalsLoaded(Message):
+        def __init__(self, search: str, totals: PendingTotals | None) -> None:
+            super().__init__()
+            self.search = search
+            self.totals = totals
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._search_timer = None
+        self._totals_timer = None
+
+    def compose(self) -> ComposeResult:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        yield Header()
+        banner = getattr(self.app, "demo_banner", None)
+        if banner is not None:
+            yield Static(banner, id="demo-banner")
+        with Horizontal(id="search-row"):
+            yield TextInput(placeholder="Buscar póliza, recibo o contratante…", id="search")
+            yield Static(Text("Calculando…", style="italic"), id="totals")
+        with Vertical(id="pending-body"):
+            yield PendingTable(partial(receipts_service.pending_page, ctx),
+                               today=local_date(ctx.now(), ctx.tz), id="pending-table")
+            yield DetailPane(partial(receipts_service.receipt_detail, ctx), id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(PendingTable)
+        table.focus()
+        table.load("")
+        self._load_totals("")
+
+    @property
+    def table(self) -> PendingTable:
+        return self.query_one(PendingTable)
+
+    # --- search -------------------------------------------------------------------------
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_clear_search(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.value:
+            search.value = ""
+        self.table.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        value = event.value
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        if self._totals_timer is not None:
+            self._totals_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DELAY, partial(self.table.load, value))
+        self.query_one("#totals", Static).update(Text("Calculando…", style="italic"))
+        self._totals_timer = self.set_timer(TOTALS_DELAY, partial(self._load_totals, value))
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        table = self.table
+        if self._search_timer is not None and table.search != event.value:
+            self._search_timer.stop()
+            table.load(event.value)
+        table.focus()
+        if table.row_count:
+            table.move_cursor(row=0)
+
+    # --- totals -------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="pending-totals", exit_on_error=False)
+    def _load_totals(self, search: str) -> None:
+        try:
+            totals = receipts_service.pending_totals(self.app.ctx, search=search)  # type: ignore[attr-defined]
+        except Exception:
+            totals = None
+        self.post_message(self._TotalsLoaded(search, totals))
+
+    @on(_TotalsLoaded)
+    def _totals_loaded(self, event: _TotalsLoaded) -> None:
+        if event.search != self.query_one("#search", Input).value:
+            return
+        self.query_one("#totals", Static).update(totals_text(event.totals, event.search))
+
+    # --- rows and detail ----------------------------------------------------------------
+
+    @on(PendingTable.ReceiptHighlighted)
+    def _highlighted(self, event: PendingTable.ReceiptHighlighted) -> None:
+        self.query_one(DetailPane).show_receipt(event.row)
+        self.refresh_bindings()
+
+    @on(PendingTable.MarksChanged)
+    def _marks_changed(self, event: PendingTable.MarksChanged) -> None:
+        self.query_one(DetailPane).set_marked(event.marked)
+
+    @on(PendingTable.WindowChanged)
+    def _window_changed(self, event: PendingTable.WindowChanged) -> None:
+        table = event.table
+        if not table.rows_window:
+            self.query_one(DetailPane).show_receipt(None)
+
+    @on(DataTable.RowSelected, "#pending-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_link()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "link":
+            return self.is_mounted and self.table.current_row is not None
+        return True
+
+    # --- actions ------------------------------------------------------------------------
+
+    def selected_receipts(self) -> list[PendingRow]:
+        table = self.table
+        marked = table.marked
+        current = table.current_row
+        if marked and (current is None or current.policy == marked[0].policy):
+            return marked
+        return [current] if current is not None else []
+
+    def action_link(self) -> None:
+        from paylink_tui.ui.screens.link_dialog import LinkDialog
+
+        rows = self.selected_receipts()
+        if not rows:
+            return
+        detail = self.query_one(DetailPane).detail
+        email = rows[0].email or ""
+        if not email and detail is not None and detail.receipt.policy == rows[0].policy and detail.emails:
+            email = detail.emails[0]
+        self.app.push_screen(LinkDialog(rows, email=email), self._link_done)
+
+    def _link_done(self, result: object) -> None:
+        if result is None:
+            return
+        from paylink_tui.ui.screens.link_sent import LinkSentScreen
+
+        self.table.clear_marks()
+        self.refresh_data()
+        self.app.push_screen(LinkSentScreen(result))  # type: ignore[arg-type]
+
+    def action_refresh(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Rows, totals and detail again (after a link, a payment, an import)."""
+        self.table.reload()
+        self._load_totals(self.query_one("#search", Input).value)
+        self.query_one(DetailPane).refresh_detail()
+
+
+def totals_text(totals: PendingTotals | None, search: str) -> Text:
+    if totals is None:
+        return Text("No se pudieron calcular los totales.", style="italic")
+    noun = "recibo" if totals.count == 1 else "recibos"
+    verb = "coincide" if totals.count == 1 else "coinciden"
+    head = f"{totals.count:,} {noun} {verb}" if search.strip() else f"{totals.count:,} {noun} pendientes"
+    pieces = [head, *[format_money(v, c) for c, v in sorted(totals.amounts.items())]]
+    return Text(" · ".join(pieces))

@@ -1,0 +1,142 @@
+"""The detail of the highlighted receipt: its policy, holder, emails and earlier links.
+
+Loaded in a thread worker when the cursor rests on a receipt; the cursor moving on while
+a detail is in flight simply drops the late answer. Everything the agent reads is built
+from `rich.text.Text` pieces, so holder names and addresses are shown literally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+from paylink_tui.domain.dates import short_date
+from paylink_tui.domain.labels import label
+from paylink_tui.domain.money import format_money
+from paylink_tui.domain.status import LinkStatus, ReceiptStatus
+from paylink_tui.services.receipts import PendingRow, ReceiptDetail
+
+FetchDetail = Callable[[int], ReceiptDetail | None]
+DETAIL_DELAY = 0.08  # seconds the cursor must rest before the detail is read
+
+
+class DetailPane(VerticalScroll, can_focus=False):
+    """Shows `ReceiptDetail` for the highlighted row."""
+
+    class _Loaded(Message):
+        def __init__(self, receipt_id: int, detail: ReceiptDetail | None) -> None:
+            super().__init__()
+            self.receipt_id = receipt_id
+            self.detail = detail
+
+    def __init__(self, fetch: FetchDetail, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self._fetch = fetch
+        self._wanted: int | None = None
+        self._timer = None
+        self.detail: ReceiptDetail | None = None
+        self.marked: list[PendingRow] = []
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(Text("Sin recibos que mostrar.", style="italic"), id="detail-body")
+
+    def show_receipt(self, row: PendingRow | None) -> None:
+        if row is None:
+            self._wanted = None
+            self.detail = None
+            self.query_one("#detail-body", Static).update(Text("Sin recibos que mostrar.", style="italic"))
+            return
+        if row.receipt_id == self._wanted:
+            return
+        self._wanted = row.receipt_id
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(DETAIL_DELAY, lambda: self._load(row.receipt_id))
+
+    def refresh_detail(self) -> None:
+        if self._wanted is not None:
+            self._load(self._wanted)
+
+    def set_marked(self, marked: list[PendingRow]) -> None:
+        self.marked = marked
+        self._render_detail()
+
+    @work(thread=True, exclusive=True, group="receipt-detail", exit_on_error=False)
+    def _load(self, receipt_id: int) -> None:
+        try:
+            detail = self._fetch(receipt_id)
+        except Exception:
+            detail = None
+        self.post_message(self._Loaded(receipt_id, detail))
+
+    @on(_Loaded)
+    def _loaded(self, event: _Loaded) -> None:
+        if event.receipt_id != self._wanted:
+            return
+        self.detail = event.detail
+        self._render_detail()
+
+    def _render_detail(self) -> None:
+        body = self.query_one("#detail-body", Static)
+        if self.detail is None:
+            body.update(Text(""))
+            return
+        body.update(render_detail(self.detail, self.marked))
+
+
+def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
+    """Three columns: policy and holder | the policy's pending receipts | earlier links."""
+    r = detail.receipt
+    marked_ids = {m.receipt_id for m in marked}
+
+    who: list[Text] = [
+        Text.assemble(("Póliza ", "bold"), (r.policy, "bold"), "  ", (r.ramo, "dim")),
+        Text.assemble(("Contratante: ", "dim"), r.holder),
+    ]
+    if detail.emails:
+        who.append(Text.assemble(("Correo: ", "dim"), detail.emails[0]))
+        for other in detail.emails[1:3]:
+            who.append(Text.assemble(("Usado antes: ", "dim"), other))
+    else:
+        who.append(Text("Sin correo registrado: escríbalo al generar la liga.", style="italic"))
+    if r.phone:
+        who.append(Text.assemble(("Teléfono: ", "dim"), r.phone))
+    if detail.status == ReceiptStatus.WITH_LINK.value:
+        who.append(Text("Este recibo ya tiene una liga vigente.", style="bold"))
+
+    recs: list[Text] = [Text("Recibos pendientes de la póliza", style="bold")]
+    for rec in sorted([r, *detail.policy_receipts], key=lambda x: (x.due_date, x.receipt)):
+        mark = "●" if rec.receipt_id in marked_ids else " "
+        here = "›" if rec.receipt_id == r.receipt_id else " "
+        recs.append(Text.assemble(here, mark, " ", rec.receipt, "  ", short_date(rec.due_date), "  ",
+                                  format_money(rec.amount, rec.currency)))
+    if marked:
+        total = sum((m.amount for m in marked), start=marked[0].amount * 0)
+        recs.append(Text(f"Marcados: {len(marked)} · {format_money(total, marked[0].currency)}",
+                         style="bold"))
+    else:
+        recs.append(Text("espacio: marcar varios para una sola liga", style="dim"))
+
+    links: list[Text] = [Text("Ligas anteriores", style="bold")]
+    if not detail.links:
+        links.append(Text("Ninguna.", style="dim"))
+    for link in detail.links[:4]:
+        links.append(Text.assemble(
+            (label(LinkStatus(link.status)), "bold"), " ", link.reference, " ",
+            format_money(link.amount, link.currency)))
+        links.append(Text.assemble(
+            ("  vigencia ", "dim"), short_date(link.last_valid_day), ("  a ", "dim"), link.email))
+
+    grid = Table.grid(padding=(0, 3), expand=True)
+    grid.add_column(ratio=4, overflow="ellipsis", no_wrap=True)
+    grid.add_column(ratio=5, no_wrap=True)
+    grid.add_column(ratio=5, overflow="ellipsis", no_wrap=True)
+    grid.add_row(Group(*who), Group(*recs), Group(*links))
+    return grid

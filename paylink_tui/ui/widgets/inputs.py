@@ -1,0 +1,36 @@
+"""Inputs of the app: the cursor blink follows the app (off in tests and snapshots), and
+the email input validates as the agent types, with the service's Spanish reasons."""
+
+from __future__ import annotations
+
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Input
+
+
+class TextInput(Input):
+    def on_mount(self) -> None:
+        self.cursor_blink = getattr(self.app, "cursor_blink", True)
+
+
+class EmailValidator(Validator):
+    """email-validator's syntax check (no DNS), explained in Spanish."""
+
+    def validate(self, value: str) -> ValidationResult:
+        from paylink_tui.services.links import InvalidEmail, check_email
+
+        try:
+            check_email(value)
+        except InvalidEmail as exc:
+            return self.failure(exc.message, value)
+        return self.success()
+
+
+class EmailInput(TextInput):
+    def __init__(self, value: str = "", **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(
+            value=value,
+            placeholder="correo@dominio.com",
+            validators=[EmailValidator()],
+            validate_on=["changed", "submitted"],
+            **kwargs,
+        )

@@ -1,0 +1,322 @@
+"""A virtual table over the pending list: only a window of keyset pages is ever loaded.
+
+Textual's DataTable keeps every row in Python, which is fine for a few hundred rows and
+hopeless for a million. So the table holds a window of at most `MAX_PAGES` pages of
+`PAGE_SIZE` rows; when the cursor comes near either edge of the window the next (or
+previous) page is fetched in a thread worker and the far end of the window is dropped.
+Home and End jump to the first and last page. Rows come from a `fetch` callable (the
+`pending_page` service bound to a context), so the widget knows nothing of SQL.
+
+Every load carries a generation number; a page that arrives for an older search or an
+older window is dropped, so fast typing never shows stale rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from rich.text import Text
+from textual import on, work
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
+from paylink_tui.domain.dates import short_date
+from paylink_tui.domain.money import format_amount
+from paylink_tui.services.receipts import PendingPage, PendingRow, SortKey
+
+PAGE_SIZE = 100
+MAX_PAGES = 3
+PREFETCH_MARGIN = 40  # rows from the window's edge at which the next page is fetched
+
+Fetch = Callable[..., PendingPage]
+Direction = Literal["first", "last", "next", "prev", "refresh"]
+
+COLUMNS = (
+    ("mark", " ", 1),
+    ("policy", "Póliza", 12),
+    ("receipt", "Recibo", 11),
+    ("ramo", "Ramo", 6),
+    ("holder", "Contratante", 38),
+    ("amount", "Monto", 14),
+    ("currency", "Moneda", 6),
+    ("due", "Vencimiento", 11),
+)
+MARK = "●"
+
+
+@dataclass
+class _Request:
+    generation: int
+    direction: Direction
+    search: str
+
+
+class PendingTable(DataTable):
+    """The pending receipts, sorted by policy, paged from the database as the cursor moves."""
+
+    COMPONENT_CLASSES = {"pending-table--overdue", "pending-table--marked"}
+
+    BINDINGS = [
+        Binding("home", "first_page", "Inicio", show=False, id="pending.first"),
+        Binding("end", "last_page", "Final", show=False, id="pending.last"),
+        Binding("space", "toggle_mark", "Marcar", id="pending.mark"),
+    ]
+
+    loading_page: reactive[bool] = reactive(False)
+
+    class WindowChanged(Message):
+        """Rows arrived (a new search, a page at either edge)."""
+
+        def __init__(self, table: PendingTable, direction: Direction) -> None:
+            super().__init__()
+            self.table = table
+            self.direction = direction
+
+    class ReceiptHighlighted(Message):
+        def __init__(self, row: PendingRow | None) -> None:
+            super().__init__()
+            self.row = row
+
+    class MarksChanged(Message):
+        def __init__(self, marked: list[PendingRow]) -> None:
+            super().__init__()
+            self.marked = marked
+
+    class _PageLoaded(Message):
+        def __init__(self, request: _Request, page: PendingPage) -> None:
+            super().__init__()
+            self.request = request
+            self.page = page
+
+    class _PageFailed(Message):
+        def __init__(self, request: _Request, error: Exception) -> None:
+            super().__init__()
+            self.request = request
+            self.error = error
+
+    def __init__(self, fetch: Fetch, today: date, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._fetch = fetch
+        self.today = today
+        self.rows_window: list[PendingRow] = []
+        self.more_before = False
+        self.more_after = False
+        self.search = ""
+        self._generation = 0
+        self._marked: dict[int, PendingRow] = {}
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    # --- loading ------------------------------------------------------------------------
+
+    def load(self, search: str = "") -> None:
+        """Show the first page for `search` (a new search or a refresh)."""
+        self.search = search
+        self._request("first")
+
+    def reload(self) -> None:
+        """Fetch the window again around the current row (after a link or a payment)."""
+        self._request("refresh")
+
+    def _request(self, direction: Direction) -> None:
+        self._generation += 1
+        self.loading_page = True
+        self._load_page(_Request(self._generation, direction, self.search))
+
+    @work(thread=True, exclusive=True, group="pending-page", exit_on_error=False)
+    def _load_page(self, request: _Request) -> None:
+        kwargs: dict[str, object] = {"search": request.search, "limit": PAGE_SIZE}
+        window = self.rows_window
+        if request.direction == "last":
+            kwargs["last"] = True
+        elif request.direction == "next" and window:
+            kwargs["after"] = window[-1].key
+        elif request.direction == "prev" and window:
+            kwargs["before"] = window[0].key
+        elif request.direction == "refresh" and window and self.more_before:
+            # From just before the window's first row: the same place, fresh rows.
+            kwargs["after"] = _just_before(window[0].key)
+        try:
+            page = self._fetch(**kwargs)
+        except Exception as exc:  # shown to the agent, never a crash
+            self.post_message(self._PageFailed(request, exc))
+            return
+        self.post_message(self._PageLoaded(request, page))
+
+    @on(_PageFailed)
+    def _page_failed(self, event: _PageFailed) -> None:
+        if event.request.generation != self._generation:
+            return
+        self.loading_page = False
+        self.app.notify(
+            "No se pudo leer la lista de pendientes. Revise la conexión con la base de datos "
+            "y pulse F5 para reintentar.",
+            severity="error", markup=False,
+        )
+
+    @on(_PageLoaded)
+    def _page_loaded(self, event: _PageLoaded) -> None:
+        request, page = event.request, event.page
+        if request.generation != self._generation or request.search != self.search:
+            return  # an older search or window: drop it
+        self.loading_page = False
+        current = self.current_row
+        direction = request.direction
+        if direction in ("first", "refresh"):
+            self.rows_window = list(page.rows)
+            self.more_before = direction == "refresh" and bool(page.rows) and self.more_before
+            self.more_after = page.has_more
+        elif direction == "last":
+            self.rows_window = list(page.rows)
+            self.more_before = page.has_more
+            self.more_after = False
+        elif direction == "next":
+            self.rows_window = self.rows_window + page.rows
+            self.more_after = page.has_more
+            overflow = len(self.rows_window) - PAGE_SIZE * MAX_PAGES
+            if overflow > 0:
+                self.rows_window = self.rows_window[overflow:]
+                self.more_before = True
+        else:  # prev
+            self.rows_window = page.rows + self.rows_window
+            self.more_before = page.has_more
+            overflow = len(self.rows_window) - PAGE_SIZE * MAX_PAGES
+            if overflow > 0:
+                self.rows_window = self.rows_window[:-overflow]
+                self.more_after = True
+        self._redraw(keep=current, direction=direction)
+        self.post_message(self.WindowChanged(self, direction))
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def _cells(self, row: PendingRow) -> list[Text]:
+        style = ""
+        if row.is_overdue(self.today):
+            style = self.get_component_rich_style("pending-table--overdue", partial=True)
+        mark = Text(MARK if row.receipt_id in self._marked else " ",
+                    style=self.get_component_rich_style("pending-table--marked", partial=True))
+        # Text objects: names such as "[bold]Rosa[/bold]" show literally, never as markup.
+        return [
+            mark,
+            Text(row.policy, style=style),
+            Text(row.receipt, style=style),
+            Text(row.ramo, style=style),
+            Text(row.holder, style=style, overflow="ellipsis", no_wrap=True),
+            Text(format_amount(row.amount), style=style, justify="right"),
+            Text(row.currency, style=style),
+            Text(short_date(row.due_date), style=style),
+        ]
+
+    def _redraw(self, *, keep: PendingRow | None, direction: Direction) -> None:
+        old_index = self.cursor_row
+        old_scroll = self.scroll_y
+        self.clear()
+        for row in self.rows_window:
+            self.add_row(*self._cells(row), key=str(row.receipt_id))
+        if not self.rows_window:
+            self.post_message(self.ReceiptHighlighted(None))
+            return
+        if direction == "last":
+            target = len(self.rows_window) - 1
+        elif direction == "first" or keep is None:
+            target = 0
+        else:
+            target = next((i for i, r in enumerate(self.rows_window) if r.key >= keep.key),
+                          len(self.rows_window) - 1)
+        self.move_cursor(row=target, scroll=False)
+        # Keep the cursor where it was on the screen when rows were added above or removed.
+        shift = target - old_index
+        if direction in ("next", "prev", "refresh"):
+            self.call_after_refresh(self.scroll_to, y=max(0, old_scroll + shift), animate=False)
+        else:
+            self.call_after_refresh(self.move_cursor, row=target, scroll=True)
+        self.post_message(self.ReceiptHighlighted(self.rows_window[target]))
+
+    # --- cursor -------------------------------------------------------------------------
+
+    @property
+    def current_row(self) -> PendingRow | None:
+        if not self.rows_window or not (0 <= self.cursor_row < len(self.rows_window)):
+            return None
+        return self.rows_window[self.cursor_row]
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        index = event.cursor_row
+        if index != self.cursor_row or not (0 <= index < len(self.rows_window)):
+            return  # posted while the window was being redrawn: stale
+        self.post_message(self.ReceiptHighlighted(self.rows_window[index]))
+        if self.loading_page:
+            return
+        if self.more_after and index >= len(self.rows_window) - PREFETCH_MARGIN:
+            self._request("next")
+        elif self.more_before and index < PREFETCH_MARGIN:
+            self._request("prev")
+
+    def action_first_page(self) -> None:
+        if self.more_before:
+            self._request("first")
+        elif self.rows_window:
+            self.move_cursor(row=0)
+
+    def action_last_page(self) -> None:
+        if self.more_after:
+            self._request("last")
+        elif self.rows_window:
+            self.move_cursor(row=len(self.rows_window) - 1)
+
+    # --- marks: several receipts of one policy for one link -------------------------------
+
+    @property
+    def marked(self) -> list[PendingRow]:
+        return sorted(self._marked.values(), key=lambda r: r.key)
+
+    def action_toggle_mark(self) -> None:
+        row = self.current_row
+        if row is None:
+            return
+        if self._marked and next(iter(self._marked.values())).policy != row.policy:
+            # One link covers one policy: marking another policy starts over.
+            for old in list(self._marked.values()):
+                self._set_mark(old, False)
+            self.app.notify("Una liga cubre recibos de una sola póliza: se quitaron las marcas "
+                            "de la póliza anterior.", markup=False)
+        self._set_mark(row, row.receipt_id not in self._marked)
+        self.post_message(self.MarksChanged(self.marked))
+        if self.cursor_row < self.row_count - 1:
+            self.move_cursor(row=self.cursor_row + 1)
+
+    def _set_mark(self, row: PendingRow, on_: bool) -> None:
+        if on_:
+            self._marked[row.receipt_id] = row
+        else:
+            self._marked.pop(row.receipt_id, None)
+        key = str(row.receipt_id)
+        if key in self.rows:
+            style = self.get_component_rich_style("pending-table--marked", partial=True)
+            self.update_cell(key, "mark", Text(MARK if on_ else " ", style=style))
+
+    def clear_marks(self) -> None:
+        for row in list(self._marked.values()):
+            self._set_mark(row, False)
+        self.post_message(self.MarksChanged([]))
+
+    def find_index(self, receipt_id: int) -> int | None:
+        for i, row in enumerate(self.rows_window):
+            if row.receipt_id == receipt_id:
+                return i
+        return None
+
+
+def _just_before(key: SortKey) -> SortKey:
+    """A key sorting just before `key`, so `after=` it includes the row itself."""
+    policy, due, receipt = key
+    return (policy, due, receipt[:-1] if receipt else receipt)
