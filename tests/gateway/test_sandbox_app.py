@@ -246,3 +246,21 @@ def test_sdk_sample_request_without_optional_fields_is_accepted(sandbox_env):
     assert f"<nb_url>{sandbox_env.url}/i/" in answer
 
 
+
+
+def test_mounted_under_a_prefix_links_and_forms_keep_the_prefix(serve, clock, receiver):
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    recv = serve(receiver.app())
+    inner = create_sandbox_app(notify_url=f"{recv.url}/mit/notificacion", now=clock,
+                               notify_retry_delays=(0.05,))
+    server = serve(Starlette(routes=[Mount("/sandbox", app=inner)]))
+    with MitGateway(f"{server.url}/sandbox/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY, "SNBX",
+                    "01SNBXBRNCH", "SNBXUSR0123", "SECRETO") as gw:
+        link = gw.create_link(LinkRequest("PL-M", Decimal("9.99"), "MXN", local_today(clock)))
+    assert link.url == f"{server.url}/sandbox/i/{link.link_id}"
+    assert f'action="/sandbox/i/{link.link_id}/pagar"' in httpx.get(link.url).text
+    denied = pay(link, tarjeta="4000000000000002")
+    assert f'href="/sandbox/i/{link.link_id}"' in denied.text
+    assert inner.state.sandbox.wait_idle_sync(10) and len(receiver.bodies) == 1

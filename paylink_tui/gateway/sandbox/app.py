@@ -88,6 +88,12 @@ class Sandbox:
     async def wait_idle(self, timeout: float = 10.0) -> bool:
         return await self.state.wait_idle(timeout)
 
+    async def aclose(self) -> None:
+        """Cancel deliveries in flight and close the HTTP client. The app's lifespan does
+        this; call it yourself when the sandbox is mounted inside another app (a Mount does
+        not run the inner app's lifespan)."""
+        await self.state.aclose()
+
     def local_now(self) -> datetime:
         return to_local(self.state.now(), self.tz)
 
@@ -274,9 +280,12 @@ def create_sandbox_app(
         ctx.setdefault("company", sandbox.company)
         return _templates.TemplateResponse(request, name, ctx, status_code=status)
 
-    def page_context(link: SandboxLink) -> dict[str, Any]:
+    def page_context(request: Request, link: SandboxLink) -> dict[str, Any]:
+        # Paths via url_for keep working when the sandbox is mounted under a prefix.
         return {
             "link": link,
+            "page_path": request.url_for("payment_page", link_id=link.id).path,
+            "pay_path": request.url_for("pay", link_id=link.id).path,
             "amount_text": format_money(link.amount, link.currency),
             "button_text": f"PAGAR $ {format_amount(link.amount)}",
             "test_cards": cards.TEST_CARDS,
@@ -308,7 +317,7 @@ def create_sandbox_app(
         except GenRefused as exc:
             log.info("sandbox: generation refused: %s", exc.message)
             return PlainTextResponse(sandbox.p_response("error", exc.message))
-        url = f"{str(request.base_url).rstrip('/')}/i/{link.id}"
+        url = str(request.url_for("payment_page", link_id=link.id))
         log.info("sandbox: link %s for %s", link.id, link.reference)
         return PlainTextResponse(sandbox.p_response("success", "", url))
 
@@ -321,11 +330,11 @@ def create_sandbox_app(
             return render(request, "not_found.html", 404)
         if link.approved is not None:
             return render(request, "result.html", payment=link.approved, already_paid=True,
-                          **page_context(link))
+                          **page_context(request, link))
         if sandbox.is_expired(link):
-            return render(request, "expired.html", **page_context(link))
+            return render(request, "expired.html", **page_context(request, link))
         values = {"correo": link.email}
-        return render(request, "pay.html", values=values, errors={}, **page_context(link))
+        return render(request, "pay.html", values=values, errors={}, **page_context(request, link))
 
     async def pay(request: Request) -> Response:
         link = find(request)
@@ -333,9 +342,9 @@ def create_sandbox_app(
             return render(request, "not_found.html", 404)
         if link.approved is not None:
             return render(request, "result.html", 409, payment=link.approved,
-                          already_paid=True, **page_context(link))
+                          already_paid=True, **page_context(request, link))
         if sandbox.is_expired(link):
-            return render(request, "expired.html", **page_context(link))
+            return render(request, "expired.html", **page_context(request, link))
         raw = await request.form()
         form = {k: v.strip() if isinstance(v, str) else "" for k, v in raw.items()}
         for name in ("nombre", "apellido_paterno", "apellido_materno", "tarjeta", "expira",
@@ -348,11 +357,11 @@ def create_sandbox_app(
                                          "expira", "correo")}
             kept["terminos"] = form.get("terminos", "")
             return render(request, "pay.html", 422, values=kept, errors=errors,
-                          **page_context(link))
+                          **page_context(request, link))
         payment = sandbox.pay(link, form)
         form.clear()
         return render(request, "result.html", payment=payment, already_paid=False,
-                      **page_context(link))
+                      **page_context(request, link))
 
     async def index(request: Request) -> Response:
         links = sorted(state.links.values(), key=lambda x: x.created_at, reverse=True)
@@ -366,6 +375,7 @@ def create_sandbox_app(
                 status = "Activa"
             rows.append({
                 "link": link,
+                "path": request.url_for("payment_page", link_id=link.id).path,
                 "amount": format_money(link.amount, link.currency),
                 "status": status,
                 "valid": link.valid_through.strftime("%d/%m/%Y"),
