@@ -195,6 +195,17 @@ def client_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
 # --- misbehaving servers ---------------------------------------------------------------
 
 
+class RefuseRecipient:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 Mailbox does not exist"
+
+
+class TempRefuseRecipient:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "451 4.3.0 Try again later"
+
+
+
 class RawSmtpServer:
     """A tiny scripted SMTP server on loopback, for faults aiosmtpd won't produce.
 

@@ -17,7 +17,14 @@ from paylink_tui.mail.message import build_message, new_message_id
 from paylink_tui.mail.server import MailDrop
 from paylink_tui.mail.transport import SmtpTransport
 
-from .conftest import free_port, make_settings, parse_eml, parts
+from .conftest import (
+    RefuseRecipient,
+    TempRefuseRecipient,
+    free_port,
+    make_settings,
+    parse_eml,
+    parts,
+)
 
 WHEN = dt.datetime(2021, 10, 7, 21, 4, 56, tzinfo=dt.timezone.utc)
 SECRET = "s3cr3t-Contraseña"
@@ -65,16 +72,6 @@ def test_maildrop_takes_smtputf8_messages(mail_drop: MailDrop):
                       mail_options=["SMTPUTF8", "BODY=8BITMIME"])
     [eml] = mail_drop.messages()
     assert parse_eml(eml)["Subject"] == "Año"
-
-
-class RefuseRecipient:
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        return "550 5.1.1 Mailbox does not exist"
-
-
-class TempRefuseRecipient:
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        return "451 4.3.0 Try again later"
 
 
 def test_a_550_recipient_refusal_is_permanent_and_says_so_in_spanish(tmp_path: Path):
