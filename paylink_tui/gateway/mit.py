@@ -64,6 +64,9 @@ def _check_text(field: str, value: str, low: int, high: int) -> None:
     ch = find_control_char(value)
     if ch is not None:
         raise InvalidLinkRequest(field, f"contiene un {describe_char(ch)}")
+    bad = next((c for c in value if c in "\ufffe\uffff" or "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:  # not representable in XML 1.0
+        raise InvalidLinkRequest(field, f"contiene un carácter no válido U+{ord(bad):04X}")
 
 
 def validate_request(req: LinkRequest) -> None:

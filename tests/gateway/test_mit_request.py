@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paylink_tui.config import Settings
 from paylink_tui.gateway import sandbox_defaults as sd
@@ -199,3 +201,24 @@ def test_the_form_envelope_is_well_formed_xml_even_for_odd_data0():
     envelope = build_envelope("A&B<1>", "QUJD+/==")
     assert envelope == "<pgs><data0>A&amp;B&lt;1&gt;</data0><data>QUJD+/==</data></pgs>"
     assert ET.fromstring(envelope).findtext("data0") == "A&B<1>"
+
+
+_XML_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn")), min_size=1, max_size=30
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(reference=_XML_TEXT.map(str.strip).filter(bool), label=_XML_TEXT, value=_XML_TEXT)
+def test_any_printable_text_survives_the_request_xml_unchanged(reference, label, value):
+    xml = make_gateway().request_xml(request(reference=reference, extra=((label, value),)))
+    root = ET.fromstring(xml)
+    assert root.findtext("url/reference") == reference
+    assert root.findtext("url/datos_adicionales/data/label") == label
+    assert root.findtext("url/datos_adicionales/data/value") == value
+
+
+def test_characters_xml_cannot_carry_are_refused_before_sending():
+    with pytest.raises(InvalidLinkRequest) as info:
+        make_gateway().request_xml(request(extra=(("Nota", "a\ufffeb"),)))
+    assert "U+FFFE" in info.value.message
