@@ -264,3 +264,18 @@ def test_mounted_under_a_prefix_links_and_forms_keep_the_prefix(serve, clock, re
     denied = pay(link, tarjeta="4000000000000002")
     assert f'href="/sandbox/i/{link.link_id}"' in denied.text
     assert inner.state.sandbox.wait_idle_sync(10) and len(receiver.bodies) == 1
+
+
+def test_simultaneous_submissions_approve_only_once(sandbox_env):
+    import asyncio
+
+    link = make_link(sandbox_env)
+
+    async def both():
+        async with httpx.AsyncClient() as client:
+            return await asyncio.gather(*(client.post(f"{link.url}/pagar", data=GOOD)
+                                          for _ in range(4)))
+
+    statuses = sorted(r.status_code for r in asyncio.run(both()))
+    assert statuses == [200, 409, 409, 409]
+    assert [n.response for n in notifications(sandbox_env)] == ["approved"]

@@ -340,12 +340,14 @@ def create_sandbox_app(
         link = find(request)
         if link is None:
             return render(request, "not_found.html", 404)
+        raw = await request.form()
+        # Checked after the last await: from here to sandbox.pay() nothing yields, so two
+        # simultaneous submissions cannot both be approved.
         if link.approved is not None:
             return render(request, "result.html", 409, payment=link.approved,
                           already_paid=True, **page_context(request, link))
         if sandbox.is_expired(link):
             return render(request, "expired.html", **page_context(request, link))
-        raw = await request.form()
         form = {k: v.strip() if isinstance(v, str) else "" for k, v in raw.items()}
         for name in ("nombre", "apellido_paterno", "apellido_materno", "tarjeta", "expira",
                      "cvv", "correo"):
