@@ -13,7 +13,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
 from paylink_tui.domain.text import describe_char, find_control_char
 from paylink_tui.mail.errors import HeaderInjection, InvalidAddress
@@ -56,7 +56,7 @@ def validate_address(address: str | None, field: str = "to") -> str:
     return _validated(raw, where).normalized
 
 
-def _validated(raw: str, where: str):  # type: ignore[no-untyped-def]
+def _validated(raw: str, where: str) -> ValidatedEmail:
     local = raw.rsplit("@", 1)[0]
     if not local.isascii():
         # SMTPUTF8 mailboxes are rare and most servers refuse them: say so now, not later.
@@ -81,7 +81,10 @@ def _wire(address: str, field: str) -> str:
 
 def new_message_id(from_addr: str) -> str:
     """A globally unique Message-ID on the sender's domain, fixed when the mail is queued."""
-    domain = from_addr.rsplit("@", 1)[-1] or "paylink-tui.invalid"
+    try:
+        domain = _validated(from_addr.strip(), "remitente").ascii_domain
+    except InvalidAddress:
+        domain = "paylink-tui.invalid"
     return make_msgid(domain=domain)
 
 

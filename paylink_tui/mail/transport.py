@@ -13,9 +13,12 @@ import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from paylink_tui.mail.errors import SendError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from paylink_tui.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,9 @@ class SmtpTransport:
         self.ssl_context = ssl_context
 
     @classmethod
-    def from_settings(cls, settings, *, ssl_context: ssl.SSLContext | None = None) -> SmtpTransport:  # type: ignore[no-untyped-def]
+    def from_settings(
+        cls, settings: Settings, *, ssl_context: ssl.SSLContext | None = None
+    ) -> SmtpTransport:
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         return cls(
             host=settings.smtp_host,

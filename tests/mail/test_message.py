@@ -97,3 +97,4 @@ def test_message_ids_are_unique_and_on_the_sender_domain():
     ids = {new_message_id("notificaciones@mitec.com.mx") for _ in range(200)}
     assert len(ids) == 200
     assert all(i.startswith("<") and i.endswith("@mitec.com.mx>") for i in ids)
+    assert new_message_id("avisos@ñandú.mx").endswith("@xn--and-6ma2c.mx>")
