@@ -159,13 +159,11 @@ class MitGateway:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, client: httpx.Client | None = None) -> MitGateway:
-        if settings.gateway is not None:
-            missing = settings.missing_gateway_settings()
-        else:  # asked for MIT explicitly: everything MIT needs must be present
-            missing = settings.model_copy(update={"gateway": "mit"}).missing_gateway_settings()
-        if missing:
+        # Asked for MIT explicitly: everything MIT needs must be present, whatever
+        # PAYLINK_GATEWAY says.
+        missing = settings.model_copy(update={"gateway": "mit"}).missing_gateway_settings()
+        if missing or settings.mit_key is None or settings.mit_password is None:
             raise GatewayNotConfigured(missing)
-        assert settings.mit_key is not None and settings.mit_password is not None  # noqa: S101
         return cls(
             settings.mit_gen_url or "",
             settings.mit_data0 or "",

@@ -222,3 +222,9 @@ def test_characters_xml_cannot_carry_are_refused_before_sending():
     with pytest.raises(InvalidLinkRequest) as info:
         make_gateway().request_xml(request(extra=(("Nota", "a\ufffeb"),)))
     assert "U+FFFE" in info.value.message
+
+
+def test_from_settings_asks_for_mit_settings_even_when_the_gateway_is_sandbox():
+    with pytest.raises(GatewayNotConfigured) as info:
+        MitGateway.from_settings(Settings(gateway="sandbox"))
+    assert "PAYLINK_MIT_KEY" in info.value.message and info.value.retryable is False
