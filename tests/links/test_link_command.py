@@ -140,3 +140,31 @@ def test_eight_agents_at_once_make_one_link_and_one_mit_call(
         assert link.state == "active"
         assert len(s.exec(select(EmailMessage)).all()) == 1
     assert f"Referencia: {link.reference}" in winners[0][1]
+
+
+def test_a_timeout_exits_3_and_running_again_completes_the_same_link(
+    sqlite_url, real_time_sandbox, mailbox, seed, tmp_path
+):
+    engine = make_engine(sqlite_url)
+    seed(engine, "AXA-1001", [("R-1", "75.17", "MXN")], now=datetime.now(timezone.utc))
+    real_time_sandbox.counter.delay_first, real_time_sandbox.counter.delay_seconds = 1, 3.0
+    env = command_env(sqlite_url, tmp_path, PAYLINK_GATEWAY="sandbox",
+                      PAYLINK_MIT_GEN_URL=real_time_sandbox.gen_url, PAYLINK_MIT_TIMEOUT="1",
+                      PAYLINK_SMTP_HOST="127.0.0.1", PAYLINK_SMTP_PORT=str(mailbox.port))
+
+    first = link_command("R-1", "--email", "cliente@example.com", env=env)
+    _, first_err = first.communicate(timeout=60)
+    assert first.returncode == 3, first_err
+    assert "MIT no respondió a tiempo; no sabemos si la liga se creó." in first_err
+
+    second = link_command("R-1", "--email", "cliente@example.com", env=env)
+    out, err = second.communicate(timeout=60)
+
+    assert second.returncode == 0, err
+    with Session(engine) as s:
+        (link,) = s.exec(select(PaymentLink)).all()
+    engine.dispose()
+    assert link.state == "active" and f"({link.reference})" in first_err
+    assert f"Referencia: {link.reference}" in out
+    assert real_time_sandbox.counter.calls == 2 and len(real_time_sandbox.links) == 1
+    assert len(mailbox.messages()) == 1
