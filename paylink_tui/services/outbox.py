@@ -71,6 +71,7 @@ __all__ = [
     "queue_email",
     "queue_link_email",
     "resend",
+    "validate_address",  # for services that take an address from the agent
 ]
 
 
@@ -358,6 +359,8 @@ def resend(ctx: AppContext, email_id: int, *, to: str | None = None) -> EmailMes
         original = session.get(EmailMessage, email_id)
         if original is None:
             raise MailError(f"No existe el correo número {email_id}.")
+        if new_to is not None and new_to.casefold() == original.to_addr.casefold():
+            new_to = None  # the same mailbox: not "another address"
         if new_to is None and original.status != EmailStatus.SENT.value:
             original.next_attempt_at = now
             session.add(original)
