@@ -1,0 +1,176 @@
+"""One link: its facts, receipts, emails, payment attempts, notifications and timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Header, Static
+
+from paylink_tui.domain.dates import local_datetime_text, long_date, short_date
+from paylink_tui.domain.labels import ATTEMPT, LINK, NOTIFICATION, REVIEW_REASON
+from paylink_tui.domain.money import format_money
+from paylink_tui.domain.status import AttemptResult, LinkStatus, NotificationStatus, ReviewReason
+from paylink_tui.ui.screens.history import email_label
+from paylink_tui.ui.screens.link_actions import LinkActionsMixin
+
+
+class LinkDetailScreen(LinkActionsMixin):
+    CSS_PATH = ["../styles/link_detail.tcss"]
+    TITLE = "Detalle de la liga"
+
+    BINDINGS = [
+        Binding("escape", "back", "Volver", id="detail.back"),
+        Binding("r", "resend", "Reenviar correo", id="detail.resend"),
+        Binding("x", "cancel_link", "Cancelar liga", id="detail.cancel"),
+        Binding("t", "retry_link", "Reintentar con MIT", id="detail.retry"),
+        Binding("c", "copy_link", "Copiar liga", id="detail.copy"),
+    ]
+
+    class _Loaded(Message):
+        def __init__(self, detail: Any | None, error: str | None) -> None:
+            super().__init__()
+            self.detail = detail
+            self.error = error
+
+    def __init__(self, reference: str) -> None:
+        super().__init__()
+        self.reference = reference
+        self.detail: Any | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="ld-scroll"):
+            yield Static(Text(f"Liga {self.reference}"), id="ld-title")
+            yield Static(Text("Cargando…", style="italic"), id="ld-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+
+    def refresh_data(self) -> None:
+        self._load(self.reference)
+
+    @work(thread=True, exclusive=True, group="link-detail", exit_on_error=False)
+    def _load(self, reference: str) -> None:
+        from paylink_tui.services import history
+
+        try:
+            detail = history.link_detail(self.app.ctx, reference)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.post_message(self._Loaded(None, type(exc).__name__))
+            return
+        self.post_message(self._Loaded(detail, None))
+
+    @on(_Loaded)
+    def _loaded(self, event: _Loaded) -> None:
+        body = self.query_one("#ld-body", Static)
+        if event.detail is None:
+            body.update(Text(f"No se encontró la liga {self.reference}.", style="bold"))
+            return
+        self.detail = event.detail
+        body.update(render_link_detail(event.detail, self.app.ctx.tz))  # type: ignore[attr-defined]
+        self.refresh_bindings()
+
+    def selected_link(self) -> Any | None:
+        return self.detail.link if self.detail is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        link = self.selected_link()
+        live = (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value)
+        if action in ("resend", "cancel_link"):
+            return link is not None and link.status in live
+        if action == "retry_link":
+            return link is not None and link.status == LinkStatus.PENDING_CONFIRMATION.value
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def _section(title: str) -> Text:
+    return Text(f"\n{title}", style="bold")
+
+
+def render_link_detail(d: Any, tz: str) -> Group:
+    link = d.link
+    parts: list[Any] = []
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    facts.add_row("Estado", Text(LINK[LinkStatus(link.status)], style="bold"))
+    facts.add_row("Póliza", Text(link.policy))
+    facts.add_row("Contratante", Text(link.holder))
+    facts.add_row("Monto", Text(format_money(link.amount, link.currency), style="bold"))
+    facts.add_row("Enviada a", Text(link.email))
+    facts.add_row("Correo", Text(email_label(link.email_status)))
+    facts.add_row("Creada", Text(f"{local_datetime_text(link.created_at, tz)} por {link.agent}"))
+    facts.add_row("Vigencia", Text(f"hasta el {long_date(link.valid_through)}"))
+    if link.url:
+        facts.add_row("Liga", Text(link.url, style="underline"))
+    if link.paid_at:
+        facts.add_row("Pagada", Text(local_datetime_text(link.paid_at, tz)))
+        facts.add_row("Autorización", Text(link.authorization or "—", style="bold"))
+        if link.folio:
+            facts.add_row("Folio MIT", Text(link.folio))
+        if link.card_mask:
+            facts.add_row("Tarjeta", Text(" ".join(x for x in (link.card_type, link.card_mask) if x)))
+    if link.cancelled_at:
+        facts.add_row("Cancelada", Text(
+            f"{local_datetime_text(link.cancelled_at, tz)}; MIT aceptaba el pago hasta el "
+            f"{long_date(link.valid_through)}"))
+    parts.append(facts)
+
+    parts.append(_section("Recibos"))
+    for number, amount, currency, due in d.receipts:
+        parts.append(Text.assemble("  ", number, "  vence ", short_date(due), "  ",
+                                   format_money(amount, currency)))
+
+    parts.append(_section("Correos"))
+    if not d.emails:
+        parts.append(Text("  Ninguno.", style="dim"))
+    for e in d.emails:
+        kind = "Liga" if e.kind == "link" else "Confirmación" if e.kind == "confirmation" else e.kind
+        when = local_datetime_text(e.sent_at or e.created_at, tz)
+        line = Text.assemble("  ", (kind, "bold"), " a ", e.to, "  ", email_label(e.status), "  ", when,
+                             f"  ({e.attempts} intentos)" if e.attempts > 1 else "")
+        parts.append(line)
+        if e.last_error and e.status != "sent":
+            parts.append(Text.assemble("    ", ("Último error: ", "dim"), e.last_error))
+
+    parts.append(_section("Intentos de pago"))
+    if not d.attempts:
+        parts.append(Text("  Ninguno todavía.", style="dim"))
+    for a in d.attempts:
+        when = local_datetime_text(a.taken_at or a.created_at, tz)
+        line = Text.assemble("  ", when, "  ", (ATTEMPT[AttemptResult(a.result)], "bold"))
+        if a.authorization:
+            line.append(f"  autorización {a.authorization}")
+        if a.cd_error or a.nb_error:
+            line.append(f"  {a.cd_error or ''} {a.nb_error or ''}".rstrip())
+        parts.append(line)
+
+    if d.notifications:
+        parts.append(_section("Notificaciones de MIT"))
+        for n in d.notifications:
+            line = Text.assemble("  ", local_datetime_text(n.received_at, tz), "  ",
+                                 NOTIFICATION[NotificationStatus(n.status)])
+            if n.review_reason:
+                line.append(f": {REVIEW_REASON[ReviewReason(n.review_reason)]}")
+            if n.folio:
+                line.append(f"  folio {n.folio}")
+            parts.append(line)
+            if n.note:
+                parts.append(Text.assemble("    ", ("Nota: ", "dim"), n.note))
+
+    parts.append(_section("Historia"))
+    for ev in d.timeline:
+        parts.append(Text.assemble("  ", (local_datetime_text(ev.at, tz), "dim"), "  ", ev.text))
+    return Group(*parts)

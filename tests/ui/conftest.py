@@ -1,0 +1,232 @@
+"""UI fixtures: the app on a real SQLite file with the frozen test clock, the sandbox over
+real HTTP and a loopback SMTP server (MailDrop), and helpers to wait for workers.
+
+Apps are built with `make_app(ctx, live=False, cursor_blink=False)`: no timers and no
+blinking cursor, so snapshots are stable. Live polling is tested on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from paylink_tui.config import Settings
+from paylink_tui.gateway.sandbox import create_sandbox_app
+from paylink_tui.mail.server import MailDrop
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import make_engine, write_session
+from paylink_tui.store.models import EmailMessage, LinkReceipt, Notification, PaymentAttempt, PaymentLink
+from paylink_tui.ui.app import PaylinkApp, make_app
+from tests.helpers import seed
+
+SIZE = (120, 36)
+
+# A small book: overdue and future receipts, a policy with three receipts, a holder with
+# no email, and names that look like Rich markup.
+ROWS = [
+    dict(policy="AU1000001", receipt="4100000001", first="Ana", last="Peña", second="Gómez",
+         email="ana@example.com", amount="75.17", due=date(2021, 10, 15)),
+    dict(policy="AU1000001", receipt="4100000002", first="Ana", last="Peña", second="Gómez",
+         email="ana@example.com", amount="75.17", due=date(2021, 11, 15)),
+    dict(policy="AU1000001", receipt="4100000003", first="Ana", last="Peña", second="Gómez",
+         email="ana@example.com", amount="75.17", due=date(2021, 12, 15)),
+    dict(policy="GM2000002", receipt="4100000004", first="[bold]Rosa[/bold]", last="Ibáñez",
+         second="", email="rosa@example.com", amount="12,480.00".replace(",", ""),
+         due=date(2021, 9, 30), ramo="GMM"),
+    dict(policy="VI3000003", receipt="4100000005", first="Juan [red]", last="[/]Gómez",
+         second="Muñoz", email=None, amount="530.00", currency="USD", due=date(2021, 10, 2),
+         ramo="Vida"),
+    dict(policy="DA4000004", receipt="4100000006", first="Ferretería", last="Peña & Hijos",
+         second="", email="compras@ferreteria.mx", amount="8,900.50".replace(",", ""),
+         due=date(2021, 10, 20), ramo="Daños"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No PAYLINK_* from the developer's shell, no config file from their home."""
+    for name in list(os.environ):
+        if name.startswith("PAYLINK_") and name != "PAYLINK_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PAYLINK_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+class LoopbackServer:
+    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a daemon thread."""
+
+    def __init__(self, app) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       daemon=True)
+
+    def start(self) -> LoopbackServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("loopback server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+@pytest.fixture
+def sandbox(clock) -> Iterator[LoopbackServer]:
+    """The MIT emulator on loopback, on the test clock."""
+    server = LoopbackServer(create_sandbox_app(company="AXA", now=clock)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path) -> Iterator[MailDrop]:
+    drop = MailDrop(tmp_path / "mail").start()
+    yield drop
+    drop.stop()
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    engine = make_engine(sqlite_url)
+    seed(engine, ROWS)
+    engine.dispose()
+    return sqlite_url
+
+
+@pytest.fixture
+def make_ctx(db_url: str, clock) -> Iterator[Callable[..., AppContext]]:
+    """make_ctx(**settings) -> AppContext on the seeded SQLite file and the frozen clock."""
+    made: list[AppContext] = []
+
+    def _make(**overrides) -> AppContext:
+        values = {"database_url": db_url, "agent": "ana", "smtp_host": "127.0.0.1",
+                  "smtp_port": closed_port(), "smtp_timeout": 3.0, "mit_timeout": 5.0, **overrides}
+        ctx = AppContext(settings=Settings(**values), engine=make_engine(db_url), clock=clock)
+        made.append(ctx)
+        return ctx
+
+    yield _make
+    for ctx in made:
+        if ctx.gateway is not None:
+            ctx.gateway.close()
+        ctx.engine.dispose()
+
+
+@pytest.fixture
+def ctx(make_ctx) -> AppContext:
+    """No gateway configured: browsing works, generating a link says what is missing."""
+    return make_ctx()
+
+
+@pytest.fixture
+def live_ctx(make_ctx, sandbox: LoopbackServer, mailbox: MailDrop) -> AppContext:
+    """Links go to the sandbox over HTTP and emails to the MailDrop."""
+    return make_ctx(gateway="sandbox", mit_gen_url=f"{sandbox.url}/gen", smtp_port=mailbox.port)
+
+
+def app_for(ctx: AppContext, **kwargs) -> PaylinkApp:
+    return make_app(ctx, live=kwargs.pop("live", False), cursor_blink=False, **kwargs)
+
+
+async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let workers run until `predicate()` holds; fail with a clear message otherwise."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {getattr(predicate, '__name__', predicate)}")
+        await pilot.pause(0.05)
+
+
+async def settle(pilot) -> None:
+    """Wait for every running worker, then for the messages they posted."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+# --- links written directly, for screens that show history (stable references and URLs) ---
+
+T_CREATED = datetime(2021, 10, 6, 17, 30, tzinfo=timezone.utc)  # 12:30 local, the day before
+
+
+def add_link(engine, *, reference: str, receipt_ids: list[int], amount: str, state: str = "active",
+             email: str = "ana@example.com", agent: str = "ana", created_at: datetime = T_CREATED,
+             policy_id: int = 1, email_status: str = "sent", paid: bool = False,
+             email_error: str | None = None) -> int:
+    """A link as the services leave it (window from the rules: D+3, D+4, D+5)."""
+    from paylink_tui.domain.validity import link_window
+
+    w = link_window(created_at, "America/Mexico_City")
+    with write_session(engine) as s:
+        link = PaymentLink(
+            reference=reference, url=f"https://sandbox.example/pago/{reference}", mit_link_id="X1",
+            policy_id=policy_id, amount=Decimal(amount), currency="MXN", email=email, agent=agent,
+            state=state, created_at=created_at, last_valid_day=w.last_valid_day,
+            expires_at=w.expires_at, hidden_until=w.hidden_until, updated_at=created_at,
+        )
+        if paid:
+            link.paid_at = created_at + timedelta(hours=3)
+            link.authorization = "426426"
+            link.folio = "100633640472806"
+            link.card_mask = "411111XXXXXX1111"
+        s.add(link)
+        s.flush()
+        for rid in receipt_ids:
+            s.add(LinkReceipt(link_id=link.id, receipt_id=rid, amount=Decimal(amount) / len(receipt_ids)))
+        s.add(EmailMessage(
+            kind="link", link_id=link.id, to_addr=email, from_addr="pagopoliza@mitec.com.mx",
+            subject="Liga de pago", message_id=f"<{reference}@test>", body_text="x", body_html="x",
+            status=email_status, attempts=1, last_error=email_error, next_attempt_at=created_at,
+            sent_at=created_at if email_status == "sent" else None, created_at=created_at,
+        ))
+        if paid:
+            n = Notification(folio="100633640472806", reference=reference, response="approved",
+                             amount=Decimal(amount), authorization="426426", raw_xml="<x/>",
+                             received_at=link.paid_at, taken_at=link.paid_at, status="applied",
+                             link_id=link.id)
+            s.add(n)
+            s.flush()
+            s.add(PaymentAttempt(link_id=link.id, notification_id=n.id, result="approved",
+                                 authorization="426426", taken_at=link.paid_at, created_at=link.paid_at))
+        s.flush()
+        return link.id or 0
+
+
+def add_review(engine, *, reference: str, amount: str, reason: str = "unknown_reference",
+               received_at: datetime = T_CREATED + timedelta(hours=5)) -> int:
+    with write_session(engine) as s:
+        n = Notification(folio="99887766", reference=reference, response="approved",
+                         amount=Decimal(amount), authorization="111222", raw_xml="<x/>",
+                         received_at=received_at, taken_at=received_at, status="review",
+                         review_reason=reason)
+        s.add(n)
+        s.flush()
+        return n.id or 0

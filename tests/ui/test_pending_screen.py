@@ -1,0 +1,213 @@
+"""The pending list: rows, search, totals, paging, marks, literal names, the detail pane."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from textual.widgets import Input, Static
+
+from paylink_tui.services.receipts import PendingPage, PendingRow
+from paylink_tui.ui.screens.pending import PendingScreen
+from paylink_tui.ui.widgets.detail_pane import DetailPane
+from paylink_tui.ui.widgets.pending_table import MAX_PAGES, PAGE_SIZE, PendingTable
+from tests.ui.conftest import app_for, settle, wait_until
+
+
+def table_of(app) -> PendingTable:
+    return app.screen.query_one(PendingTable)
+
+
+def shown_text(widget) -> str:
+    return str(widget.render())
+
+
+async def test_home_lists_pending_receipts_sorted_by_policy_with_totals(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, PendingScreen)
+        table = table_of(app)
+        assert [r.policy for r in table.rows_window] == sorted(r.policy for r in table.rows_window)
+        assert table.row_count == 6
+        totals = shown_text(app.screen.query_one("#totals", Static))
+        assert "6 recibos pendientes" in totals
+        assert "$ 530.00 USD" in totals
+        assert "$ 21,606.01 MXN" in totals  # 3 × 75.17 + 12,480.00 + 8,900.50
+
+
+async def test_names_that_look_like_markup_are_shown_literally(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        holders = [str(table.get_cell_at((i, 4))) for i in range(table.row_count)]
+        assert "[bold]Rosa[/bold] Ibáñez" in holders
+        assert "Juan [red] [/]Gómez Muñoz" in holders
+
+
+async def test_overdue_receipts_are_styled_apart(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        overdue_style = table.get_component_rich_style("pending-table--overdue", partial=True)
+        styles = {row.receipt: table.get_cell_at((i, 1)).style for i, row in enumerate(table.rows_window)}
+        assert styles["4100000004"] == overdue_style  # due 30/09/2021, today is 07/10/2021
+        assert styles["4100000001"] != overdue_style  # due 15/10/2021
+
+
+async def test_search_filters_as_you_type_and_enter_moves_to_the_first_match(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"pena")  # accent-insensitive: Peña
+        await wait_until(pilot, lambda: table_of(app).search == "pena" and not table_of(app).loading_page)
+        table = table_of(app)
+        assert {r.policy for r in table.rows_window} == {"AU1000001", "DA4000004"}
+        await wait_until(pilot, lambda: "coinciden" in shown_text(app.screen.query_one("#totals")))
+        assert "4 recibos coinciden" in shown_text(app.screen.query_one("#totals"))
+        await pilot.press("enter")
+        assert app.focused is table
+        assert table.cursor_row == 0
+        await pilot.press("escape")  # back in the table: Escape clears the search
+        await pilot.press("slash", "escape")
+        await settle(pilot)
+        assert app.screen.query_one("#search", Input).value == ""
+        assert table.row_count == 6
+
+
+async def test_a_search_without_matches_shows_an_empty_list_and_zero(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"zzzz")
+        await wait_until(pilot, lambda: table_of(app).search == "zzzz" and not table_of(app).loading_page)
+        assert table_of(app).row_count == 0
+        await wait_until(pilot, lambda: "0 recibos" in shown_text(app.screen.query_one("#totals")))
+
+
+async def test_detail_pane_shows_the_policy_receipts_and_holder_email(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(DetailPane)
+        await wait_until(pilot, lambda: pane.detail is not None)
+        assert pane.detail.receipt.policy == "AU1000001"
+        assert [r.receipt for r in pane.detail.policy_receipts] == ["4100000002", "4100000003"]
+        assert pane.detail.emails == ["ana@example.com"]
+
+
+async def test_space_marks_receipts_of_one_policy_only(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        await pilot.press("space", "space")  # marks 4100000001 and 4100000002 (cursor moves down)
+        assert [r.receipt for r in table.marked] == ["4100000001", "4100000002"]
+        assert str(table.get_cell_at((0, 0))) == "●"
+        await pilot.press("down", "space")  # another policy: the marks start over
+        assert [r.policy for r in table.marked] == ["DA4000004"]
+        await pilot.press("space")
+
+
+def synthetic_fetch(total: int):
+    """A pending_page stand-in over `total` numbered rows (the widget is storage-agnostic)."""
+    rows = [
+        PendingRow(receipt_id=i + 1, receipt=f"{i:07d}", policy=f"P{i:07d}", ramo="Autos",
+                   first_name="N", last_name="A", second_last_name="", email=None, phone=None,
+                   amount=Decimal("1.00"), currency="MXN", due_date=date(2030, 1, 1))
+        for i in range(total)
+    ]
+    calls: list[dict] = []
+
+    def fetch(*, search="", after=None, before=None, last=False, limit=100) -> PendingPage:
+        calls.append(dict(after=after, before=before, last=last))
+        keys = [r.key for r in rows]
+        if after is not None:
+            start = next((i for i, k in enumerate(keys) if k > after), total)
+            chunk = rows[start:start + limit]
+            return PendingPage(chunk, start + limit < total)
+        if before is not None:
+            end = next((i for i, k in enumerate(keys) if k >= before), total)
+            chunk = rows[max(0, end - limit):end]
+            return PendingPage(chunk, end - limit > 0)
+        if last:
+            return PendingPage(rows[-limit:], total > limit)
+        return PendingPage(rows[:limit], total > limit)
+
+    return fetch, calls
+
+
+async def test_the_table_keeps_a_window_of_pages_and_fetches_at_the_edges():
+    from textual.app import App
+
+    fetch, calls = synthetic_fetch(2000)
+
+    class Host(App):
+        def compose(self):
+            yield PendingTable(fetch, today=date(2021, 10, 7))
+
+        def on_mount(self):
+            self.query_one(PendingTable).focus()
+            self.query_one(PendingTable).load("")
+
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        table = app.query_one(PendingTable)
+        assert table.row_count == PAGE_SIZE
+        for _ in range(30):
+            await pilot.press("pagedown")
+            await settle(pilot)
+        # Far past the first pages, but never more than the window in memory.
+        assert table.row_count <= PAGE_SIZE * MAX_PAGES
+        assert table.more_before
+        assert table.current_row.receipt_id > PAGE_SIZE * MAX_PAGES
+        here = table.current_row.receipt_id
+        await pilot.press("up")
+        await settle(pilot)
+        assert table.current_row.receipt_id == here - 1
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.current_row.receipt == f"{1999:07d}"
+        assert calls[-1]["last"] is True
+        await pilot.press("home")
+        await settle(pilot)
+        assert table.current_row.receipt == f"{0:07d}"
+        assert not table.more_before
+        # Walking back up from the last page fetches previous pages seamlessly.
+        await pilot.press("end")
+        await settle(pilot)
+        for _ in range(150):
+            await pilot.press("up")
+        await settle(pilot)
+        assert table.current_row.receipt == f"{1999 - 150:07d}"
+        assert any(c["before"] is not None for c in calls)
+
+
+async def test_a_database_failure_while_paging_is_told_not_raised(ctx):
+    calls = {"n": 0}
+
+    def broken(**kwargs):
+        calls["n"] += 1
+        raise RuntimeError("disk I/O error")
+
+    from textual.app import App
+
+    class Host(App):
+        def compose(self):
+            yield PendingTable(broken, today=date(2021, 10, 7) + timedelta(days=0))
+
+        def on_mount(self):
+            self.query_one(PendingTable).load("")
+
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert calls["n"] == 1
+        assert app.is_running
+        texts = [n.message for n in app._notifications]
+        assert any("No se pudo leer la lista de pendientes" in t for t in texts)
