@@ -61,7 +61,9 @@ def _today_local() -> date:
     return datetime.now(ZoneInfo("America/Mexico_City")).date()
 
 
-def generate_rows(n_receipts: int, seed: int = 7, today: date | None = None) -> Iterator[ReceiptRow]:
+def generate_rows(
+    n_receipts: int, seed: int = 7, today: date | None = None
+) -> Iterator[ReceiptRow]:
     """`n_receipts` receipts, grouped 1–4 per policy; the same seed gives the same rows."""
     rng = random.Random(seed)
     today = today or _today_local()
@@ -81,7 +83,8 @@ def generate_rows(n_receipts: int, seed: int = 7, today: date | None = None) -> 
         email = None
         if rng.random() < 0.8:  # some holders never gave an email address
             user = f"{_ascii(first.split()[0])}.{_ascii(last)}{rng.randrange(100)}"
-            email = f"{user}@{rng.choice(DOMAINS)}" if not special else f"demo{policy_index}@example.com"
+            domain = rng.choice(DOMAINS)
+            email = f"demo{policy_index}@example.com" if special else f"{user}@{domain}"
         phone = f"55 {rng.randrange(1000, 10000)} {rng.randrange(1000, 10000)}" \
             if rng.random() < 0.7 else None
         usd = rng.random() < usd_share
