@@ -1,12 +1,14 @@
 """Payment notifications from MIT: receive them exactly once, apply them or keep them for review.
 
 Two steps, on purpose:
-1. STORE the notification as received (its own short transaction, `INSERT … ON CONFLICT DO
-   NOTHING` on MIT's (folio, reference)). Once it is stored we may answer MIT 200: nothing
-   can be lost any more, and the same notification again is recognised as a duplicate.
-2. APPLY it in one transaction: the link paid, its receipts paid, the payment attempt, the
-   confirmation email queued, the audit trail. A stored notification whose apply step never
-   finished (a crash, a bug) stays visible "por revisar" and MIT's next retry finishes it.
+1. STORE the notification as received (`INSERT … ON CONFLICT DO NOTHING` on MIT's
+   (folio, reference)): the same notification again is recognised as a duplicate.
+2. APPLY it: the link paid, its receipts paid, the payment attempt, the confirmation email
+   queued, the audit trail.
+Usually both happen in one transaction. If applying fails, that transaction rolls back and
+the notification is stored alone in a transaction of its own, so it is never lost: it stays
+"por revisar" and MIT's next retry (a duplicate) finishes applying it. Only when it cannot be
+stored at all does the caller answer MIT with an error.
 
 Nothing is applied silently and nothing is dropped: whatever does not match a link exactly
 is kept with a `ReviewReason`.
@@ -166,8 +168,9 @@ def _row_values(ctx: AppContext, n: MitNotification, now: datetime) -> dict[str,
     }
 
 
-def _store(ctx: AppContext, values: dict[str, Any]) -> tuple[int, bool]:
-    """Insert once per (folio, reference); (id, duplicate)."""
+def _insert(session: Session, ctx: AppContext, values: dict[str, Any]) -> tuple[int, bool]:
+    """Insert once per (folio, reference) in `session`; (id, duplicate). ON CONFLICT DO
+    NOTHING settles the race between two workers without an IntegrityError."""
     table = Notification.__table__  # type: ignore[attr-defined]
     dialect_insert = sqlite.insert if is_sqlite(ctx.engine) else postgresql.insert
     stmt = (
@@ -176,16 +179,21 @@ def _store(ctx: AppContext, values: dict[str, Any]) -> tuple[int, bool]:
         .on_conflict_do_nothing(index_elements=["folio", "reference"])
         .returning(table.c.id)
     )
+    new_id = session.execute(stmt).scalar()
+    if new_id is not None:
+        return int(new_id), False
+    existing = session.execute(
+        select(table.c.id).where(
+            table.c.folio == values["folio"], table.c.reference == values["reference"]
+        )
+    ).scalar_one()
+    return int(existing), True
+
+
+def _store(ctx: AppContext, values: dict[str, Any]) -> tuple[int, bool]:
+    """Store only, in a transaction of its own."""
     with write_session(ctx.engine) as session:
-        new_id = session.execute(stmt).scalar()
-        if new_id is not None:
-            return int(new_id), False
-        existing = session.execute(
-            select(table.c.id).where(
-                table.c.folio == values["folio"], table.c.reference == values["reference"]
-            )
-        ).scalar_one()
-        return int(existing), True
+        return _insert(session, ctx, values)
 
 
 # -- step 2: apply ----------------------------------------------------------------------------
@@ -341,27 +349,31 @@ def _is_pending_apply(n: Notification) -> bool:
     return n.status == NotificationStatus.REVIEW.value and n.review_reason is None
 
 
-def _apply(ctx: AppContext, notification_id: int) -> tuple[str, str | None, tuple[int, ...]]:
-    now = ctx.now()
-    with write_session(ctx.engine) as session:
-        stmt = select(Notification).where(Notification.id == notification_id)
-        if not is_sqlite(ctx.engine):
-            stmt = stmt.with_for_update()
-        n = session.execute(stmt).scalars().one()
-        if not _is_pending_apply(n):  # another worker finished it first
-            return n.status, n.review_reason, ()
-        status, reason, email_ids, note = _decide(session, ctx, n, now)
-        n.status = status
-        n.review_reason = reason
-        n.note = note
-        session.add(n)
-        action = "payment_applied" if status == NotificationStatus.APPLIED.value else "payment_review"
-        detail = f"folio {n.folio}, {n.response}"
-        if reason:
-            detail += f", {REVIEW_REASON[ReviewReason(reason)]}"
-        audit.record(session, at=now, agent=MIT_AGENT, action=action,
-                     subject=f"notificación {n.id} ref {n.reference}", detail=detail)
+def _apply_in(session: Session, ctx: AppContext, notification_id: int,
+              now: datetime) -> tuple[str, str | None, tuple[int, ...]]:
+    stmt = select(Notification).where(Notification.id == notification_id)
+    if not is_sqlite(ctx.engine):
+        stmt = stmt.with_for_update()
+    n = session.execute(stmt).scalars().one()
+    if not _is_pending_apply(n):  # applied already (by us earlier or by another worker)
+        return n.status, n.review_reason, ()
+    status, reason, email_ids, note = _decide(session, ctx, n, now)
+    n.status = status
+    n.review_reason = reason
+    n.note = note
+    session.add(n)
+    action = "payment_applied" if status == NotificationStatus.APPLIED.value else "payment_review"
+    detail = f"folio {n.folio}, {n.response}"
+    if reason:
+        detail += f", {REVIEW_REASON[ReviewReason(reason)]}"
+    audit.record(session, at=now, agent=MIT_AGENT, action=action,
+                 subject=f"notificación {n.id} ref {n.reference}", detail=detail)
     return status, reason, tuple(email_ids)
+
+
+def _apply(ctx: AppContext, notification_id: int) -> tuple[str, str | None, tuple[int, ...]]:
+    with write_session(ctx.engine) as session:
+        return _apply_in(session, ctx, notification_id, ctx.now())
 
 
 def _deliver(ctx: AppContext, email_ids: tuple[int, ...]) -> None:
@@ -386,13 +398,23 @@ def receive_notification(ctx: AppContext, str_response: str, *, deliver: bool = 
     n = parse(ctx, str_response)
     now = ctx.now()
     values = _row_values(ctx, n, now)
-    notification_id, duplicate = _store(ctx, values)
     try:
-        status, reason, email_ids = _apply(ctx, notification_id)
+        # The usual path: stored and applied in one transaction (one commit).
+        with write_session(ctx.engine) as session:
+            notification_id, duplicate = _insert(session, ctx, values)
+            status, reason, email_ids = _apply_in(session, ctx, notification_id, now)
     except Exception:
-        # Stored but not applied: it stays "por revisar" and MIT's retry finishes it.
-        log.exception("notification %s stored but could not be applied", notification_id)
-        return Received(notification_id, NotificationStatus.REVIEW.value, None, duplicate)
+        # Applying failed and rolled everything back: store it on its own so it is never
+        # lost (this raises if even that fails: the caller answers 5xx and MIT retries).
+        log.exception("notification (folio %s, ref %s) could not be applied; storing it alone",
+                      values["folio"], values["reference"])
+        notification_id, duplicate = _store(ctx, values)
+        try:
+            status, reason, email_ids = _apply(ctx, notification_id)
+        except Exception:
+            # Stored, not applied: it stays "por revisar" and MIT's retry tries again.
+            log.exception("notification %s stored but could not be applied", notification_id)
+            return Received(notification_id, NotificationStatus.REVIEW.value, None, duplicate)
     if duplicate:
         log.info("notification %s (folio %s, ref %s): duplicate, nothing changed",
                  notification_id, values["folio"], values["reference"])

@@ -103,10 +103,13 @@ def create_app(
         except Exception:
             log.exception("notification from %s could NOT be stored; MIT will retry", client)
             return _text("No se pudo guardar la notificación; reintente.", 503)
-        task = None
-        if received.email_ids:
-            task = BackgroundTask(_deliver, ctx, received.email_ids)
-        return _text("OK", 200) if task is None else PlainTextResponse("OK", background=task)
+        if not received.email_ids:
+            return _text("OK", 200)
+        kick: asyncio.Event | None = getattr(request.app.state, "deliver_now", None)
+        if kick is not None:  # the delivery loop sends it at once, batched under load
+            kick.set()
+            return _text("OK", 200)
+        return PlainTextResponse("OK", background=BackgroundTask(_deliver, ctx, received.email_ids))
 
     async def health(request: Request) -> Response:
         try:
@@ -135,7 +138,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop_task = None
         if deliver_interval > 0:
-            loop_task = asyncio.create_task(_delivery_loop(ctx, deliver_interval))
+            kick = asyncio.Event()
+            app.state.deliver_now = kick
+            loop_task = asyncio.create_task(_delivery_loop(ctx, deliver_interval, kick))
         try:
             yield
         finally:
@@ -166,18 +171,27 @@ async def _deliver(ctx: AppContext, ids: tuple[int, ...]) -> None:
         log.exception("confirmation delivery failed; it stays in the outbox")
 
 
-async def _delivery_loop(ctx: AppContext, interval: float) -> None:
-    """Deliver the outbox every few seconds: emails queued by the TUI, retries, leftovers."""
+async def _delivery_loop(ctx: AppContext, interval: float, kick: asyncio.Event) -> None:
+    """Deliver the outbox every few seconds (emails queued by the TUI, retries) and at once
+    when a notification queued a confirmation (`kick`). One loop, so a burst of payments
+    becomes batches, not a crowd of concurrent SMTP sessions."""
     from paylink_tui.services import outbox
 
+    batch = 50
     while True:
+        handled = 0
         try:
-            await run_in_threadpool(outbox.deliver_due, ctx)
+            report = await run_in_threadpool(outbox.deliver_due, ctx, limit=batch)
+            handled = report.sent + report.failed
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("outbox delivery round failed")
-        await asyncio.sleep(interval)
+        if handled >= batch:
+            continue  # more may be due right now
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(kick.wait(), timeout=interval)
+        kick.clear()
 
 
 def app_from_settings() -> Starlette:

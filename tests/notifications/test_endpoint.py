@@ -119,7 +119,7 @@ async def test_unstorable_notification_answers_5xx_so_mit_retries(ctx, client, m
     def broken_store(*args, **kwargs):
         raise OSError("disco lleno")
 
-    monkeypatch.setattr(svc, "_store", broken_store)
+    monkeypatch.setattr(svc, "_insert", broken_store)
     resp = await client.post(NOTIFY_PATH,
                              data={"strResponse": str_response(notification_xml(link.reference))})
     assert resp.status_code == 503
