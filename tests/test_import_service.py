@@ -167,6 +167,8 @@ def test_receipt_registered_under_another_policy_is_rejected(engine, tmp_path):
     assert report.exit_code == 1
     assert "ya está registrado en la póliza AU1" in str(report.errors[0])
     assert receipts(engine)["R1"].amount == Decimal("75.17")
+    with Session(engine) as s:  # and no empty policy AU9 was left behind
+        assert s.execute(select(Policy.number)).scalars().all() == ["AU1"]
 
 
 def test_import_writes_an_audit_event_and_a_batch(engine, tmp_path):
