@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from paylink_tui.domain.dates import utc
 from paylink_tui.domain.labels import EMAIL
-from paylink_tui.domain.status import EmailStatus
+from paylink_tui.domain.status import EmailStatus, LinkState
 from paylink_tui.domain.text import full_name
 from paylink_tui.mail.errors import MailError, SendError
 from paylink_tui.mail.message import (
@@ -260,10 +260,21 @@ def _lease(ctx: AppContext) -> timedelta:
 
 
 def _claim(ctx: AppContext, ids: list[int] | None, limit: int, now: datetime) -> list[int]:
+    # A link email is only worth sending while its link can be paid: cancelling stops
+    # resends, and retries end when the link is paid or expires.
+    payable_links = select(PaymentLink.id).where(
+        PaymentLink.state == LinkState.ACTIVE.value,  # type: ignore[arg-type]
+        PaymentLink.expires_at > now,  # type: ignore[arg-type,operator]
+    )
     due = (
         (EmailMessage.status.in_([EmailStatus.QUEUED.value, EmailStatus.FAILED.value]))  # type: ignore[attr-defined]
         & (EmailMessage.next_attempt_at <= now)  # type: ignore[operator]
         & or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until <= now)  # type: ignore[union-attr,operator]
+        & or_(
+            EmailMessage.kind != KIND_LINK,  # type: ignore[arg-type]
+            EmailMessage.link_id.is_(None),  # type: ignore[union-attr]
+            EmailMessage.link_id.in_(payable_links),  # type: ignore[union-attr]
+        )
     )
     with write_session(ctx.engine) as session:
         query = select(EmailMessage.id).where(due)

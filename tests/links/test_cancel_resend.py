@@ -102,3 +102,33 @@ def test_a_cancelled_or_expired_link_is_not_resent(make_ctx, sandbox, seed, cloc
     cancel_link(ctx, made.reference, agent="ana")
     with pytest.raises(LinkStateError):
         resend_link_email(ctx, made.reference)
+
+
+def test_queued_link_email_is_not_delivered_once_the_link_is_cancelled(
+    make_ctx, sandbox, seed, clock, mailbox
+):
+    from paylink_tui.services.outbox import deliver_due
+
+    # The mail server is down when the link is made: the email stays queued.
+    ctx = make_ctx(mit_gen_url=sandbox.gen_url, smtp_port=1)
+    seed(ctx.engine, "P-1", [("R-1", "75.17", "MXN")], now=clock())
+    made = generate_link(ctx, policy_number="P-1", email="cliente@example.com")
+    assert made.email_status != "sent"
+    cancel_link(ctx, made.reference, agent="ana")
+
+    clock.advance(hours=2)
+    working = make_ctx(mit_gen_url=sandbox.gen_url)
+    report = deliver_due(working)
+    assert report.sent == 0
+    assert mailbox.parsed() == []
+
+
+def test_queued_link_email_goes_out_when_the_server_comes_back(make_ctx, sandbox, seed, clock, mailbox):
+    from paylink_tui.services.outbox import deliver_due
+
+    ctx = make_ctx(mit_gen_url=sandbox.gen_url, smtp_port=1)
+    seed(ctx.engine, "P-1", [("R-1", "75.17", "MXN")], now=clock())
+    generate_link(ctx, policy_number="P-1", email="cliente@example.com")
+    clock.advance(hours=2)
+    assert deliver_due(make_ctx(mit_gen_url=sandbox.gen_url)).sent == 1
+    assert len(mailbox.parsed()) == 1
