@@ -305,3 +305,31 @@ def test_demo_rows_import_and_reimport_idempotently(engine):
     with Session(engine) as s:
         policies = s.execute(select(func.count()).select_from(Policy)).scalar_one()
     assert policies == len({r.policy for r in rows})
+
+
+# ---------------------------------------------------------------- SQLite search index
+
+
+def test_large_import_keeps_the_sqlite_search_index_whole(sqlite_engine, tmp_path):
+    from sqlalchemy import text
+
+    from paylink_tui.services.importing import FTS_BULK_MIN
+
+    rows = list(generate_rows(FTS_BULK_MIN + 200, seed=5, today=date(2021, 10, 7)))
+    import_rows(sqlite_engine, rows, agent="demo", now=NOW)  # bulk path
+    run(sqlite_engine, csv_file(tmp_path, [row("ZZ1", "R-ZZ1", first="Ximena", last="Ñandú")]))
+
+    with sqlite_engine.connect() as c:
+        trigger = c.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                                 "AND name = 'receipt_fts_ai'")).scalar_one()
+        assert trigger == 1  # re-created after the bulk insert
+        c.execute(text("INSERT INTO receipt_fts(receipt_fts) VALUES ('integrity-check')"))
+        indexed = c.execute(text("SELECT count(*) FROM receipt_fts")).scalar_one()
+        assert indexed == len(rows) + 1
+        # Whole words, so the check holds for a trigram or a word tokenizer alike.
+        for word in ("pena", "nandu", "4100000001"):
+            fts = set(c.execute(text("SELECT rowid FROM receipt_fts WHERE receipt_fts MATCH :w"),
+                                {"w": f'"{word}"'}).scalars())
+            like = set(c.execute(text("SELECT id FROM receipt WHERE search_text LIKE :w"),
+                                 {"w": f"%{word}%"}).scalars())
+            assert fts == like and fts
