@@ -97,6 +97,28 @@ def sandbox(clock) -> Iterator[LoopbackServer]:
     server.stop()
 
 
+class SlowGen:
+    """ASGI middleware: MIT takes `delay` seconds to answer /gen (a slow day at MIT)."""
+
+    def __init__(self, app, delay: float) -> None:
+        self.app = app
+        self.delay = delay
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/gen":
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def slow_sandbox(clock) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(SlowGen(create_sandbox_app(company="AXA", now=clock), 1.5)).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def mailbox(tmp_path: Path) -> Iterator[MailDrop]:
     drop = MailDrop(tmp_path / "mail").start()

@@ -23,6 +23,7 @@ def sent_headline(link) -> Text:  # type: ignore[no-untyped-def]
 
 class LinkSentScreen(ModalScreen):
     CSS_PATH = ["../styles/link_sent.tcss"]
+    AUTO_FOCUS = "#close"
 
     BINDINGS = [
         Binding("c", "copy", "Copiar liga", id="sent.copy"),
@@ -60,7 +61,6 @@ class LinkSentScreen(ModalScreen):
 
     def on_mount(self) -> None:
         self.action_copy()
-        self.query_one("#close", Button).focus()
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.link.url)

@@ -46,6 +46,7 @@ class PendingScreen(Screen):
         super().__init__()
         self._search_timer = None
         self._totals_timer = None
+        self._link_when_loaded = False
 
     def compose(self) -> ComposeResult:
         ctx = self.app.ctx  # type: ignore[attr-defined]
@@ -136,6 +137,9 @@ class PendingScreen(Screen):
         table = event.table
         if not table.rows_window:
             self.query_one(DetailPane).show_receipt(None)
+        if self._link_when_loaded:
+            self._link_when_loaded = False
+            self.action_link()
 
     @on(DataTable.RowSelected, "#pending-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -143,7 +147,7 @@ class PendingScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "link":
-            return self.is_mounted and self.table.current_row is not None
+            return self.is_mounted and (self.table.current_row is not None or self.table.loading_page)
         return True
 
     # --- actions ------------------------------------------------------------------------
@@ -159,6 +163,10 @@ class PendingScreen(Screen):
     def action_link(self) -> None:
         from paylink_tui.ui.screens.link_dialog import LinkDialog
 
+        if self.table.loading_page:
+            # The agent typed ahead of the rows (search, Enter, `l`): act on what they asked for.
+            self._link_when_loaded = True
+            return
         rows = self.selected_receipts()
         if not rows:
             return
