@@ -224,7 +224,10 @@ def _header_key(raw: object) -> str:
 
 
 def _is_blank(values: list[object]) -> bool:
-    return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
+    try:
+        return not "".join(values).strip()  # type: ignore[arg-type]  # CSV: all text
+    except TypeError:
+        return all(v is None or (isinstance(v, str) and not v.strip()) for v in values)
 
 
 def _validate(
@@ -332,7 +335,12 @@ def _validate_row(
         ))
         return None, errors
 
-    texts = {name: _cell_text(values, index) for name, index in columns.items()}
+    count = len(values)
+    texts = {
+        name: (v if type(v) is str else _cell_text(values, index))
+        for name, index in columns.items()
+        for v in (values[index] if index < count else "",)
+    }
     if _CONTROL_RE.search(_EMPTY.join(texts.values())):
         for name, raw in texts.items():
             bad = find_control_char(raw)
@@ -461,6 +469,13 @@ def _due_date(
     if not text:
         errors.append(RowError(line, "vencimiento", text, "el campo es obligatorio y está vacío"))
         return None
+    if len(text) == 10 and text[2] == "/" and text[5] == "/" and text.replace("/", "").isdigit():
+        try:  # the usual dd/mm/yyyy, without the regex
+            return date(int(text[6:]), int(text[3:5]), int(text[:2]))
+        except ValueError:
+            errors.append(RowError(line, "vencimiento", text,
+                                   "la fecha no existe en el calendario"))
+            return None
     m = _DMY_RE.match(text)
     if m:
         day, month, year = (int(g) for g in m.groups())
