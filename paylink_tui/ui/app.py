@@ -6,7 +6,7 @@ services, each call in a thread worker that posts a message back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.text import Text
@@ -19,6 +19,7 @@ from paylink_tui.services.context import AppContext
 from paylink_tui.ui.commands import PaylinkCommands
 
 PAYMENT_POLL_SECONDS = 2.0
+PAYMENT_OVERLAP = timedelta(seconds=10)
 OUTBOX_SECONDS = 30.0
 
 
@@ -40,9 +41,10 @@ class PaylinkApp(App):
     ]
 
     class PaymentsArrived(Message):
-        def __init__(self, events: list[Any]) -> None:
+        def __init__(self, events: list[Any], asked_at: datetime) -> None:
             super().__init__()
             self.events = events
+            self.asked_at = asked_at
 
     def __init__(self, ctx: AppContext, *, demo_info: dict | None = None, live: bool = True,
                  cursor_blink: bool = True) -> None:
@@ -52,6 +54,7 @@ class PaylinkApp(App):
         self.live = live
         self.cursor_blink = cursor_blink
         self._payments_since: datetime = ctx.now()
+        self._seen_payments: set[str] = set()
         self._polling = False
 
     # --- start and the live part ----------------------------------------------------------
@@ -77,26 +80,31 @@ class PaylinkApp(App):
 
     @work(thread=True, exclusive=True, group="live-payments", exit_on_error=False)
     def _check_payments(self, since: datetime) -> None:
+        asked_at = self.ctx.now()
         try:
             from paylink_tui.services.history import latest_payments
 
             events = latest_payments(self.ctx, since=since)
         except Exception:
             events = []
-        self.post_message(self.PaymentsArrived(events))
+            asked_at = since
+        self.post_message(self.PaymentsArrived(events, asked_at))
 
     @on(PaymentsArrived)
     def _payments_arrived(self, event: PaymentsArrived) -> None:
         self._polling = False
-        if not event.events:
+        # The next look overlaps this one a little: a payment committed while we were
+        # reading is caught next time; the seen set keeps it from being told twice.
+        self._payments_since = max(self._payments_since, event.asked_at - PAYMENT_OVERLAP)
+        fresh = [p for p in event.events if p.reference not in self._seen_payments]
+        if not fresh:
             return
-        for paid in event.events:
+        for paid in fresh:
+            self._seen_payments.add(paid.reference)
             self.notify(
                 f"Pago aprobado: póliza {paid.policy}, autorización {paid.authorization or '—'}",
                 title="Pago recibido", timeout=10, markup=False,
             )
-            if paid.paid_at and paid.paid_at > self._payments_since:
-                self._payments_since = paid.paid_at
         self.refresh_screens()
 
     @work(thread=True, exclusive=True, group="live-outbox", exit_on_error=False)

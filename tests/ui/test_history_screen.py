@@ -1,0 +1,208 @@
+"""Historial: the links, filters, the summary, a link's detail, resend and cancel; review."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+from rich.console import Console
+from textual.widgets import Checkbox, DataTable, Select, Sparkline, Static
+
+from paylink_tui.services import history, links
+from paylink_tui.ui.screens.history import HistoryScreen
+from paylink_tui.ui.screens.link_detail import LinkDetailScreen
+from paylink_tui.ui.screens.pending import PendingScreen
+from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
+from paylink_tui.ui.screens.review import ReviewScreen
+from tests.ui.conftest import T_CREATED, add_link, add_review, app_for, settle, wait_until
+
+
+def cells(table: DataTable, row: int) -> list[str]:
+    return [str(c) for c in table.get_row_at(row)]
+
+
+def text_of(screen, selector: str) -> str:
+    """What the agent reads in a Static, whatever Rich renderable it holds."""
+    console = Console(width=118, file=io.StringIO(), record=True)
+    console.print(screen.query_one(selector, Static).content)
+    return console.export_text()
+
+
+def book(engine) -> None:
+    """A paid link (yesterday, by ana), an active one (today, by beto)."""
+    add_link(engine, reference="AU1000001211006", receipt_ids=[1], amount="75.17", state="paid", paid=True)
+    add_link(engine, reference="DA4000004211007", receipt_ids=[6], amount="8900.50", agent="beto",
+             email="compras@ferreteria.mx", policy_id=4, created_at=T_CREATED + timedelta(days=1),
+             email_status="failed", email_error="Conexión rechazada por el servidor de correo")
+
+
+async def open_history(pilot) -> HistoryScreen:
+    await settle(pilot)
+    await pilot.press("h")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+    screen = pilot.app.screen
+    await wait_until(pilot, lambda: screen.rows)
+    return screen
+
+
+async def test_history_lists_links_newest_first_with_status_email_attempt_and_authorization(ctx):
+    book(ctx.engine)
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_history(pilot)
+        table = screen.query_one("#links", DataTable)
+        first, second = cells(table, 0), cells(table, 1)
+        assert first[1] == "DA4000004211007"
+        assert first[5] == "Activa"
+        assert first[6] == "Error de envío (reintentando)"
+        assert second[1] == "AU1000001211006"
+        assert second[5] == "Pagada"
+        assert second[6] == "Enviada"
+        assert second[7] == "Aprobado"
+        assert second[8] == "426426"
+        assert second[9] == "06/10/2021 15:30"  # paid 20:30 UTC = 15:30 local
+
+
+async def test_history_summary_counts_today_week_share_paid_and_collected(ctx):
+    book(ctx.engine)
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_history(pilot)
+        await wait_until(pilot, lambda: "Enviadas hoy" in text_of(screen, "#summary"))
+        summary = text_of(screen, "#summary")
+        assert "Enviadas hoy 1" in summary
+        assert "Esta semana 2" in summary
+        assert "Pagadas 50 %" in summary
+        assert "Cobrado $ 75.17 MXN" in summary
+        assert screen.query_one(Sparkline).data[-2:] == [1, 1]
+
+
+async def test_history_filters_by_status_and_by_my_links(ctx):
+    book(ctx.engine)
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_history(pilot)
+        screen.query_one("#status-filter", Select).value = "paid"
+        await wait_until(pilot, lambda: len(screen.rows) == 1)
+        assert screen.rows[0].reference == "AU1000001211006"
+        screen.query_one("#status-filter", Select).value = "all"
+        await wait_until(pilot, lambda: len(screen.rows) == 2)
+        await pilot.press("m")  # "Mis ligas": ana's only
+        assert screen.query_one("#mine", Checkbox).value
+        await wait_until(pilot, lambda: len(screen.rows) == 1)
+        assert screen.rows[0].agent == "ana"
+        screen.query_one("#status-filter", Select).value = "cancelled"
+        await wait_until(pilot, lambda: screen.rows == [] and screen.query_one("#empty").display)
+
+
+async def test_link_detail_shows_receipts_emails_attempts_and_timeline(ctx):
+    book(ctx.engine)
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_history(pilot)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.detail is not None)
+        body = text_of(screen, "#ld-body")
+        assert "Pagada" in body and "426426" in body and "100633640472806" in body
+        assert "4100000001" in body
+        assert "Liga a ana@example.com" in body
+        assert "Aprobado" in body
+        assert "Historia" in body
+        await pilot.press("escape")
+        assert isinstance(app.screen, HistoryScreen)
+
+
+async def test_resend_to_a_corrected_address_sends_the_same_link_there(live_ctx, mailbox):
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000006"], email="compras@ferreteria.mx")
+    app = app_for(live_ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_history(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press(*["backspace"] * len("compras@ferreteria.mx"), *"pagos@ferreteria.mx", "enter")
+        await wait_until(pilot, lambda: len(mailbox.messages()) == 2)
+        last = message_from_bytes(sorted(mailbox.messages())[-1].read_bytes(), policy=policy.default)
+        assert last["To"] == "pagos@ferreteria.mx"
+        assert made.url in last.get_body(("plain",)).get_content()
+        await wait_until(pilot, lambda: any("reenviado a pagos@ferreteria.mx" in n.message
+                                            for n in app._notifications))
+
+
+async def test_cancel_warns_that_mit_still_accepts_payment_until_the_valid_through_date(live_ctx, mailbox):
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000006"], email="compras@ferreteria.mx")
+    app = app_for(live_ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_history(pilot)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        warning = text_of(app.screen, "#prompt-message")
+        assert "MIT seguirá aceptando el pago hasta el domingo 10 de octubre de 2021" in warning
+        await pilot.press("escape")  # "Volver": nothing happens
+        assert history.list_links(live_ctx)[0].status == "active"
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: screen.rows and screen.rows[0].status == "cancelled")
+        assert history.list_links(live_ctx)[0].reference == made.reference
+        # Its receipt is pending again at once.
+        home = app.screen_stack[1]
+        assert isinstance(home, PendingScreen)
+        await wait_until(pilot, lambda: "4100000006" in [r.receipt for r in home.table.rows_window])
+
+
+async def test_cancel_is_refused_for_a_paid_link(ctx):
+    book(ctx.engine)
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_history(pilot)
+        await pilot.press("down", "x")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert any("Sólo se cancelan ligas vigentes" in n.message for n in app._notifications)
+
+
+async def test_review_lists_reasons_applies_to_a_link_and_dismisses_with_a_note(ctx):
+    book(ctx.engine)
+    first = add_review(ctx.engine, reference="ZZ-NO-EXISTE", amount="8900.50")
+    add_review(ctx.engine, reference="OTRA", amount="1.00")
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: len(screen.items) == 2)
+        table = screen.query_one(DataTable)
+        assert cells(table, 0)[5] == "Referencia desconocida"
+        # Apply the first one to the active link after checking it by hand.
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press(*["backspace"] * 20, *"DA4000004211007", "enter")
+        await wait_until(pilot, lambda: len(screen.items) == 1)
+        assert first not in [i.id for i in screen.items]
+        assert history.list_links(ctx, status="paid", limit=None)[0].reference == "DA4000004211007"
+        # Dismiss the other: a note is required.
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press("enter")
+        assert "Escriba una nota" in text_of(app.screen, "#prompt-error")
+        await pilot.press(*"Prueba del banco, no es un pago real", "enter")
+        await wait_until(pilot, lambda: screen.items == [])
+        assert "No hay notificaciones por revisar" in text_of(screen, "#review-detail")
+
+
+async def test_apply_to_an_unknown_reference_says_so(ctx):
+    add_review(ctx.engine, reference="ZZ", amount="1.00")
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("No existe una liga con la referencia ZZ" in n.message
+                                            for n in app._notifications))
