@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -224,19 +224,23 @@ def _lock_link(session: Session, ctx: AppContext, **where: Any) -> PaymentLink |
     return session.execute(stmt).scalars().first()
 
 
-def _newer_links(session: Session, link: PaymentLink) -> list[PaymentLink]:
-    """Links created after `link` for any of its receipts (not cancelled)."""
-    receipt_ids = select(LinkReceipt.receipt_id).where(LinkReceipt.link_id == link.id)
+def _newer_links(session: Session, link: PaymentLink) -> list[str]:
+    """References of links created after `link` for any of its receipts (not cancelled)."""
+    lr = LinkReceipt.__table__  # type: ignore[attr-defined]
+    pl = PaymentLink.__table__  # type: ignore[attr-defined]
+    mine = lr.alias("mine")
     stmt = (
-        select(PaymentLink)
-        .join(LinkReceipt, LinkReceipt.link_id == PaymentLink.id)
+        select(pl.c.reference)
+        .select_from(pl.join(lr, lr.c.link_id == pl.c.id)
+                     .join(mine, mine.c.receipt_id == lr.c.receipt_id))
         .where(
-            LinkReceipt.receipt_id.in_(receipt_ids),  # type: ignore[attr-defined]
-            PaymentLink.id != link.id,
-            PaymentLink.created_at > link.created_at,
-            PaymentLink.state != LinkState.CANCELLED.value,
+            mine.c.link_id == link.id,
+            pl.c.id != link.id,
+            pl.c.created_at > link.created_at,
+            pl.c.state != LinkState.CANCELLED.value,
         )
         .distinct()
+        .order_by(pl.c.reference)
     )
     return list(session.execute(stmt).scalars())
 
@@ -261,14 +265,13 @@ def _mark_paid(session: Session, ctx: AppContext, n: Notification, link: Payment
     link.card_mask = n.card_mask
     link.updated_at = now
     session.add(link)
-    receipts = session.execute(
-        select(Receipt).join(LinkReceipt, LinkReceipt.receipt_id == Receipt.id)
-        .where(LinkReceipt.link_id == link.id)
-    ).scalars()
-    for receipt in receipts:
-        receipt.status = ReceiptStatus.PAID.value
-        receipt.updated_at = now
-        session.add(receipt)
+    lr = LinkReceipt.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(Receipt.__table__)  # type: ignore[attr-defined]
+        .where(Receipt.__table__.c.id.in_(  # type: ignore[attr-defined]
+            select(lr.c.receipt_id).where(lr.c.link_id == link.id)))
+        .values(status=ReceiptStatus.PAID.value, updated_at=now)
+    )
     _attempt(session, n, link, now)
     session.flush()
     return _queue_confirmation(session, ctx, link, now)
@@ -327,12 +330,12 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
         return (NotificationStatus.REVIEW.value, ReviewReason.CANCELLED_LINK.value, email_ids,
                 "La liga había sido cancelada por nosotros; el pago se aplicó.")
     if newer:
-        refs = ", ".join(x.reference for x in newer)
+        refs = ", ".join(newer)
         log.warning("payment %s applied to link %s, whose receipts have a newer link %s",
                     n.folio, link.reference, refs)
         for other in newer:
             audit.record(session, at=now, agent=MIT_AGENT, action="link_flagged",
-                         subject=f"liga {other.reference}",
+                         subject=f"liga {other}",
                          detail=f"los recibos se pagaron con la liga anterior {link.reference}")
         return (NotificationStatus.REVIEW.value, ReviewReason.NEWER_LINK.value, email_ids,
                 f"Pago aplicado a la liga {link.reference}; sus recibos ya tenían la liga más "
@@ -351,17 +354,19 @@ def _is_pending_apply(n: Notification) -> bool:
 
 def _apply_in(session: Session, ctx: AppContext, notification_id: int,
               now: datetime) -> tuple[str, str | None, tuple[int, ...]]:
-    stmt = select(Notification).where(Notification.id == notification_id)
+    table = Notification.__table__  # type: ignore[attr-defined]
+    stmt = select(table).where(table.c.id == notification_id)
     if not is_sqlite(ctx.engine):
         stmt = stmt.with_for_update()
-    n = session.execute(stmt).scalars().one()
+    # A detached copy: _decide reads and annotates it; the row is written once, below.
+    n = Notification(**session.execute(stmt).mappings().one())
     if not _is_pending_apply(n):  # applied already (by us earlier or by another worker)
         return n.status, n.review_reason, ()
     status, reason, email_ids, note = _decide(session, ctx, n, now)
-    n.status = status
-    n.review_reason = reason
-    n.note = note
-    session.add(n)
+    session.execute(
+        update(table).where(table.c.id == notification_id)
+        .values(status=status, review_reason=reason, note=note, link_id=n.link_id)
+    )
     action = "payment_applied" if status == NotificationStatus.APPLIED.value else "payment_review"
     detail = f"folio {n.folio}, {n.response}"
     if reason:
