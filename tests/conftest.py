@@ -38,25 +38,39 @@ def postgres_base_url() -> str | None:
 
 
 _pg_prepared = False
+EXT_SCHEMA = "paylink_ext"
 
 
 def _prepare_postgres(base: str) -> None:
+    """pg_trgm in a schema of its own, so that test schemas never see `public`.
+
+    A test's search_path is its own schema and this one: tables someone left in `public`
+    of the shared test database can't leak into a test.
+    """
     global _pg_prepared
     if _pg_prepared:
         return
     eng = sa_create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
     with eng.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(4242)"))
         try:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-        except Exception:  # another process created it at the same moment
-            pass
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {EXT_SCHEMA}"))
+            where = conn.execute(text(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                "WHERE e.extname = 'pg_trgm'")).scalar()
+            if where is None:
+                conn.execute(text(f"CREATE EXTENSION pg_trgm SCHEMA {EXT_SCHEMA}"))
+            elif where != EXT_SCHEMA:
+                conn.execute(text(f"ALTER EXTENSION pg_trgm SET SCHEMA {EXT_SCHEMA}"))
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(4242)"))
     eng.dispose()
     _pg_prepared = True
 
 
 def _schema_url(base: str, schema: str) -> str:
     sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema},public"
+    return f"{base}{sep}options=-csearch_path%3D{schema},{EXT_SCHEMA}"
 
 
 @pytest.fixture

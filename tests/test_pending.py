@@ -90,3 +90,31 @@ def test_markup_in_names_is_stored_literally(engine, clock):
     ids = seed(engine, [dict(policy="P-9", receipt="R-9", first="[bold]x[/bold]", last="Paz", second="")])
     detail = receipt_detail(make_ctx(engine, clock), ids[0])
     assert detail.receipt.first_name == "[bold]x[/bold]"
+
+
+def test_each_word_must_start_a_word_of_policy_receipt_or_name(engine, clock):
+    seed(engine, ROWS)
+    ctx = make_ctx(engine, clock)
+    assert [r.receipt for r in pending_page(ctx, search="jos pe").rows] == ["R-1", "R-2"]
+    assert [r.receipt for r in pending_page(ctx, search="r-4").rows] == ["R-4"]
+    assert pending_page(ctx, search="erez").rows == []  # inside a word: not a match
+    assert pending_page(ctx, search="jose gomez").rows == []  # every word must match
+
+
+def test_search_with_quotes_and_symbols_is_safe(engine, clock):
+    seed(engine, ROWS)
+    ctx = make_ctx(engine, clock)
+    assert [r.receipt for r in pending_page(ctx, search='"peña" & %_').rows] == ["R-1", "R-2"]
+    assert pending_page(ctx, search='" OR 1=1 --').rows == []
+
+
+def test_many_matches_page_the_same_as_few(engine, clock, monkeypatch):
+    import paylink_tui.services.receipts as receipts
+
+    seed(engine, [dict(policy=f"P-{i:03d}", receipt=f"R-{i:03d}", last="Peña") for i in range(30)])
+    ctx = make_ctx(engine, clock)
+    few = [r.receipt for r in pending_page(ctx, search="pena", limit=10, after=("P-004", date(2021, 10, 15), "R-004")).rows]
+    monkeypatch.setattr(receipts, "RARE_LIMIT", 5)  # force the index-walk path
+    many = [r.receipt for r in pending_page(ctx, search="pena", limit=10, after=("P-004", date(2021, 10, 15), "R-004")).rows]
+    assert few == many == [f"R-{i:03d}" for i in range(5, 15)]
+    assert pending_totals(ctx, search="pena").count == 30

@@ -4,7 +4,7 @@ Receipts carry a few denormalised columns so that the pending list (the hot path
 1,000,000 rows) is one indexed scan of one table:
 - `policy_number`: the sort key (policy, due date, receipt);
 - `search_text`: `domain.text.fold(policy number + receipt number + holder's full name)`,
-  indexed by FTS5 (trigram) on SQLite and pg_trgm on PostgreSQL;
+  indexed by FTS5 (word prefixes) on SQLite and pg_trgm on PostgreSQL;
 - `hidden_until`: the latest link's hidden-until instant (local 00:00 of D+5), cleared
   when that link is cancelled. Whoever writes receipts keeps these three up to date.
 """
@@ -48,6 +48,8 @@ class Receipt(SQLModel, table=True):
     __tablename__ = "receipt"
     __table_args__ = (
         Index("ix_receipt_pending_order", "status", "policy_number", "due_date", "number"),
+        # Covers the per-currency totals, so they never read the wide rows.
+        Index("ix_receipt_totals", "status", "currency", "hidden_until", "amount"),
         Index("ix_receipt_policy_id", "policy_id"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -118,6 +118,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('receipt', schema=None) as batch_op:
         batch_op.create_index('ix_receipt_pending_order', ['status', 'policy_number', 'due_date', 'number'], unique=False)
+        batch_op.create_index('ix_receipt_totals', ['status', 'currency', 'hidden_until', 'amount'], unique=False)
         batch_op.create_index('ix_receipt_policy_id', ['policy_id'], unique=False)
 
     op.create_table('email_message',
@@ -215,12 +216,17 @@ def upgrade() -> None:
 
 
 def _create_search_index() -> None:
-    """Substring search on receipts: FTS5 trigram on SQLite, pg_trgm on PostgreSQL."""
+    """Word-prefix search on receipts: FTS5 on SQLite, pg_trgm on PostgreSQL.
+
+    Each word typed must start a word of the policy number, the receipt number or the
+    holder's name (services/receipts.py); bench/pending.py has the measurements behind it.
+    """
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE receipt_fts USING fts5("
-            "search_text, content='receipt', content_rowid='id', tokenize='trigram')"
+            "search_text, content='receipt', content_rowid='id', "
+            "tokenize=\"unicode61 remove_diacritics 2 tokenchars '-'\", prefix='2 3')"
         )
         op.execute(
             "CREATE TRIGGER receipt_fts_ai AFTER INSERT ON receipt BEGIN "
@@ -240,7 +246,8 @@ def _create_search_index() -> None:
     elif dialect == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute(
-            "CREATE INDEX ix_receipt_search_trgm ON receipt USING gin (search_text gin_trgm_ops)"
+            "CREATE INDEX ix_receipt_search_trgm ON receipt "
+            "USING gin ((' ' || search_text) gin_trgm_ops)"
         )
 
 
@@ -278,6 +285,7 @@ def downgrade() -> None:
     with op.batch_alter_table('receipt', schema=None) as batch_op:
         batch_op.drop_index('ix_receipt_policy_id')
         batch_op.drop_index('ix_receipt_pending_order')
+        batch_op.drop_index('ix_receipt_totals')
 
     op.drop_table('receipt')
     with op.batch_alter_table('payment_link', schema=None) as batch_op:
