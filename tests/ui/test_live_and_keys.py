@@ -1,0 +1,131 @@
+"""While open: payments applied elsewhere show within seconds, queued emails are retried.
+Also: every key in the help, the command palette, quitting."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual.widgets import Static
+
+from paylink_tui.config import Settings
+from paylink_tui.services import links
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import make_engine
+from paylink_tui.ui.app import make_app
+from paylink_tui.ui.screens.help import HelpScreen
+from paylink_tui.ui.screens.history import HistoryScreen
+from paylink_tui.ui.screens.pending import PendingScreen
+from tests.notifications.support import notification_xml, str_response
+from tests.ui.conftest import app_for, settle, wait_until
+
+
+async def test_a_payment_applied_by_the_receiver_shows_within_five_seconds(live_ctx, mailbox, clock):
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000001"], email="ana@example.com")
+    app = make_app(live_ctx, live=True, cursor_blink=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows)
+        assert app.screen.rows[0].status == "active"
+
+        # `paylink-tui serve`, another process: its own engine on the same database file.
+        def serve_receives() -> None:
+            from paylink_tui.services.notifications import receive_notification
+
+            other = AppContext(settings=Settings(database_url=live_ctx.settings.database_url, gateway="sandbox",
+                                                 smtp_port=mailbox.port, smtp_host="127.0.0.1"),
+                               engine=make_engine(live_ctx.settings.database_url), clock=clock)
+            receive_notification(other, str_response(notification_xml(made.reference, amount="75.17")))
+            other.engine.dispose()
+
+        clock.advance(seconds=3)  # the test clock is frozen; a real one moves on
+        started = time.monotonic()
+        worker = threading.Thread(target=serve_receives)
+        worker.start()
+        worker.join(10)
+        await wait_until(pilot, lambda: any("Pago aprobado: póliza AU1000001, autorización 426426"
+                                            == n.message for n in app._notifications), timeout=5)
+        await wait_until(pilot, lambda: app.screen.rows[0].status == "paid", timeout=5)
+        assert time.monotonic() - started < 5
+        # Told once, not at every poll.
+        await pilot.pause(2.5)
+        toasts = [n for n in app._notifications if n.message.startswith("Pago aprobado")]
+        assert len(toasts) == 1
+
+
+async def test_queued_emails_are_retried_while_the_app_is_open(make_ctx, sandbox, mailbox, monkeypatch):
+    from tests.ui.conftest import closed_port
+
+    broken = make_ctx(gateway="sandbox", mit_gen_url=f"{sandbox.url}/gen", smtp_port=closed_port())
+    made = links.generate_link(broken, receipt_numbers=["4100000001"], email="ana@example.com")
+    assert made.email_status != "sent"
+    # The mail server is back; the app retries the outbox on its timer.
+    working = make_ctx(gateway="sandbox", mit_gen_url=f"{sandbox.url}/gen", smtp_port=mailbox.port)
+    import paylink_tui.ui.app as app_module
+
+    monkeypatch.setattr(app_module, "OUTBOX_SECONDS", 0.2)
+    working.clock.advance(minutes=30)  # past the retry back-off
+    app = make_app(working, live=True, cursor_blink=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: len(mailbox.messages()) == 1, timeout=10)
+
+
+async def test_help_lists_every_key_in_spanish(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        from io import StringIO
+
+        from rich.console import Console
+
+        console = Console(width=110, file=StringIO(), record=True)
+        console.print(app.screen.query_one("#help-keys", Static).content)
+        text = console.export_text()
+        for words in ("Liga de pago", "Buscar", "Historial", "Reenviar correo", "Cancelar liga",
+                      "Aplicar a una liga", "Resolver con nota", "Marcar", "Copiar liga", "Salir",
+                      "Mis ligas", "Por revisar", "Acciones"):
+            assert words in text, words
+        await pilot.press("escape")
+        assert isinstance(app.screen, PendingScreen)
+
+
+async def test_every_binding_has_an_id_and_a_spanish_description():
+    from paylink_tui.ui.screens import help as help_module
+
+    for _title, bindings in help_module._sections():
+        for binding in bindings:
+            assert binding.id, binding
+            assert binding.description and binding.description[0].isupper(), binding
+
+
+async def test_the_command_palette_offers_the_actions_and_runs_them(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"histor")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+
+
+async def test_q_quits(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause(0.1)
+    assert app.return_code == 0
+
+
+async def test_keys_typed_into_the_search_box_are_text_not_commands(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"hql")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, PendingScreen)
+        assert app.screen.query_one("#search").value == "hql"
