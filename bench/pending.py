@@ -78,6 +78,41 @@ def bench_import() -> None:
         eng.dispose()
 
 
+def bench_engine(url: str, rows: int) -> None:
+    engine_name = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    build(url, rows)
+    engine = make_engine(url)
+    ctx = AppContext(settings=Settings(database_url="sqlite:///unused.db"), engine=engine,
+                     clock=lambda: NOW)
+    first = pending_page(ctx, limit=100)
+    print(f"\n{engine_name}, {rows:,} recibos (mediana de 15, ms):")
+    print(f"  primera página (100 filas):        {timed(lambda: pending_page(ctx, limit=100)):7.2f}")
+    print(f"  página siguiente:                  "
+          f"{timed(lambda: pending_page(ctx, after=first.last_key, limit=100)):7.2f}")
+    print(f"  última página (End):               "
+          f"{timed(lambda: pending_page(ctx, last=True, limit=100)):7.2f}")
+    sample = first.rows[0]
+    terms = {
+        "recibo exacto (raro)": sample.receipt,
+        "póliza exacta (raro)": sample.policy,
+        "nombre completo (raro)": "inigo zuniga avendano",
+        "dos apellidos (poco común)": "zuniga avendano",
+        "nombre común 'maria'": "maria",
+        "apellido común 'hernandez'": "hernandez",
+        "apellido común 'peña' sin acento": "pena",
+        "3 letras 'gar'": "gar",
+        "sin resultados 'zzzq'": "zzzq",
+    }
+    for label, term in terms.items():
+        ms = timed(lambda term=term: pending_page(ctx, search=term, limit=100))
+        n = len(pending_page(ctx, search=term, limit=100).rows)
+        print(f"  búsqueda {label:<28} {ms:7.2f}  ({n} filas en la página)")
+    print(f"  totales sin filtro:                {timed(lambda: pending_totals(ctx), runs=3):7.2f}")
+    print(f"  totales 'hernandez':               "
+          f"{timed(lambda: pending_totals(ctx, search='hernandez'), runs=3):7.2f}")
+    engine.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -93,39 +128,7 @@ def main() -> None:
 
     urls = [f"sqlite:///{args.db}"] + ([args.postgres] if args.postgres else [])
     for url in urls:
-        engine_name = "PostgreSQL" if url.startswith("postgres") else "SQLite"
-        build(url, args.rows)
-        engine = make_engine(url)
-        ctx = AppContext(settings=Settings(database_url="sqlite:///unused.db"), engine=engine,
-                         clock=lambda: NOW)
-        first = pending_page(ctx, limit=100)
-        print(f"\n{engine_name}, {args.rows:,} recibos (mediana de 15, ms):")
-        print(f"  primera página (100 filas):        {timed(lambda: pending_page(ctx, limit=100)):7.2f}")
-        print(f"  página siguiente:                  "
-              f"{timed(lambda: pending_page(ctx, after=first.last_key, limit=100)):7.2f}")
-        print(f"  última página (End):               "
-              f"{timed(lambda: pending_page(ctx, last=True, limit=100)):7.2f}")
-        sample = first.rows[0]
-        terms = {
-            "recibo exacto (raro)": sample.receipt,
-            "póliza exacta (raro)": sample.policy,
-            "nombre completo (raro)": "inigo zuniga avendano",
-            "dos apellidos (poco común)": "zuniga avendano",
-            "nombre común 'maria'": "maria",
-            "apellido común 'hernandez'": "hernandez",
-            "apellido común 'peña' sin acento": "pena",
-            "3 letras 'gar'": "gar",
-            "sin resultados 'zzzq'": "zzzq",
-        }
-        for label, term in terms.items():
-            ms = timed(lambda term=term: pending_page(ctx, search=term, limit=100))
-            n = len(pending_page(ctx, search=term, limit=100).rows)
-            print(f"  búsqueda {label:<28} {ms:7.2f}  ({n} filas en la página)")
-        print(f"  totales sin filtro:                {timed(lambda: pending_totals(ctx), runs=3):7.2f}")
-        print(f"  totales 'hernandez':               "
-              f"{timed(lambda: pending_totals(ctx, search='hernandez'), runs=3):7.2f}")
-        engine.dispose()
-
+        bench_engine(url, args.rows)
 
 if __name__ == "__main__":
     main()
