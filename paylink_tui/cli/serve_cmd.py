@@ -51,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     if settings.gateway == "sandbox":
         if not settings.sandbox_notify_url:
-            # Workers read the settings again: the environment carries it to them.
-            os.environ["PAYLINK_SANDBOX_NOTIFY_URL"] = f"{base}/mit/notificacion"
+            # Workers read the settings again: the environment carries it to them. The
+            # sandbox posts to itself, so a wildcard address becomes loopback.
+            own = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
+            os.environ["PAYLINK_SANDBOX_NOTIFY_URL"] = f"http://{own}:{args.port}/mit/notificacion"
         if workers > 1:
             print("Aviso: con el sandbox se usa un solo proceso (sus ligas viven en memoria).",
                   file=sys.stderr)
