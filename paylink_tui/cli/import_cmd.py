@@ -75,7 +75,7 @@ def print_report(report, full: bool, out: TextIO | None = None) -> None:  # type
     say(f"Archivo: {report.filename} ({report.total_rows:,} filas)")
     if report.needs_confirmation:
         say(f"No se importó nada: con --full se marcarían {report.would_settle:,} de "
-            f"{report.pending_before:,} recibos pendientes como «Liquidado fuera» (más del 10%).")
+            f"{report.pending_total:,} recibos pendientes como «Liquidado fuera» (más del 10%).")
         say("Si el archivo es de verdad la lista completa de la aseguradora, repita con --yes.")
         return
     say(f"Recibos nuevos:        {report.added:,}")

@@ -88,7 +88,7 @@ class ImportReport:
     settle_blocked_by_errors: bool = False
     needs_confirmation: bool = False  # would settle more than 10%: nothing was written
     would_settle: int = 0
-    pending_before: int = 0
+    pending_total: int = 0
     kept_with_live_link: int = 0
 
     @property
@@ -540,7 +540,7 @@ def _settle_missing(conn: Connection, result: ReadResult, report: ImportReport, 
         .where(receipt_t.c.status == ReceiptStatus.PENDING.value)
     ).all()
     # The 10% rule is measured against the receipts pending once the rows are applied.
-    report.pending_before = len(pending)
+    report.pending_total = len(pending)
     missing = [rid for rid, number in pending if number not in result.present_receipts]
     if not missing:
         return
@@ -556,7 +556,7 @@ def _settle_missing(conn: Connection, result: ReadResult, report: ImportReport, 
     report.would_settle = len(to_settle)
     if not to_settle:
         return
-    if not yes and Decimal(len(to_settle)) > FULL_IMPORT_CONFIRM_SHARE * report.pending_before:
+    if not yes and Decimal(len(to_settle)) > FULL_IMPORT_CONFIRM_SHARE * report.pending_total:
         report.needs_confirmation = True
         raise ImportRefused
     stmt = (update(receipt_t).where(receipt_t.c.id == bindparam("b_id"))
