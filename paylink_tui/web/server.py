@@ -22,7 +22,10 @@ class BackgroundServer:
         self.host = host
         self.port = self.sock.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
+        # log_config=None: uvicorn must not install handlers bound to the real stderr, which
+        # would write over the TUI in `paylink-tui demo`; records go to the host's logging.
+        config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
+                                log_config=None)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]},
