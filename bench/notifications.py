@@ -237,10 +237,18 @@ def main() -> None:
             schema = "bench_" + uuid.uuid4().hex[:8]
             admin = sa_create_engine(normalise_url(args.pg_url), isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+                ext = conn.execute(text(
+                    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                    "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")).scalar()
+                if ext is None:
+                    conn.execute(text("CREATE EXTENSION pg_trgm"))
+                    ext = "public"
                 conn.execute(text(f"CREATE SCHEMA {schema}"))
+                # Alembic must find this schema's (empty) version table, not one in `public`.
+                conn.execute(text(f"CREATE TABLE {schema}.alembic_version "
+                                  "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
             sep = "&" if "?" in args.pg_url else "?"
-            url = f"{args.pg_url}{sep}options=-csearch_path%3D{schema},public"
+            url = f"{args.pg_url}{sep}options=-csearch_path%3D{schema},{ext}"
             try:
                 eng = make_engine(url)
                 upgrade(eng)
