@@ -125,6 +125,15 @@ class PaylinkApp(App):
 
     # --- global actions ------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The footer only offers a way to where the agent is not already.
+        here = type(self.screen).__name__
+        if action == "history" and here == "HistoryScreen":
+            return False
+        if action == "review" and here == "ReviewScreen":
+            return False
+        return True
+
     def action_command_palette(self) -> None:
         from textual.command import CommandPalette
 

@@ -54,14 +54,14 @@ async def test_history_lists_links_newest_first_with_status_email_attempt_and_au
         table = screen.query_one("#links", DataTable)
         first, second = cells(table, 0), cells(table, 1)
         assert first[1] == "DA4000004211007"
-        assert first[5] == "Activa"
-        assert first[6] == "Error de envío (reintentando)"
+        assert first[4] == "Activa"
+        assert first[5] == "Error de envío (reintentando)"
         assert second[1] == "AU1000001211006"
-        assert second[5] == "Pagada"
-        assert second[6] == "Enviada"
-        assert second[7] == "Aprobado"
-        assert second[8] == "426426"
-        assert second[9] == "06/10/2021 15:30"  # paid 20:30 UTC = 15:30 local
+        assert second[4] == "Pagada"
+        assert second[5] == "Enviada"
+        assert second[6] == "Aprobado"
+        assert second[7] == "426426"
+        assert second[8] == "06/10 15:30"  # paid 20:30 UTC = 15:30 local
 
 
 async def test_history_summary_counts_today_week_share_paid_and_collected(ctx):

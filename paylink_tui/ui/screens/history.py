@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Footer, Header, Select, Sparkline, Static
 
-from paylink_tui.domain.dates import local_datetime_text
+from paylink_tui.domain.dates import to_local
 from paylink_tui.domain.labels import ATTEMPT, EMAIL, LINK
 from paylink_tui.domain.money import format_amount, format_money
 from paylink_tui.domain.status import AttemptResult, EmailStatus, LinkStatus
@@ -23,17 +23,16 @@ STATUS_OPTIONS = [("Todos los estados", ALL)] + [(LINK[s], s.value) for s in (
     LinkStatus.ACTIVE, LinkStatus.PAID, LinkStatus.EXPIRED, LinkStatus.CANCELLED,
     LinkStatus.PENDING_CONFIRMATION)]
 
-COLUMNS = (
-    ("created", "Creada", 16),
+COLUMNS = (  # fits 120 columns; the link's detail has every date and word in full
+    ("created", "Creada", 11),
     ("reference", "Referencia", 15),
-    ("policy", "Póliza", 11),
-    ("holder", "Contratante", 18),
-    ("amount", "Monto", 14),
+    ("holder", "Contratante", 17),
+    ("amount", "Monto", 12),
     ("status", "Estado", 9),
-    ("email", "Correo", 9),
-    ("attempt", "Último intento", 14),
-    ("auth", "Autorización", 12),
-    ("paid", "Fecha de pago", 16),
+    ("email", "Correo", 8),
+    ("attempt", "Intento", 9),
+    ("auth", "Autoriz.", 8),
+    ("paid", "Pagada", 11),
 )
 
 
@@ -45,6 +44,11 @@ STATUS_STYLE = {
     LinkStatus.EXPIRED.value: "dim",
     LinkStatus.CANCELLED.value: "dim",
 }
+
+
+def short_datetime(dt, tz: str) -> str:  # type: ignore[no-untyped-def]
+    """`06/10 15:30` in the insurer's zone."""
+    return to_local(dt, tz).strftime("%d/%m %H:%M")
 
 
 def email_label(status: str | None) -> str:
@@ -62,7 +66,7 @@ class HistoryScreen(LinkActionsMixin):
         Binding("x", "cancel_link", "Cancelar liga", id="history.cancel"),
         Binding("c", "copy_link", "Copiar liga", id="history.copy", show=False),
         Binding("m", "toggle_mine", "Mis ligas", id="history.mine"),
-        Binding("e", "focus_filter", "Estado", id="history.filter"),
+        Binding("e", "focus_filter", "Filtrar por estado", id="history.filter", show=False),
         Binding("v", "app.review", "Por revisar", id="history.review"),
         Binding("f5", "refresh", "Actualizar", id="history.refresh", show=False),
     ]
@@ -160,16 +164,15 @@ class HistoryScreen(LinkActionsMixin):
             if attempt and attempt.cd_error:
                 attempt_text += f" ({attempt.cd_error})"
             table.add_row(
-                Text(local_datetime_text(row.created_at, tz)),
+                Text(short_datetime(row.created_at, tz)),
                 Text(row.reference),
-                Text(row.policy),
                 Text(row.holder, overflow="ellipsis", no_wrap=True),
                 Text(f"{format_amount(row.amount)} {row.currency}", justify="right"),
                 Text(LINK[LinkStatus(row.status)], style=STATUS_STYLE.get(row.status, "")),
                 Text(email_label(row.email_status), overflow="ellipsis", no_wrap=True),
-                Text(attempt_text),
+                Text(attempt_text, overflow="ellipsis", no_wrap=True),
                 Text(row.authorization or ""),
-                Text(local_datetime_text(row.paid_at, tz) if row.paid_at else ""),
+                Text(short_datetime(row.paid_at, tz) if row.paid_at else ""),
                 key=row.reference,
             )
         if keep is not None:

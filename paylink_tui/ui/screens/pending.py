@@ -47,6 +47,10 @@ class PendingScreen(Screen):
         self._search_timer = None
         self._totals_timer = None
         self._link_when_loaded = False
+        # Totals count every match (seconds at a million rows): one query at a time, and
+        # only for the newest search once it finishes, so typing never piles them up.
+        self._totals_running = False
+        self._totals_wanted: str | None = None
 
     def compose(self) -> ComposeResult:
         ctx = self.app.ctx  # type: ignore[attr-defined]
@@ -67,7 +71,7 @@ class PendingScreen(Screen):
         table = self.query_one(PendingTable)
         table.focus()
         table.load("")
-        self._load_totals("")
+        self._want_totals("")
 
     @property
     def table(self) -> PendingTable:
@@ -93,7 +97,7 @@ class PendingScreen(Screen):
             self._totals_timer.stop()
         self._search_timer = self.set_timer(SEARCH_DELAY, partial(self.table.load, value))
         self.query_one("#totals", Static).update(Text("Calculando…", style="italic"))
-        self._totals_timer = self.set_timer(TOTALS_DELAY, partial(self._load_totals, value))
+        self._totals_timer = self.set_timer(TOTALS_DELAY, partial(self._want_totals, value))
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -107,7 +111,14 @@ class PendingScreen(Screen):
 
     # --- totals -------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="pending-totals", exit_on_error=False)
+    def _want_totals(self, search: str) -> None:
+        if self._totals_running:
+            self._totals_wanted = search
+            return
+        self._totals_running = True
+        self._load_totals(search)
+
+    @work(thread=True, group="pending-totals", exit_on_error=False)
     def _load_totals(self, search: str) -> None:
         try:
             totals = receipts_service.pending_totals(self.app.ctx, search=search)  # type: ignore[attr-defined]
@@ -117,6 +128,10 @@ class PendingScreen(Screen):
 
     @on(_TotalsLoaded)
     def _totals_loaded(self, event: _TotalsLoaded) -> None:
+        self._totals_running = False
+        wanted, self._totals_wanted = self._totals_wanted, None
+        if wanted is not None and wanted != event.search:
+            self._want_totals(wanted)
         if event.search != self.query_one("#search", Input).value:
             return
         self.query_one("#totals", Static).update(totals_text(event.totals, event.search))
@@ -137,7 +152,7 @@ class PendingScreen(Screen):
         table = event.table
         if not table.rows_window:
             self.query_one(DetailPane).show_receipt(None)
-        if self._link_when_loaded:
+        if self._link_when_loaded and not table.loading_page:
             self._link_when_loaded = False
             self.action_link()
 
@@ -191,7 +206,7 @@ class PendingScreen(Screen):
     def refresh_data(self) -> None:
         """Rows, totals and detail again (after a link, a payment, an import)."""
         self.table.reload()
-        self._load_totals(self.query_one("#search", Input).value)
+        self._want_totals(self.query_one("#search", Input).value)
         self.query_one(DetailPane).refresh_detail()
 
 

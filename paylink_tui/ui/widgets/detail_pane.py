@@ -122,7 +122,7 @@ def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
         recs.append(Text(f"Marcados: {len(marked)} · {format_money(total, marked[0].currency)}",
                          style="bold"))
     else:
-        recs.append(Text("espacio: marcar varios para una sola liga", style="dim"))
+        recs.append(Text("espacio marca varios para una liga", style="dim"))
 
     links: list[Text] = [Text("Ligas anteriores", style="bold")]
     if not detail.links:

@@ -108,6 +108,8 @@ class PendingTable(DataTable):
         self.more_after = False
         self.search = ""
         self._generation = 0
+        self._in_flight = False
+        self._queued: _Request | None = None
         self._marked: dict[int, PendingRow] = {}
 
     def on_mount(self) -> None:
@@ -126,11 +128,25 @@ class PendingTable(DataTable):
         self._request("refresh")
 
     def _request(self, direction: Direction) -> None:
+        # One query at a time: while one runs, only the newest request waits for it (a
+        # thread cannot be stopped, and stale queries would slow the one that matters).
         self._generation += 1
         self.loading_page = True
-        self._load_page(_Request(self._generation, direction, self.search))
+        request = _Request(self._generation, direction, self.search)
+        if self._in_flight:
+            self._queued = request
+        else:
+            self._in_flight = True
+            self._load_page(request)
 
-    @work(thread=True, exclusive=True, group="pending-page", exit_on_error=False)
+    def _next_request(self) -> None:
+        self._in_flight = False
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            self._in_flight = True
+            self._load_page(queued)
+
+    @work(thread=True, group="pending-page", exit_on_error=False)
     def _load_page(self, request: _Request) -> None:
         kwargs: dict[str, object] = {"search": request.search, "limit": PAGE_SIZE}
         window = self.rows_window
@@ -152,6 +168,7 @@ class PendingTable(DataTable):
 
     @on(_PageFailed)
     def _page_failed(self, event: _PageFailed) -> None:
+        self._next_request()
         if event.request.generation != self._generation:
             return
         self.loading_page = False
@@ -163,6 +180,7 @@ class PendingTable(DataTable):
 
     @on(_PageLoaded)
     def _page_loaded(self, event: _PageLoaded) -> None:
+        self._next_request()
         request, page = event.request, event.page
         if request.generation != self._generation or request.search != self.search:
             return  # an older search or window: drop it

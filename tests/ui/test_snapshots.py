@@ -1,0 +1,224 @@
+"""How each screen and dialog looks, at 120×36, on the frozen clock (07/10/2021 16:04 local).
+
+Update with `pytest tests/ui/test_snapshots.py --snapshot-update`, then look at the SVGs
+in tests/ui/__snapshots__/ before committing them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from types import SimpleNamespace
+
+from textual.widgets import Select
+
+from paylink_tui.ui.screens.history import HistoryScreen
+from paylink_tui.ui.screens.link_detail import LinkDetailScreen
+from paylink_tui.ui.screens.link_dialog import LinkDialog
+from paylink_tui.ui.screens.link_sent import LinkSentScreen
+from paylink_tui.ui.screens.prompt import ConfirmDialog
+from paylink_tui.ui.screens.review import ReviewScreen
+from paylink_tui.ui.widgets.detail_pane import DetailPane
+from tests.ui.conftest import SIZE, add_link, add_review, app_for, settle, wait_until
+from tests.ui.test_history_screen import book
+
+
+def sent_link(**overrides):
+    """A GeneratedLink as the service returns it (the URL fixed, so the QR is too)."""
+    values = dict(
+        link_id=1, reference="AU1000001211007", url="https://sandbox.mitec.example/p/i/3691PBW8",
+        email="ana@example.com", amount=Decimal("75.17"), currency="MXN", policy_number="AU1000001",
+        receipt_numbers=("4100000001",), valid_through=date(2021, 10, 10),
+        reappears_on=date(2021, 10, 12), expires_at=datetime(2021, 10, 11, 5, tzinfo=timezone.utc),
+        email_status="sent", email_error=None,
+    )
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+async def home_ready(pilot) -> None:
+    await settle(pilot)
+    pane = pilot.app.screen.query_one(DetailPane)
+    await wait_until(pilot, lambda: pane.detail is not None)
+    await settle(pilot)
+
+
+def test_pending_home(snap_compare, ctx):
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=home_ready)
+
+
+def test_pending_search(snap_compare, ctx):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("slash", *"pena")
+        await wait_until(pilot, lambda: "coinciden" in str(pilot.app.screen.query_one("#totals").render()))
+        await pilot.press("enter", "down")
+        await wait_until(pilot, lambda: pilot.app.screen.query_one(DetailPane).detail.receipt.receipt
+                         == "4100000002")
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_pending_demo_banner_and_marks(snap_compare, ctx):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("space", "space", "up")
+        await settle(pilot)
+
+    app = app_for(ctx, demo_info={"base_url": "http://127.0.0.1:8765",
+                                  "mail_folder": "/home/ana/.local/share/paylink-tui/demo/correo"})
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_link_dialog(snap_compare, ctx):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDialog))
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_link_dialog_invalid_email(snap_compare, ctx):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDialog))
+        await pilot.press(*["backspace"] * 12, *"example")  # ana@example.com -> ana@examplexample
+        await pilot.press(*["backspace"] * 20, *"ana example.com")
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_link_dialog_gateway_missing(snap_compare, ctx):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDialog))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "PAYLINK_GATEWAY" in str(pilot.app.screen.query_one("#link-error").render()))
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_link_sent(snap_compare, ctx):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        pilot.app.push_screen(LinkSentScreen(sent_link()))
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_link_sent_email_queued(snap_compare, ctx):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        pilot.app.push_screen(LinkSentScreen(sent_link(
+            email_status="queued",
+            email_error="No se pudo conectar con el servidor de correo 127.0.0.1:25 (conexión rechazada).")))
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+async def history_ready(pilot) -> None:
+    await home_ready(pilot)
+    await pilot.press("h")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen) and pilot.app.screen.rows)
+    await settle(pilot)
+
+
+def test_history(snap_compare, ctx):
+    book(ctx.engine)
+    add_review(ctx.engine, reference="ZZ-NO-EXISTE", amount="10.00")
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=history_ready)
+
+
+def test_history_filtered(snap_compare, ctx):
+    book(ctx.engine)
+
+    async def run_before(pilot):
+        await history_ready(pilot)
+        pilot.app.screen.query_one(Select).value = "paid"
+        await wait_until(pilot, lambda: len(pilot.app.screen.rows) == 1)
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_link_detail(snap_compare, ctx):
+    book(ctx.engine)
+
+    async def run_before(pilot):
+        await history_ready(pilot)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDetailScreen)
+                         and pilot.app.screen.detail is not None)
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_cancel_confirmation(snap_compare, ctx):
+    book(ctx.engine)
+
+    async def run_before(pilot):
+        await history_ready(pilot)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_resend_prompt(snap_compare, ctx):
+    book(ctx.engine)
+
+    async def run_before(pilot):
+        await history_ready(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_review(snap_compare, ctx):
+    book(ctx.engine)
+    add_review(ctx.engine, reference="ZZ-NO-EXISTE", amount="8900.50")
+    add_review(ctx.engine, reference="DA4000004211007", amount="8000.00", reason="amount_mismatch")
+
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.items)
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(snap_compare, ctx):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_empty_database(snap_compare, make_ctx, tmp_path):
+    from paylink_tui.store.db import make_engine, upgrade
+
+    url = f"sqlite:///{(tmp_path / 'vacia.db').as_posix()}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    ctx = make_ctx(database_url=url)
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=settle)
+
+
+# Keep the helper imported for readers looking for how links are written.
+_ = add_link
