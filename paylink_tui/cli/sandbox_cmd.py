@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--host", default=sd.SANDBOX_HOST, help="dirección (127.0.0.1)")
     parser.add_argument("--port", type=int, default=sd.SANDBOX_PORT, help="puerto (8765)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(handler=run)
     return parser
 
 

@@ -31,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
 
 def test_defaults_are_loopback_and_port_8765():
     args = parser().parse_args(["sandbox"])
-    assert (args.host, args.port, args.func) == ("127.0.0.1", 8765, run)
+    assert (args.host, args.port, args.handler) == ("127.0.0.1", 8765, run)
 
 
 def test_settings_override_the_public_credentials_and_set_company_and_zone():
