@@ -48,8 +48,8 @@ def test_invalid_setting_is_one_spanish_line(tmp_path):
 def test_csv_output_neutralises_formulas(tmp_path):
     import os
 
-    from tests.helpers import seed
     from paylink_tui.store.db import make_engine, upgrade
+    from tests.helpers import seed
 
     url = f"sqlite:///{tmp_path / 'x.db'}"
     engine = make_engine(url)

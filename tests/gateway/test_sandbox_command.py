@@ -15,13 +15,6 @@ from pydantic import SecretStr
 from paylink_tui.cli.sandbox_cmd import add_parser, build_app, run
 from paylink_tui.config import Settings
 
-RUNNER = (
-    "import argparse, sys\n"
-    "from paylink_tui.cli.sandbox_cmd import add_parser\n"
-    "p = argparse.ArgumentParser(); add_parser(p.add_subparsers())\n"
-    "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
-)
-
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser()
@@ -50,7 +43,7 @@ def test_the_command_serves_the_sandbox_until_stopped(tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "PAYLINK_CONFIG": str(tmp_path / "none.toml"),
            "PAYLINK_COMPANY": "AXA"}
-    proc = subprocess.Popen([sys.executable, "-c", RUNNER, "sandbox", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "paylink_tui", "sandbox", "--port", str(port)],
                             env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 15
