@@ -116,7 +116,8 @@ def queue_email(
 ) -> EmailMessage:
     """Add a message to the outbox in the caller's transaction (flushed, so it has an id).
 
-    Raises InvalidAddress / HeaderInjection before anything is written.
+    Raises InvalidAddress / HeaderInjection before anything is written. The MIME message
+    itself is built only when sending: every header that goes into it is checked here.
     """
     to = validate_address(to, "to")
     from_addr = validate_address(from_addr, "from")
@@ -140,7 +141,6 @@ def queue_email(
         next_attempt_at=now,
         created_at=now,
     )
-    mime_message(row)  # anything that cannot become a message fails now, not at delivery
     session.add(row)
     session.flush()
     return row
@@ -164,6 +164,22 @@ def _link_parts(session: Session, link: PaymentLink) -> tuple[Policy, Client, li
         for r, amount in rows
     ]
     return policy, client, lines
+
+
+def _holder(session: Session, link: PaymentLink) -> tuple[str, str]:
+    """(policy number, holder's full name) in one query: the confirmation lists no receipts."""
+    pol = Policy.__table__  # type: ignore[attr-defined]
+    cli = Client.__table__  # type: ignore[attr-defined]
+    row = session.connection().execute(
+        select(pol.c.number, cli.c.first_name, cli.c.last_name, cli.c.second_last_name)
+        .select_from(pol.outerjoin(cli, cli.c.id == pol.c.client_id))
+        .where(pol.c.id == link.policy_id)
+    ).first()
+    if row is None:
+        raise MailError(f"La liga {link.reference} no tiene póliza.")
+    if row.first_name is None:
+        raise MailError(f"La póliza {row.number} no tiene contratante.")
+    return row.number, full_name(row.first_name, row.last_name, row.second_last_name)
 
 
 def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: datetime) -> EmailMessage:
@@ -206,10 +222,10 @@ def queue_confirmation_email(
     if link.paid_at is None or not link.authorization:
         raise MailError(f"La liga {link.reference} no tiene un pago aprobado que confirmar.")
     s = ctx.settings
-    policy, client, _ = _link_parts(session, link)
+    policy_number, holder_name = _holder(session, link)
     rendered = render_confirmation_email(
-        holder_name=full_name(client.first_name, client.last_name, client.second_last_name),
-        policy_number=policy.number,
+        holder_name=holder_name,
+        policy_number=policy_number,
         company=s.company,
         reference=link.reference,
         paid_at=link.paid_at,
