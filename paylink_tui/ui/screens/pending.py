@@ -21,7 +21,6 @@ from paylink_tui.ui.widgets.detail_pane import DetailPane
 from paylink_tui.ui.widgets.inputs import TextInput
 from paylink_tui.ui.widgets.pending_table import PendingTable
 
-SEARCH_DELAY = 0.03  # seconds: lets a burst of keys become one query
 TOTALS_DELAY = 0.25  # totals count every match: wait for the typing to settle
 
 
@@ -44,13 +43,13 @@ class PendingScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._search_timer = None
         self._totals_timer = None
         self._link_when_loaded = False
         # Totals count every match (seconds at a million rows): one query at a time, and
         # only for the newest search once it finishes, so typing never piles them up.
         self._totals_running = False
         self._totals_wanted: str | None = None
+        self._totals_after_rows = False
 
     def compose(self) -> ComposeResult:
         ctx = self.app.ctx  # type: ignore[attr-defined]
@@ -71,7 +70,7 @@ class PendingScreen(Screen):
         table = self.query_one(PendingTable)
         table.focus()
         table.load("")
-        self._want_totals("")
+        self._totals_after_rows = True  # the first rows first: totals would compete with them
 
     @property
     def table(self) -> PendingTable:
@@ -91,19 +90,18 @@ class PendingScreen(Screen):
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
         value = event.value
-        if self._search_timer is not None:
-            self._search_timer.stop()
         if self._totals_timer is not None:
             self._totals_timer.stop()
-        self._search_timer = self.set_timer(SEARCH_DELAY, partial(self.table.load, value))
+        # No debounce for the rows: the table runs one query at a time and only the newest
+        # waiting one after it, so a burst of keys costs at most two queries.
+        self.table.load(value)
         self.query_one("#totals", Static).update(Text("Calculando…", style="italic"))
         self._totals_timer = self.set_timer(TOTALS_DELAY, partial(self._want_totals, value))
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
         table = self.table
-        if self._search_timer is not None and table.search != event.value:
-            self._search_timer.stop()
+        if table.search != event.value:
             table.load(event.value)
         table.focus()
         if table.row_count:
@@ -120,6 +118,7 @@ class PendingScreen(Screen):
 
     @work(thread=True, group="pending-totals", exit_on_error=False)
     def _load_totals(self, search: str) -> None:
+        lower_thread_priority()
         try:
             totals = receipts_service.pending_totals(self.app.ctx, search=search)  # type: ignore[attr-defined]
         except Exception:
@@ -152,6 +151,9 @@ class PendingScreen(Screen):
         table = event.table
         if not table.rows_window:
             self.query_one(DetailPane).show_receipt(None)
+        if self._totals_after_rows:
+            self._totals_after_rows = False
+            self._want_totals(table.search)
         if self._link_when_loaded and not table.loading_page:
             self._link_when_loaded = False
             self.action_link()
@@ -208,6 +210,18 @@ class PendingScreen(Screen):
         self.table.reload()
         self._want_totals(self.query_one("#search", Input).value)
         self.query_one(DetailPane).refresh_detail()
+
+
+def lower_thread_priority() -> None:
+    """Let the kernel favour the rows over the totals when the cores are busy (Linux: a
+    thread is a task and can be reniced alone; elsewhere this does nothing)."""
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
 
 
 def totals_text(totals: PendingTotals | None, search: str) -> Text:

@@ -1,0 +1,149 @@
+"""Benchmark: the TUI on a million receipts.
+
+    python bench/tui_first_rows.py [--rows 1000000] [--db /tmp/paylink-bench.db] [--runs 5]
+
+Measures, each in a fresh process (as an agent starts `paylink-tui`):
+- command start -> first rows on screen: from just before the process is spawned until the
+  pending table holds its first page and the screen has been refreshed (headless, 120×36);
+- each search keystroke from the 3rd character on: from the key press until the table shows
+  the rows for the new text (the search runs in a worker; the debounce is included);
+- PageDown at a window edge: the key press until the next page is in the table.
+The database is built once by bench/pending.py's builder (kept for later runs). Nothing is
+asserted: the figures (median and worst) go to the README. Targets: 0.5 s and 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEARCHES = ("hernandez", "maria jose", "garcia", "zuniga avendano")
+
+
+def child(url: str, started: float) -> None:
+    """The measured process: the same path as `paylink-tui` with no command."""
+    import asyncio
+
+    os.environ["PAYLINK_DATABASE_URL"] = url
+    sys.path.insert(0, str(ROOT))
+    from paylink_tui.cli.common import context_or_exit, settings_or_exit
+
+    ctx = context_or_exit(settings_or_exit())
+    from paylink_tui.ui.app import make_app
+    from paylink_tui.ui.widgets.pending_table import PendingTable
+
+    app = make_app(ctx, live=False, cursor_blink=False)
+    out: dict[str, object] = {}
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 36)) as pilot:
+            while not (app.screen.query(PendingTable) and app.screen.query_one(PendingTable).row_count):
+                await asyncio.sleep(0.001)
+            await pilot.pause()  # a refresh with the rows
+            out["first_rows_s"] = time.time() - started
+            table = app.screen.query_one(PendingTable)
+
+            async def until(cond) -> float:
+                t = time.perf_counter()
+                while not cond():
+                    await asyncio.sleep(0.001)
+                return (time.perf_counter() - t) * 1000
+
+            # Keys go straight into the search box at ~8 keys/s (Pilot.press would also
+            # wait for the app to go idle, which is not what the agent perceives).
+            search = app.screen.query_one("#search")
+            search.focus()
+            keys: list[float] = []
+            for term in SEARCHES:
+                for i in range(len(term)):
+                    value = term[: i + 1]
+                    t = time.perf_counter()
+                    search.insert_text_at_cursor(value[-1])
+                    await until(lambda v=value: table.search == v and not table.loading_page)
+                    if len(value.strip()) >= 3:
+                        keys.append((time.perf_counter() - t) * 1000)
+                    await asyncio.sleep(0.12)
+                search.value = ""
+                await until(lambda: table.search == "" and not table.loading_page)
+                await asyncio.sleep(0.5)
+            out["keystroke_ms"] = keys
+
+            pages: list[float] = []
+            table.focus()
+            for _ in range(40):
+                t = time.perf_counter()
+                table.action_page_down()
+                await asyncio.sleep(0)
+                if table.loading_page:
+                    await until(lambda: not table.loading_page)
+                    pages.append((time.perf_counter() - t) * 1000)
+                await asyncio.sleep(0.05)
+            out["page_fetch_ms"] = pages
+            t = time.perf_counter()
+            await pilot.press("end")
+            await until(lambda: not table.loading_page and not table.more_after)
+            out["end_ms"] = (time.perf_counter() - t) * 1000
+
+    asyncio.run(run())
+    print(json.dumps(out))
+
+
+def ensure_db(path: str, rows: int) -> str:
+    url = f"sqlite:///{path}"
+    spec = importlib.util.spec_from_file_location("bench_pending", ROOT / "bench" / "pending.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build(url, rows)
+    return url
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--db", default=str(Path(tempfile.gettempdir()) / "paylink-bench.db"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--started", type=float, default=0.0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.started)
+        return
+
+    url = ensure_db(args.db, args.rows)
+    results = []
+    for _ in range(args.runs):
+        started = time.time()
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", url, "--started", repr(started)],
+            capture_output=True, text=True, cwd=ROOT, check=True,
+        )
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    first = [r["first_rows_s"] for r in results]
+    keys = [k for r in results for k in r["keystroke_ms"]]
+    pages = [p for r in results for p in r["page_fetch_ms"]]
+    ends = [r["end_ms"] for r in results]
+    print(f"TUI sobre {args.rows:,} recibos (SQLite, {args.runs} arranques, 120×36 sin terminal):")
+    print(f"  inicio del comando -> primeras filas: mediana {statistics.median(first):.3f} s, "
+          f"peor {max(first):.3f} s (meta 0.5 s)")
+    print(f"  tecla en la búsqueda (3+ letras) -> filas en la tabla: mediana "
+          f"{statistics.median(keys):.1f} ms, p90 {sorted(keys)[int(len(keys) * 0.9)]:.1f} ms, "
+          f"peor {max(keys):.1f} ms (meta 50 ms)")
+    if pages:
+        print(f"  Av Pág en el borde de la ventana -> página siguiente: mediana "
+              f"{statistics.median(pages):.1f} ms")
+    print(f"  Fin -> última página: mediana {statistics.median(ends):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
