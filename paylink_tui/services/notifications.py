@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from paylink_tui.domain.dates import parse_mit_datetime
@@ -44,6 +48,7 @@ from paylink_tui.services import audit
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import is_sqlite, read_session, write_session
 from paylink_tui.store.models import (
+    AuditEvent,
     LinkReceipt,
     Notification,
     PaymentAttempt,
@@ -68,8 +73,18 @@ __all__ = [
     "apply_review",
     "dismiss_review",
     "list_review",
+    "receive_many",
     "receive_notification",
 ]
+
+# The hot path speaks SQLAlchemy Core on the session's connection: a payment touches about
+# ten rows, and ORM objects (identity map, flush, refresh) cost more CPU than the SQL.
+_N = Notification.__table__  # type: ignore[attr-defined]
+_PL = PaymentLink.__table__  # type: ignore[attr-defined]
+_LR = LinkReceipt.__table__  # type: ignore[attr-defined]
+_RC = Receipt.__table__  # type: ignore[attr-defined]
+_PA = PaymentAttempt.__table__  # type: ignore[attr-defined]
+_AU = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 class ReviewError(Exception):
@@ -168,24 +183,63 @@ def _row_values(ctx: AppContext, n: MitNotification, now: datetime) -> dict[str,
     }
 
 
+@lru_cache(maxsize=2)
+def _statements(sqlite_engine: bool) -> SimpleNamespace:
+    """The hot path's statements, built once per dialect (SQLAlchemy then reuses their
+    compiled form): row locks on PostgreSQL, where SQLite's BEGIN IMMEDIATE serialises."""
+    dialect_insert = sqlite.insert if sqlite_engine else postgresql.insert
+    link = select(_PL).where(_PL.c.reference == bindparam("ref"))
+    notification = select(_N).where(_N.c.id == bindparam("nid"))
+    if not sqlite_engine:
+        link = link.with_for_update()
+        notification = notification.with_for_update()
+    mine = _LR.alias("mine")
+    return SimpleNamespace(
+        insert=(dialect_insert(_N)
+                .on_conflict_do_nothing(index_elements=["folio", "reference"])
+                .returning(_N.c.id)),
+        existing=select(_N.c.id).where(_N.c.folio == bindparam("f"),
+                                       _N.c.reference == bindparam("r")),
+        notification=notification,
+        link=link,
+        newer=(select(_PL.c.reference)
+               .select_from(_PL.join(_LR, _LR.c.link_id == _PL.c.id)
+                            .join(mine, mine.c.receipt_id == _LR.c.receipt_id))
+               .where(mine.c.link_id == bindparam("lid"),
+                      _PL.c.id != bindparam("lid"),
+                      _PL.c.created_at > bindparam("created"),
+                      _PL.c.state != LinkState.CANCELLED.value)
+               .distinct()
+               .order_by(_PL.c.reference)),
+        pay_link=update(_PL).where(_PL.c.id == bindparam("lid")),
+        pay_receipts=(update(_RC)
+                      .where(_RC.c.id.in_(select(_LR.c.receipt_id)
+                                          .where(_LR.c.link_id == bindparam("lid"))))
+                      .values(status=ReceiptStatus.PAID.value, updated_at=bindparam("now"))),
+        attempt=insert(_PA),
+        audit=insert(_AU),
+        settle=update(_N).where(_N.c.id == bindparam("nid")),
+    )
+
+
+def _sql(ctx: AppContext) -> SimpleNamespace:
+    return _statements(is_sqlite(ctx.engine))
+
+
+def _conn(session: Session) -> Connection:
+    return session.connection()
+
+
 def _insert(session: Session, ctx: AppContext, values: dict[str, Any]) -> tuple[int, bool]:
     """Insert once per (folio, reference) in `session`; (id, duplicate). ON CONFLICT DO
     NOTHING settles the race between two workers without an IntegrityError."""
-    table = Notification.__table__  # type: ignore[attr-defined]
-    dialect_insert = sqlite.insert if is_sqlite(ctx.engine) else postgresql.insert
-    stmt = (
-        dialect_insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["folio", "reference"])
-        .returning(table.c.id)
-    )
-    new_id = session.execute(stmt).scalar()
+    sql = _sql(ctx)
+    conn = _conn(session)
+    new_id = conn.execute(sql.insert, values).scalar()
     if new_id is not None:
         return int(new_id), False
-    existing = session.execute(
-        select(table.c.id).where(
-            table.c.folio == values["folio"], table.c.reference == values["reference"]
-        )
+    existing = conn.execute(
+        sql.existing, {"f": values["folio"], "r": values["reference"]}
     ).scalar_one()
     return int(existing), True
 
@@ -217,76 +271,57 @@ def _missing_fields(n: Notification) -> list[str]:
     return missing
 
 
-def _lock_link(session: Session, ctx: AppContext, **where: Any) -> PaymentLink | None:
-    stmt = select(PaymentLink).filter_by(**where)
-    if not is_sqlite(ctx.engine):  # SQLite's BEGIN IMMEDIATE already serialises writers
-        stmt = stmt.with_for_update()
-    return session.execute(stmt).scalars().first()
+def _lock_link(session: Session, ctx: AppContext, reference: str | None) -> Any:
+    """The link (a plain record of its columns), locked for this transaction, or None."""
+    row = _conn(session).execute(_sql(ctx).link, {"ref": reference}).mappings().first()
+    return SimpleNamespace(**row) if row is not None else None
 
 
-def _newer_links(session: Session, link: PaymentLink) -> list[str]:
+def _newer_links(session: Session, ctx: AppContext, link: Any) -> list[str]:
     """References of links created after `link` for any of its receipts (not cancelled)."""
-    lr = LinkReceipt.__table__  # type: ignore[attr-defined]
-    pl = PaymentLink.__table__  # type: ignore[attr-defined]
-    mine = lr.alias("mine")
-    stmt = (
-        select(pl.c.reference)
-        .select_from(pl.join(lr, lr.c.link_id == pl.c.id)
-                     .join(mine, mine.c.receipt_id == lr.c.receipt_id))
-        .where(
-            mine.c.link_id == link.id,
-            pl.c.id != link.id,
-            pl.c.created_at > link.created_at,
-            pl.c.state != LinkState.CANCELLED.value,
-        )
-        .distinct()
-        .order_by(pl.c.reference)
-    )
-    return list(session.execute(stmt).scalars())
+    params = {"lid": link.id, "created": link.created_at}
+    return list(_conn(session).execute(_sql(ctx).newer, params).scalars())
 
 
-def _attempt(session: Session, n: Notification, link: PaymentLink, now: datetime) -> None:
+def _attempt(session: Session, ctx: AppContext, n: Any, link: Any, now: datetime) -> None:
     result = n.response if n.response in RESPONSES else AttemptResult.ERROR.value
-    session.add(PaymentAttempt(
-        link_id=link.id, notification_id=n.id, result=result,
-        cd_response=None, cd_error=n.cd_error, nb_error=n.nb_error,
-        authorization=n.authorization, taken_at=n.taken_at, created_at=now,
-    ))
+    _conn(session).execute(_sql(ctx).attempt, {
+        "link_id": link.id, "notification_id": n.id, "result": result,
+        "cd_response": None, "cd_error": n.cd_error, "nb_error": n.nb_error,
+        "authorization": n.authorization, "taken_at": n.taken_at, "created_at": now,
+    })
 
 
-def _mark_paid(session: Session, ctx: AppContext, n: Notification, link: PaymentLink,
+def _audit(session: Session, ctx: AppContext, *, at: datetime, agent: str, action: str,
+           subject: str, detail: str | None = None) -> None:
+    """audit.record's row, written with Core like the rest of the hot path."""
+    _conn(session).execute(_sql(ctx).audit, {
+        "at": at, "agent": agent, "action": action, "subject": subject, "detail": detail,
+    })
+
+
+def _mark_paid(session: Session, ctx: AppContext, n: Any, link: Any,
                now: datetime) -> list[int]:
     """The link and its receipts paid, the attempt recorded, the confirmation queued."""
-    link.state = LinkState.PAID.value
-    link.authorization = n.authorization
-    link.folio = n.folio
-    link.paid_at = n.taken_at or now
-    link.card_type = n.card_type
-    link.card_mask = n.card_mask
-    link.updated_at = now
-    session.add(link)
-    lr = LinkReceipt.__table__  # type: ignore[attr-defined]
-    session.execute(
-        update(Receipt.__table__)  # type: ignore[attr-defined]
-        .where(Receipt.__table__.c.id.in_(  # type: ignore[attr-defined]
-            select(lr.c.receipt_id).where(lr.c.link_id == link.id)))
-        .values(status=ReceiptStatus.PAID.value, updated_at=now)
-    )
-    _attempt(session, n, link, now)
-    session.flush()
-    return _queue_confirmation(session, ctx, link, now)
-
-
-def _queue_confirmation(session: Session, ctx: AppContext, link: PaymentLink,
-                        now: datetime) -> list[int]:
     from paylink_tui.services import outbox
 
-    queued = outbox.queue_confirmation_email(session, ctx, link, now)
-    if queued is None:
-        return []
-    session.flush()
-    found = getattr(queued, "id", queued)
-    return [int(found)] if found is not None else []
+    paid = {
+        "state": LinkState.PAID.value,
+        "authorization": n.authorization,
+        "folio": n.folio,
+        "paid_at": n.taken_at or now,
+        "card_type": n.card_type,
+        "card_mask": n.card_mask,
+        "updated_at": now,
+    }
+    sql = _sql(ctx)
+    conn = _conn(session)
+    conn.execute(sql.pay_link, {"lid": link.id, **paid})
+    for name, value in paid.items():  # the confirmation is rendered from the paid link
+        setattr(link, name, value)
+    conn.execute(sql.pay_receipts, {"lid": link.id, "now": now})
+    _attempt(session, ctx, n, link, now)
+    return [outbox.queue_confirmation(session, ctx, link, now)]
 
 
 def _decide(session: Session, ctx: AppContext, n: Notification,
@@ -295,13 +330,13 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
     missing = _missing_fields(n)
     if missing:
         return _review(ReviewReason.MISSING_FIELDS, "Faltan: " + ", ".join(missing))
-    link = _lock_link(session, ctx, reference=n.reference)
+    link = _lock_link(session, ctx, n.reference)
     if link is None:
         return _review(ReviewReason.UNKNOWN_REFERENCE)
     n.link_id = link.id
     if n.response != "approved":
         # The client may retry with another card: the link stays as it is.
-        _attempt(session, n, link, now)
+        _attempt(session, ctx, n, link, now)
         return NotificationStatus.APPLIED.value, None, [], None
     if n.amount != link.amount:
         return _review(
@@ -323,7 +358,7 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
     if not taken_in_time(n.taken_at, link.expires_at):
         return _review(ReviewReason.LATE_PAYMENT)
     cancelled = link.state == LinkState.CANCELLED.value
-    newer = _newer_links(session, link)
+    newer = _newer_links(session, ctx, link)
     email_ids = _mark_paid(session, ctx, n, link, now)
     if cancelled:
         log.warning("payment %s applied to cancelled link %s: flagged", n.folio, link.reference)
@@ -334,9 +369,9 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
         log.warning("payment %s applied to link %s, whose receipts have a newer link %s",
                     n.folio, link.reference, refs)
         for other in newer:
-            audit.record(session, at=now, agent=MIT_AGENT, action="link_flagged",
-                         subject=f"liga {other}",
-                         detail=f"los recibos se pagaron con la liga anterior {link.reference}")
+            _audit(session, ctx, at=now, agent=MIT_AGENT, action="link_flagged",
+                   subject=f"liga {other}",
+                   detail=f"los recibos se pagaron con la liga anterior {link.reference}")
         return (NotificationStatus.REVIEW.value, ReviewReason.NEWER_LINK.value, email_ids,
                 f"Pago aplicado a la liga {link.reference}; sus recibos ya tenían la liga más "
                 f"reciente {refs}, que sigue pudiéndose pagar en MIT: revísela.")
@@ -348,32 +383,42 @@ def _review(reason: ReviewReason, note: str | None = None
     return NotificationStatus.REVIEW.value, reason.value, [], note
 
 
-def _is_pending_apply(n: Notification) -> bool:
+def _is_pending_apply(n: Any) -> bool:
     return n.status == NotificationStatus.REVIEW.value and n.review_reason is None
 
 
-def _apply_in(session: Session, ctx: AppContext, notification_id: int,
-              now: datetime) -> tuple[str, str | None, tuple[int, ...]]:
-    table = Notification.__table__  # type: ignore[attr-defined]
-    stmt = select(table).where(table.c.id == notification_id)
-    if not is_sqlite(ctx.engine):
-        stmt = stmt.with_for_update()
-    # A detached copy: _decide reads and annotates it; the row is written once, below.
-    n = Notification(**session.execute(stmt).mappings().one())
+def _apply_in(session: Session, ctx: AppContext, notification_id: int, now: datetime,
+              n: Any = None) -> tuple[str, str | None, tuple[int, ...]]:
+    """Apply a stored notification. `n`: its values when this transaction just inserted it
+    (no need to read it back); otherwise it is read (and locked on PostgreSQL)."""
+    conn = _conn(session)
+    sql = _sql(ctx)
+    if n is None:
+        # A detached copy: _decide reads and annotates it; the row is written once, below.
+        n = SimpleNamespace(**conn.execute(sql.notification, {"nid": notification_id})
+                            .mappings().one())
     if not _is_pending_apply(n):  # applied already (by us earlier or by another worker)
         return n.status, n.review_reason, ()
     status, reason, email_ids, note = _decide(session, ctx, n, now)
-    session.execute(
-        update(table).where(table.c.id == notification_id)
-        .values(status=status, review_reason=reason, note=note, link_id=n.link_id)
-    )
+    conn.execute(sql.settle, {"nid": notification_id, "status": status,
+                              "review_reason": reason, "note": note, "link_id": n.link_id})
     action = "payment_applied" if status == NotificationStatus.APPLIED.value else "payment_review"
     detail = f"folio {n.folio}, {n.response}"
     if reason:
         detail += f", {REVIEW_REASON[ReviewReason(reason)]}"
-    audit.record(session, at=now, agent=MIT_AGENT, action=action,
-                 subject=f"notificación {n.id} ref {n.reference}", detail=detail)
+    _audit(session, ctx, at=now, agent=MIT_AGENT, action=action,
+           subject=f"notificación {n.id} ref {n.reference}", detail=detail)
     return status, reason, tuple(email_ids)
+
+
+def _receive_in(session: Session, ctx: AppContext, values: dict[str, Any],
+                now: datetime) -> tuple[int, bool, str, str | None, tuple[int, ...]]:
+    """Store and apply in the caller's transaction: (id, duplicate, status, reason, emails)."""
+    notification_id, duplicate = _insert(session, ctx, values)
+    fresh = None if duplicate else SimpleNamespace(
+        id=notification_id, link_id=None, note=None, **values)
+    status, reason, email_ids = _apply_in(session, ctx, notification_id, now, fresh)
+    return notification_id, duplicate, status, reason, email_ids
 
 
 def _apply(ctx: AppContext, notification_id: int) -> tuple[str, str | None, tuple[int, ...]]:
@@ -400,14 +445,21 @@ def receive_notification(ctx: AppContext, str_response: str, *, deliver: bool = 
     if it could not be stored (the caller answers 5xx so that MIT retries). With
     `deliver=False` the caller delivers `Received.email_ids` itself (after answering MIT).
     """
-    n = parse(ctx, str_response)
     now = ctx.now()
-    values = _row_values(ctx, n, now)
+    values = _row_values(ctx, parse(ctx, str_response), now)
+    received = _receive_values(ctx, values, now)
+    if deliver:
+        _deliver(ctx, received.email_ids)
+    return received
+
+
+def _receive_values(ctx: AppContext, values: dict[str, Any], now: datetime) -> Received:
+    """One parsed notification in a transaction of its own, with the store-alone fallback."""
     try:
         # The usual path: stored and applied in one transaction (one commit).
         with write_session(ctx.engine) as session:
-            notification_id, duplicate = _insert(session, ctx, values)
-            status, reason, email_ids = _apply_in(session, ctx, notification_id, now)
+            notification_id, duplicate, status, reason, email_ids = _receive_in(
+                session, ctx, values, now)
     except Exception:
         # Applying failed and rolled everything back: store it on its own so it is never
         # lost (this raises if even that fails: the caller answers 5xx and MIT retries).
@@ -420,6 +472,12 @@ def receive_notification(ctx: AppContext, str_response: str, *, deliver: bool = 
             # Stored, not applied: it stays "por revisar" and MIT's retry tries again.
             log.exception("notification %s stored but could not be applied", notification_id)
             return Received(notification_id, NotificationStatus.REVIEW.value, None, duplicate)
+    return _received(values, notification_id, duplicate, status, reason, email_ids)
+
+
+def _received(values: dict[str, Any], notification_id: int, duplicate: bool, status: str,
+              reason: str | None, email_ids: tuple[int, ...]) -> Received:
+    """The outcome, logged once it is committed."""
     if duplicate:
         log.info("notification %s (folio %s, ref %s): duplicate, nothing changed",
                  notification_id, values["folio"], values["reference"])
@@ -427,9 +485,49 @@ def receive_notification(ctx: AppContext, str_response: str, *, deliver: bool = 
         log.info("notification %s (folio %s, ref %s, %s): %s%s", notification_id,
                  values["folio"], values["reference"], values["response"], status,
                  f" ({reason})" if reason else "")
-    if deliver:
-        _deliver(ctx, email_ids)
     return Received(notification_id, status, reason, duplicate, email_ids)
+
+
+def receive_many(ctx: AppContext, str_responses: Sequence[str]) -> list[Received | Exception]:
+    """Several notifications (MIT's strResponse each) stored and applied in ONE transaction:
+    one commit, hence one disk sync, for the lot. Same result per item as
+    `receive_notification(..., deliver=False)`, in order: a `Received`, or the exception it
+    would have raised (Rejected, or a database error when it could not be stored).
+
+    If anything fails inside the shared transaction, it rolls back as a whole and each
+    notification is received on its own (with its own store-alone fallback): one bad
+    notification never costs the others.
+    """
+    now = ctx.now()
+    results: list[Received | Exception | None] = [None] * len(str_responses)
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for i, str_response in enumerate(str_responses):
+        try:
+            parsed.append((i, _row_values(ctx, parse(ctx, str_response), now)))
+        except Rejected as exc:
+            results[i] = exc
+    # One order for every process (by reference, then folio), so that two PostgreSQL
+    # writers lock links and unique keys in the same order instead of deadlocking.
+    parsed.sort(key=lambda item: (item[1]["reference"] or "", item[1]["folio"] or ""))
+    if parsed:
+        try:
+            with write_session(ctx.engine) as session:
+                done = [(i, values, _receive_in(session, ctx, values, now))
+                        for i, values in parsed]
+        except Exception:
+            log.exception("a batch of %d notifications could not be applied together; "
+                          "receiving them one by one", len(parsed))
+            for i, values in parsed:
+                try:
+                    results[i] = _receive_values(ctx, values, now)
+                except Exception as exc:
+                    log.exception("notification (folio %s, ref %s) could NOT be stored",
+                                  values["folio"], values["reference"])
+                    results[i] = exc
+        else:
+            for i, values, outcome in done:
+                results[i] = _received(values, *outcome)
+    return [r for r in results if r is not None]
 
 
 # -- review -------------------------------------------------------------------------------------
@@ -501,7 +599,7 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
                 f"La notificación {notification_id} ya se aplicó a su liga; si ya la revisó, "
                 "márquela como resuelta con una nota."
             )
-        link = _lock_link(session, ctx, reference=reference.strip())
+        link = _lock_link(session, ctx, reference.strip())
         if link is None:
             raise ReviewError(f"No existe una liga con la referencia {reference}.")
         if n.response == "approved":
@@ -517,7 +615,7 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
                 )
             email_ids = _mark_paid(session, ctx, n, link, now)
         else:
-            _attempt(session, n, link, now)
+            _attempt(session, ctx, n, link, now)
         n.link_id = link.id
         n.status = NotificationStatus.RESOLVED.value
         n.resolved_by = agent

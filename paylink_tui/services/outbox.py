@@ -16,8 +16,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage as MimeMessage
+from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, select
 
 from paylink_tui.domain.dates import utc
@@ -67,6 +68,7 @@ __all__ = [
     "deliver_due",
     "email_status_label",
     "mime_message",
+    "queue_confirmation",
     "queue_confirmation_email",
     "queue_email",
     "queue_link_email",
@@ -119,31 +121,43 @@ def queue_email(
     Raises InvalidAddress / HeaderInjection before anything is written. The MIME message
     itself is built only when sending: every header that goes into it is checked here.
     """
+    row = EmailMessage(**_email_values(
+        kind=kind, to=to, from_addr=from_addr, from_name=from_name, reply_to=reply_to,
+        rendered=rendered, now=now, link_id=link_id))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _email_values(*, kind: str, to: str, from_addr: str, from_name: str | None,
+                  reply_to: str | None, rendered: RenderedEmail, now: datetime,
+                  link_id: int | None) -> dict[str, object]:
+    """The outbox row's columns, every header checked (InvalidAddress / HeaderInjection)."""
     to = validate_address(to, "to")
     from_addr = validate_address(from_addr, "from")
     reply_to = validate_address(reply_to, "reply_to") if reply_to else None
     check_header(from_name, "from_name")
     check_header(rendered.subject, "subject")
     now = utc(now)
-    row = EmailMessage(
-        kind=kind,
-        link_id=link_id,
-        to_addr=to,
-        from_addr=from_addr,
-        from_name=from_name or None,
-        reply_to=reply_to,
-        subject=rendered.subject,
-        message_id=new_message_id(from_addr),
-        body_text=rendered.text,
-        body_html=rendered.html,
-        status=EmailStatus.QUEUED.value,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return {
+        "kind": kind,
+        "link_id": link_id,
+        "to_addr": to,
+        "from_addr": from_addr,
+        "from_name": from_name or None,
+        "reply_to": reply_to,
+        "subject": rendered.subject,
+        "message_id": new_message_id(from_addr),
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "status": EmailStatus.QUEUED.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "last_error": None,
+        "claimed_until": None,
+        "sent_at": None,
+    }
 
 
 def _link_parts(session: Session, link: PaymentLink) -> tuple[Policy, Client, list[ReceiptLine]]:
@@ -219,6 +233,23 @@ def queue_confirmation_email(
     session: Session, ctx: AppContext, link: PaymentLink, now: datetime
 ) -> EmailMessage:
     """Queue the payment confirmation for a paid `link` (paid_at and authorization set)."""
+    row = EmailMessage(**_confirmation_values(session, ctx, link, now))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def queue_confirmation(session: Session, ctx: AppContext, link: Any, now: datetime) -> int:
+    """queue_confirmation_email for the notification hot path: the row inserted with Core
+    (no ORM object to track), its id returned. `link` needs the columns of a paid link."""
+    table = EmailMessage.__table__  # type: ignore[attr-defined]
+    values = _confirmation_values(session, ctx, link, now)
+    return int(session.connection().execute(
+        insert(table).returning(table.c.id), values).scalar_one())
+
+
+def _confirmation_values(session: Session, ctx: AppContext, link: Any,
+                         now: datetime) -> dict[str, object]:
     if link.paid_at is None or not link.authorization:
         raise MailError(f"La liga {link.reference} no tiene un pago aprobado que confirmar.")
     s = ctx.settings
@@ -238,8 +269,7 @@ def queue_confirmation_email(
         card_type=link.card_type,
         templates_dir=s.templates_dir,
     )
-    return queue_email(
-        session,
+    return _email_values(
         kind=KIND_CONFIRMATION,
         to=link.email,
         from_addr=s.notice_sender,
