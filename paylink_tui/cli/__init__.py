@@ -62,11 +62,40 @@ def main(argv: list[str] | None = None) -> int:
     _utf8_console()
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_logging(getattr(args.handler, "__module__", ""))
     if args.handler is None:
         from paylink_tui.cli.tui_cmd import run as run_tui
 
         return run_tui(args)
     return int(args.handler(args) or 0)
+
+
+def _configure_logging(command_module: str) -> None:
+    """`serve` logs to stderr, as servers do; everything else to a file in the user log dir,
+    so that no English log line lands on the agent's terminal or over the TUI."""
+    import logging
+
+    logger = logging.getLogger("paylink_tui")
+    if logger.handlers:
+        return
+    logger.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if command_module.endswith(".serve_cmd") or command_module.endswith(".sandbox_cmd"):
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    else:
+        from logging.handlers import RotatingFileHandler
+
+        import platformdirs
+
+        folder = platformdirs.user_log_path("paylink-tui", appauthor=False)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handler = RotatingFileHandler(folder / "paylink-tui.log", maxBytes=2_000_000,
+                                          backupCount=3, encoding="utf-8")
+        except OSError:
+            handler = logging.NullHandler()
+    handler.setFormatter(fmt)
+    logger.addHandler(handler)
 
 
 def _utf8_console() -> None:
