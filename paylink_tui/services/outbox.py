@@ -13,6 +13,7 @@ again with the same Message-ID (fixed when queued), so mail clients see one mess
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage as MimeMessage
@@ -57,6 +58,8 @@ KIND_CONFIRMATION = "confirmation"
 # Seconds to wait after the 1st, 2nd, ... failure; hourly after the last.
 BACKOFF = (30, 60, 120, 300, 600, 1800)
 BACKOFF_MAX = 3600
+# Seconds between the writes that record sent messages during a delivery round.
+MARK_SENT_EVERY = 0.5
 
 __all__ = [
     "BACKOFF",
@@ -342,17 +345,18 @@ def _claim(ctx: AppContext, ids: list[int] | None, limit: int, now: datetime) ->
     return claimed
 
 
-def _mark_sent(ctx: AppContext, email_id: int) -> None:
+def _mark_sent(ctx: AppContext, email_ids: list[int]) -> None:
+    """Record several messages as sent in one short transaction."""
+    if not email_ids:
+        return
+    table = EmailMessage.__table__  # type: ignore[attr-defined]
     with write_session(ctx.engine) as session:
-        row = session.get(EmailMessage, email_id)
-        if row is None:
-            return
-        row.status = EmailStatus.SENT.value
-        row.sent_at = utc(ctx.now())
-        row.attempts += 1
-        row.last_error = None
-        row.claimed_until = None
-        session.add(row)
+        session.connection().execute(
+            update(table)
+            .where(table.c.id.in_(email_ids))
+            .values(status=EmailStatus.SENT.value, sent_at=utc(ctx.now()),
+                    attempts=table.c.attempts + 1, last_error=None, claimed_until=None)
+        )
 
 
 def _mark_failed(ctx: AppContext, email_id: int, error: str, permanent: bool) -> None:
@@ -376,31 +380,51 @@ def deliver_due(ctx: AppContext, *, ids: list[int] | None = None, limit: int = 5
     claimed = _claim(ctx, ids, limit, utc(ctx.now()))
     if not claimed:
         return report
+    table = EmailMessage.__table__  # type: ignore[attr-defined]
+    with ctx.engine.connect() as conn:  # all claimed rows in one read
+        rows = {row.id: row for row in conn.execute(select(table).where(table.c.id.in_(claimed)))}
     transport = ctx.get_mail_transport()
-    for email_id in claimed:
-        with read_session(ctx.engine) as session:
-            row = session.get(EmailMessage, email_id)
-        if row is None:
-            continue
-        try:
-            transport.send(mime_message(row))
-        except MailError as exc:
-            permanent = bool(getattr(exc, "permanent", not isinstance(exc, SendError)))
-            log.warning("email %s to %s not sent: %s", email_id, row.to_addr, exc.message)
-            _mark_failed(ctx, email_id, exc.message, permanent)
-            report.failed += 1
-            report.errors.append(f"Correo a {row.to_addr}: {exc.message}")
-            continue
-        except Exception as exc:  # a bug must not leave the row claimed for the whole lease
-            log.exception("email %s: unexpected error while sending", email_id)
-            message = f"Error inesperado al enviar el correo ({exc.__class__.__name__})."
-            _mark_failed(ctx, email_id, message, False)
-            report.failed += 1
-            report.errors.append(f"Correo a {row.to_addr}: {message}")
-            continue
-        _mark_sent(ctx, email_id)
-        report.sent += 1
+    # Outcomes are recorded a few at a time (one write transaction, not one per message):
+    # a process killed meanwhile sends those few again, with the same Message-ID, when
+    # their claim expires; a successful round records everything before returning.
+    sent: list[int] = []
+    last_mark = time.monotonic()
+    try:
+        for email_id in claimed:
+            row = rows.get(email_id)
+            if row is None:
+                continue
+            if _send_one(ctx, transport, row, report):
+                sent.append(email_id)
+            if time.monotonic() - last_mark >= MARK_SENT_EVERY:
+                _mark_sent(ctx, sent)
+                sent, last_mark = [], time.monotonic()
+    finally:
+        _mark_sent(ctx, sent)
     return report
+
+
+def _send_one(ctx: AppContext, transport: Any, row: Any, report: DeliveryReport) -> bool:
+    """Send one claimed row; a failure is recorded at once (and counted). True when sent."""
+    email_id = row.id
+    try:
+        transport.send(mime_message(row))
+    except MailError as exc:
+        permanent = bool(getattr(exc, "permanent", not isinstance(exc, SendError)))
+        log.warning("email %s to %s not sent: %s", email_id, row.to_addr, exc.message)
+        _mark_failed(ctx, email_id, exc.message, permanent)
+        report.failed += 1
+        report.errors.append(f"Correo a {row.to_addr}: {exc.message}")
+        return False
+    except Exception as exc:  # a bug must not leave the row claimed for the whole lease
+        log.exception("email %s: unexpected error while sending", email_id)
+        message = f"Error inesperado al enviar el correo ({exc.__class__.__name__})."
+        _mark_failed(ctx, email_id, message, False)
+        report.failed += 1
+        report.errors.append(f"Correo a {row.to_addr}: {message}")
+        return False
+    report.sent += 1
+    return True
 
 
 def resend(ctx: AppContext, email_id: int, *, to: str | None = None) -> EmailMessage:

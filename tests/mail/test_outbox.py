@@ -302,6 +302,26 @@ def test_a_process_killed_after_the_server_accepted_repeats_with_the_same_messag
     assert first["Date"] == second["Date"]
 
 
+def test_a_process_killed_mid_round_has_recorded_the_messages_sent_before(make_ctx, mail_drop):
+    ctx = make_ctx(mail_drop.port)
+    ids = [queue_link(ctx, policy_number=f"K{i}", reference=f"40000000000000{i}") for i in range(3)]
+    sends = 0
+
+    def third_dies() -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 3:
+            die()
+
+    ctx.mail_transport = Hook(SmtpTransport.from_settings(ctx.settings), after=third_dies)
+    with pytest.raises(KeyboardInterrupt):
+        deliver_due(ctx)
+    assert len(mail_drop.messages()) == 3
+    # Sent in one round, recorded together: the two before the crash are "sent" once.
+    assert [(load(ctx, i).status, load(ctx, i).attempts) for i in ids] == [
+        ("sent", 1), ("sent", 1), ("queued", 0)]
+
+
 def test_resend_to_another_address_is_a_new_message_sent_now(make_ctx, mail_drop):
     ctx = make_ctx(mail_drop.port)
     email_id = queue_link(ctx)
