@@ -5,6 +5,8 @@ MIT retries a notification until it gets a success answer, so the status codes m
 - 400 for a body that is not ours (not base64, does not decrypt, not MIT's XML): nothing stored;
 - 413 for an oversized body, refused before reading it all;
 - 5xx only when it could not be stored, so that MIT tries again.
+Concurrent notifications are stored and applied together by one writer (`GroupWriter`):
+one transaction and one commit per batch, each answer sent after its batch committed.
 
 With `serve_sandbox` the sandbox gateway (`/gen`, `/i/...`) is mounted at `/` as well.
 """
@@ -73,6 +75,56 @@ def _text(message: str, status: int) -> PlainTextResponse:
     return PlainTextResponse(message, status_code=status)
 
 
+class GroupWriter:
+    """One writer for the notifications of this process (group commit).
+
+    Each request hands its strResponse over and waits. While a batch is being stored and
+    applied (one transaction, one commit, in a worker thread), the notifications that
+    arrive meanwhile queue up and become the next batch. A request gets its answer only
+    after the transaction holding its notification committed; if the batch fails as a
+    whole, `receive_many` receives each notification on its own, so one bad notification
+    never costs the others. Under light load a batch is a single notification: no waiting.
+    """
+
+    def __init__(self, ctx: AppContext, max_batch: int = 64) -> None:
+        self.ctx = ctx
+        self.max_batch = max_batch
+        self._pending: list[tuple[str, asyncio.Future[Any]]] = []
+        self._running = False
+        self._task: asyncio.Task[None] | None = None  # referenced, so it is not collected
+
+    async def receive(self, str_response: str) -> Any:
+        """receive_notification(..., deliver=False), batched with concurrent calls."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((str_response, future))
+        if not self._running:
+            self._running = True
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        from paylink_tui.services import notifications
+
+        try:
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                try:
+                    results = await run_in_threadpool(
+                        notifications.receive_many, self.ctx, [value for value, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # the client went away
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._running = False
+
+
 def create_app(
     ctx: AppContext,
     *,
@@ -81,6 +133,8 @@ def create_app(
     deliver_interval: float = 5.0,
 ) -> Starlette:
     from paylink_tui.services import notifications
+
+    writer = GroupWriter(ctx)
 
     async def notify(request: Request) -> Response:
         client = request.client.host if request.client else "?"
@@ -94,9 +148,7 @@ def create_app(
             log.warning("notification from %s refused: no strResponse field", client)
             return _text("Notificación rechazada: falta el campo strResponse.", 400)
         try:
-            received = await run_in_threadpool(
-                notifications.receive_notification, ctx, value, deliver=False
-            )
+            received = await writer.receive(value)
         except notifications.Rejected as exc:
             log.warning("notification from %s refused: %s", client, exc.message)
             return _text(exc.message, 400)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -124,6 +125,31 @@ async def test_unstorable_notification_answers_5xx_so_mit_retries(ctx, client, m
                              data={"strResponse": str_response(notification_xml(link.reference))})
     assert resp.status_code == 503
     assert all_notifications(ctx) == []
+
+
+async def test_concurrent_notifications_share_transactions_and_each_gets_its_200(ctx, client,
+                                                                               monkeypatch):
+    from paylink_tui.services import notifications as svc
+
+    links = [make_link(ctx) for _ in range(12)]
+    batches: list[int] = []
+    real = svc.receive_many
+
+    def spy(ctx_, values):
+        batches.append(len(values))
+        return real(ctx_, values)
+
+    monkeypatch.setattr(svc, "receive_many", spy)
+    bodies = [str_response(notification_xml(x.reference)) for x in links]
+    bodies.append("¡hola!")  # a bad one among them still gets its own 400
+    resps = await asyncio.gather(*(client.post(NOTIFY_PATH, data={"strResponse": b})
+                                   for b in bodies))
+    assert [r.status_code for r in resps] == [200] * len(links) + [400]
+    assert sum(batches) == len(bodies)
+    assert len(batches) < len(bodies)  # grouped: fewer transactions than notifications
+    for link in links:
+        assert link_row(ctx, link.reference).state == "paid"
+    assert len(all_notifications(ctx)) == len(links)
 
 
 async def test_health_reports_database_ok(client):

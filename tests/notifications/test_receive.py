@@ -283,3 +283,64 @@ def test_links_table_untouched_by_rejected_body(ctx):
         svc.receive_notification(ctx, "%%%%")
     with read_session(ctx.engine) as s:
         assert [(x.state, x.updated_at) for x in s.exec(select(PaymentLink))] == before
+
+
+def test_receive_many_applies_a_batch_in_order_with_each_outcome(ctx):
+    links = [make_link(ctx) for _ in range(3)]
+    approved = [str_response(notification_xml(x.reference, folio=f"81{i}"))
+                for i, x in enumerate(links)]
+    unknown = str_response(notification_xml("NOEXISTE", folio="8199"))
+    got = svc.receive_many(ctx, [approved[2], "%%%%", approved[0], unknown, approved[2],
+                                 approved[1]])
+
+    assert isinstance(got[1], svc.Rejected)
+    outcomes = [(r.status, r.reason, r.duplicate) for r in got if isinstance(r, svc.Received)]
+    assert outcomes == [("applied", None, False), ("applied", None, False),
+                        ("review", "unknown_reference", False),
+                        ("applied", None, True),  # the same notification twice in one batch
+                        ("applied", None, False)]
+    assert got[4].notification_id == got[0].notification_id and got[4].email_ids == ()
+    for link in links:
+        assert link_row(ctx, link.reference).state == "paid"
+        assert len(attempts(ctx, link.id)) == 1
+    assert len(all_notifications(ctx)) == 4
+    assert len(confirmations(ctx)) == 3
+
+
+def test_receive_many_with_one_failing_apply_keeps_the_others_and_stores_that_one(ctx, monkeypatch):
+    good, bad = make_link(ctx), make_link(ctx)
+    real_decide = svc._decide
+
+    def decide(session, ctx_, n, now):
+        if n.reference == bad.reference:
+            raise RuntimeError("boom")
+        return real_decide(session, ctx_, n, now)
+
+    monkeypatch.setattr(svc, "_decide", decide)
+    got = svc.receive_many(ctx, [str_response(notification_xml(good.reference)),
+                                 str_response(notification_xml(bad.reference))])
+
+    assert [(r.status, r.reason) for r in got] == [("applied", None), ("review", None)]
+    assert link_row(ctx, good.reference).state == "paid"
+    assert link_row(ctx, bad.reference).state == "active"
+    assert sorted(n.reference for n in all_notifications(ctx)) == sorted(
+        [good.reference, bad.reference])
+    assert len(confirmations(ctx)) == 1
+
+
+def test_receive_many_that_cannot_store_one_reports_its_error_and_keeps_the_rest(ctx, monkeypatch):
+    good, bad = make_link(ctx), make_link(ctx)
+    real_insert = svc._insert
+
+    def insert(session, ctx_, values):
+        if values["reference"] == bad.reference:
+            raise OSError("disco lleno")
+        return real_insert(session, ctx_, values)
+
+    monkeypatch.setattr(svc, "_insert", insert)
+    got = svc.receive_many(ctx, [str_response(notification_xml(bad.reference)),
+                                 str_response(notification_xml(good.reference))])
+
+    assert isinstance(got[0], OSError)
+    assert (got[1].status, got[1].duplicate) == ("applied", False)
+    assert [n.reference for n in all_notifications(ctx)] == [good.reference]
