@@ -170,3 +170,18 @@ async def test_the_app_stays_responsive_while_a_link_is_generated(make_ctx, slow
         await pilot.pause(0.3)
         assert app.screen is dialog and dialog.busy
         await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+
+
+async def test_keys_typed_in_one_burst_still_send_the_link(live_ctx, mailbox):
+    """A fast typist (or a paste): every key arrives before the app has reacted to the first."""
+    from textual import events
+
+    app = app_for(live_ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        for key, char in [("slash", "/"), ("a", "a"), ("n", "n"), ("a", "a"), ("enter", "\r"),
+                          ("l", "l"), ("enter", "\r")]:
+            app.post_message(events.Key(key, char))
+        await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+        assert app.screen.link.receipt_numbers == ("4100000001",)
+        assert app.screen.link.email == "ana@example.com"

@@ -210,3 +210,23 @@ async def test_a_database_failure_while_paging_is_told_not_raised(ctx):
         assert app.is_running
         texts = [n.message for n in app._notifications]
         assert any("No se pudo leer la lista de pendientes" in t for t in texts)
+
+
+async def test_earlier_links_in_the_detail_use_the_link_status_words(ctx):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from tests.ui.conftest import add_link
+
+    add_link(ctx.engine, reference="AU1000001211006", receipt_ids=[2], amount="75.17", state="paid",
+             paid=True)
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(DetailPane)
+        await wait_until(pilot, lambda: pane.detail is not None and pane.detail.links)
+        console = Console(width=118, file=StringIO(), record=True)
+        console.print(pane.query_one("#detail-body", Static).content)
+        text = console.export_text()
+        assert "Pagada AU1000001211006" in text  # the link's word, not the receipt's "Pagado"

@@ -10,6 +10,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+# How keys are called on a Spanish keyboard.
+KEY_NAMES = {"escape": "Esc", "enter": "Enter", "f5": "F5", "home": "Inicio", "end": "Fin",
+             "space": "espacio", "question_mark": "?", "slash": "/", "ctrl+p": "ctrl+p"}
+
 # Keys handled by Textual's own widgets, described for the agent.
 MOVING = (
     ("↑ ↓", "Mover el cursor en la tabla"),
@@ -45,19 +49,19 @@ def keys_table(app) -> Table:  # type: ignore[no-untyped-def]
     table.add_column(style="bold", min_width=16)
     table.add_column()
     for title, bindings in _sections():
-        table.add_row(Text(title, style="bold underline"), "")
+        table.add_row(Text(title, style="bold"), "")
         seen: set[str] = set()
         for binding in bindings:
             if not isinstance(binding, Binding) or binding.description in seen:
                 continue
             seen.add(binding.description)
             keys = " / ".join(
-                binding.key_display or app.get_key_display(Binding(k.strip(), ""))
+                KEY_NAMES.get(k.strip()) or binding.key_display or app.get_key_display(Binding(k.strip(), ""))
                 for k in binding.key.split(",")
             )
             table.add_row(Text(keys), Text(binding.description))
         table.add_row("", "")
-    table.add_row(Text("Moverse", style="bold underline"), "")
+    table.add_row(Text("Moverse", style="bold"), "")
     for keys, text in MOVING:
         table.add_row(Text(keys), Text(text))
     return table

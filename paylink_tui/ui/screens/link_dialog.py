@@ -24,7 +24,13 @@ from paylink_tui.ui.widgets.inputs import EmailInput
 class LinkDialog(ModalScreen):
     CSS_PATH = ["../styles/link_dialog.tcss"]
 
-    BINDINGS = [Binding("escape", "cancel", "Cancelar", id="link.cancel")]
+    AUTO_FOCUS = "#email"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancelar", id="link.cancel"),
+        # Priority, so an Enter typed right behind `l` (before the dialog has focused
+        # its input) still means "Generar liga" instead of getting lost.
+        Binding("enter", "generate", "Generar liga", show=False, priority=True, id="link.generate"),
+    ]
 
     class _Done(Message):
         def __init__(self, result: object | None, error: str | None) -> None:
@@ -32,11 +38,12 @@ class LinkDialog(ModalScreen):
             self.result = result
             self.error = error
 
-    def __init__(self, rows: list[PendingRow], *, email: str = "") -> None:
+    def __init__(self, rows: list[PendingRow], *, email: str = "", submit_at_once: bool = False) -> None:
         super().__init__()
         self.rows = rows
         self.email = email
         self.busy = False
+        self.submit_at_once = submit_at_once  # Enter was typed before the dialog opened
 
     def compose(self) -> ComposeResult:
         first = self.rows[0]
@@ -63,10 +70,11 @@ class LinkDialog(ModalScreen):
 
     def on_mount(self) -> None:
         email = self.query_one("#email", EmailInput)
-        email.focus()
         email.cursor_position = len(email.value)
         self._show_validation(email.validate(email.value))
         self.query_one("#link-spinner").display = False
+        if self.submit_at_once:
+            self._generate()
 
     @on(Input.Changed, "#email")
     def _email_changed(self, event: Input.Changed) -> None:
@@ -83,8 +91,12 @@ class LinkDialog(ModalScreen):
         self.query_one("#generate", Button).disabled = not ok or self.busy
         self.query_one("#link-error", Static).update("")
 
-    @on(Input.Submitted, "#email")
-    def _submitted(self, event: Input.Submitted) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "generate":  # Enter on "Cancelar" is the button's own
+            return self.focused is None or self.focused.id in ("email", "generate")
+        return True
+
+    def action_generate(self) -> None:
         self._generate()
 
     @on(Button.Pressed, "#generate")

@@ -29,7 +29,11 @@ class PendingScreen(Screen):
     TITLE = "Pendientes de pago"
 
     BINDINGS = [
-        Binding("slash", "focus_search", "Buscar", key_display="/", id="pending.search"),
+        # Priority: run while the app handles the key itself, so that keys typed right
+        # behind it (a fast typist, a paste) already find the focus where it belongs.
+        Binding("slash", "focus_search", "Buscar", key_display="/", priority=True, id="pending.search"),
+        Binding("enter", "submit_search", "Ir al primer resultado", show=False, priority=True,
+                id="pending.submit"),
         Binding("l", "link", "Liga de pago", id="pending.link"),
         Binding("escape", "clear_search", "Limpiar búsqueda", show=False, id="pending.clear"),
         Binding("f5", "refresh", "Actualizar", show=False, id="pending.refresh"),
@@ -45,6 +49,7 @@ class PendingScreen(Screen):
         super().__init__()
         self._totals_timer = None
         self._link_when_loaded = False
+        self._submit_when_open = False
         # Totals count every match (seconds at a million rows): one query at a time, and
         # only for the newest search once it finishes, so typing never piles them up.
         self._totals_running = False
@@ -79,7 +84,8 @@ class PendingScreen(Screen):
     # --- search -------------------------------------------------------------------------
 
     def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        # At once, not on the next loop turn: keys typed right after `/` belong to the box.
+        self.set_focus(self.query_one("#search", Input))
 
     def action_clear_search(self) -> None:
         search = self.query_one("#search", Input)
@@ -98,12 +104,12 @@ class PendingScreen(Screen):
         self.query_one("#totals", Static).update(Text("Calculando…", style="italic"))
         self._totals_timer = self.set_timer(TOTALS_DELAY, partial(self._want_totals, value))
 
-    @on(Input.Submitted, "#search")
-    def _search_submitted(self, event: Input.Submitted) -> None:
+    def action_submit_search(self) -> None:
+        search = self.query_one("#search", Input)
         table = self.table
-        if table.search != event.value:
-            table.load(event.value)
-        table.focus()
+        if table.search != search.value:
+            table.load(search.value)
+        self.set_focus(table)
         if table.row_count:
             table.move_cursor(row=0)
 
@@ -155,14 +161,19 @@ class PendingScreen(Screen):
             self._totals_after_rows = False
             self._want_totals(table.search)
         if self._link_when_loaded and not table.loading_page:
-            self._link_when_loaded = False
-            self.action_link()
+            submit, self._link_when_loaded, self._submit_when_open = self._submit_when_open, False, False
+            self._open_link_dialog(submit_at_once=submit)
 
     @on(DataTable.RowSelected, "#pending-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if self._link_when_loaded:  # `l` then Enter, typed ahead of the rows: "Generar liga"
+            self._submit_when_open = True
+            return
         self.action_link()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "submit_search":  # otherwise Enter is the table's (open the link dialog)
+            return self.is_mounted and self.focused is self.query_one("#search", Input)
         if action == "link":
             return self.is_mounted and (self.table.current_row is not None or self.table.loading_page)
         return True
@@ -178,12 +189,15 @@ class PendingScreen(Screen):
         return [current] if current is not None else []
 
     def action_link(self) -> None:
-        from paylink_tui.ui.screens.link_dialog import LinkDialog
-
         if self.table.loading_page:
             # The agent typed ahead of the rows (search, Enter, `l`): act on what they asked for.
             self._link_when_loaded = True
             return
+        self._open_link_dialog()
+
+    def _open_link_dialog(self, *, submit_at_once: bool = False) -> None:
+        from paylink_tui.ui.screens.link_dialog import LinkDialog
+
         rows = self.selected_receipts()
         if not rows:
             return
@@ -191,7 +205,8 @@ class PendingScreen(Screen):
         email = rows[0].email or ""
         if not email and detail is not None and detail.receipt.policy == rows[0].policy and detail.emails:
             email = detail.emails[0]
-        self.app.push_screen(LinkDialog(rows, email=email), self._link_done)
+        self.app.push_screen(LinkDialog(rows, email=email, submit_at_once=submit_at_once),
+                             self._link_done)
 
     def _link_done(self, result: object) -> None:
         if result is None:

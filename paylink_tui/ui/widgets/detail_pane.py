@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from paylink_tui.domain.dates import short_date
-from paylink_tui.domain.labels import label
+from paylink_tui.domain.labels import LINK
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.status import LinkStatus, ReceiptStatus
 from paylink_tui.services.receipts import PendingRow, ReceiptDetail
@@ -129,7 +129,7 @@ def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
         links.append(Text("Ninguna.", style="dim"))
     for link in detail.links[:4]:
         links.append(Text.assemble(
-            (label(LinkStatus(link.status)), "bold"), " ", link.reference, " ",
+            (LINK[LinkStatus(link.status)], "bold"), " ", link.reference, " ",
             format_money(link.amount, link.currency)))
         links.append(Text.assemble(
             ("  vigencia ", "dim"), short_date(link.last_valid_day), ("  a ", "dim"), link.email))

@@ -62,9 +62,10 @@ class PendingTable(DataTable):
     COMPONENT_CLASSES = {"pending-table--overdue", "pending-table--marked"}
 
     BINDINGS = [
-        Binding("home", "first_page", "Inicio", show=False, id="pending.first"),
-        Binding("end", "last_page", "Final", show=False, id="pending.last"),
-        Binding("space", "toggle_mark", "Marcar", id="pending.mark"),
+        Binding("home", "first_page", "Primera página", key_display="Inicio", show=False,
+                id="pending.first"),
+        Binding("end", "last_page", "Última página", key_display="Fin", show=False, id="pending.last"),
+        Binding("space", "toggle_mark", "Marcar", key_display="espacio", id="pending.mark"),
     ]
 
     loading_page: reactive[bool] = reactive(False)
