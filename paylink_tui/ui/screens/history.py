@@ -24,12 +24,12 @@ STATUS_OPTIONS = [("Todos los estados", ALL)] + [(LINK[s], s.value) for s in (
     LinkStatus.PENDING_CONFIRMATION)]
 
 COLUMNS = (  # fits 120 columns; the link's detail has every date and word in full
-    ("created", "Creada", 11),
-    ("reference", "Referencia", 15),
-    ("holder", "Contratante", 17),
+    ("created", "Creada", 6),
+    ("reference", "Referencia", 22),
+    ("holder", "Contratante", 16),
     ("amount", "Monto", 12),
     ("status", "Estado", 9),
-    ("email", "Correo", 8),
+    ("email", "Correo", 7),
     ("attempt", "Intento", 9),
     ("auth", "Autoriz.", 8),
     ("paid", "Pagada", 11),
@@ -164,7 +164,7 @@ class HistoryScreen(LinkActionsMixin):
             if attempt and attempt.cd_error:
                 attempt_text += f" ({attempt.cd_error})"
             table.add_row(
-                Text(short_datetime(row.created_at, tz)),
+                Text(to_local(row.created_at, tz).strftime("%d/%m")),
                 Text(row.reference),
                 Text(row.holder, overflow="ellipsis", no_wrap=True),
                 Text(f"{format_amount(row.amount)} {row.currency}", justify="right"),
