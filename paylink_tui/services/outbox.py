@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage as MimeMessage
+from email.utils import make_msgid
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, or_, update
+from sqlalchemy import bindparam, insert, or_, update
 from sqlmodel import Session, select
 
 from paylink_tui.domain.dates import utc
@@ -136,9 +138,9 @@ def _email_values(*, kind: str, to: str, from_addr: str, from_name: str | None,
                   reply_to: str | None, rendered: RenderedEmail, now: datetime,
                   link_id: int | None) -> dict[str, object]:
     """The outbox row's columns, every header checked (InvalidAddress / HeaderInjection)."""
-    to = validate_address(to, "to")
-    from_addr = validate_address(from_addr, "from")
-    reply_to = validate_address(reply_to, "reply_to") if reply_to else None
+    to = _valid_address(to, "to")
+    from_addr = _valid_address(from_addr, "from")
+    reply_to = _valid_address(reply_to, "reply_to") if reply_to else None
     check_header(from_name, "from_name")
     check_header(rendered.subject, "subject")
     now = utc(now)
@@ -150,7 +152,7 @@ def _email_values(*, kind: str, to: str, from_addr: str, from_name: str | None,
         "from_name": from_name or None,
         "reply_to": reply_to,
         "subject": rendered.subject,
-        "message_id": new_message_id(from_addr),
+        "message_id": _new_message_id(from_addr),
         "body_text": rendered.text,
         "body_html": rendered.html,
         "status": EmailStatus.QUEUED.value,
@@ -183,15 +185,33 @@ def _link_parts(session: Session, link: PaymentLink) -> tuple[Policy, Client, li
     return policy, client, lines
 
 
-def _holder(session: Session, link: PaymentLink) -> tuple[str, str]:
-    """(policy number, holder's full name) in one query: the confirmation lists no receipts."""
+# Validating an address is pure and costs more than a dict lookup: the senders come from
+# the settings and clients pay more than once, so results (not errors) are remembered.
+_valid_address = lru_cache(maxsize=4096)(validate_address)
+
+
+@lru_cache(maxsize=16)
+def _message_id_domain(from_addr: str) -> str:
+    return new_message_id(from_addr).rsplit("@", 1)[1].rstrip(">")
+
+
+def _new_message_id(from_addr: str) -> str:
+    """new_message_id, with the sender's domain worked out once per sender."""
+    return make_msgid(domain=_message_id_domain(from_addr))
+
+
+@lru_cache(maxsize=1)
+def _holder_query() -> Any:
     pol = Policy.__table__  # type: ignore[attr-defined]
     cli = Client.__table__  # type: ignore[attr-defined]
-    row = session.connection().execute(
-        select(pol.c.number, cli.c.first_name, cli.c.last_name, cli.c.second_last_name)
-        .select_from(pol.outerjoin(cli, cli.c.id == pol.c.client_id))
-        .where(pol.c.id == link.policy_id)
-    ).first()
+    return (select(pol.c.number, cli.c.first_name, cli.c.last_name, cli.c.second_last_name)
+            .select_from(pol.outerjoin(cli, cli.c.id == pol.c.client_id))
+            .where(pol.c.id == bindparam("policy_id")))
+
+
+def _holder(session: Session, link: PaymentLink) -> tuple[str, str]:
+    """(policy number, holder's full name) in one query: the confirmation lists no receipts."""
+    row = session.connection().execute(_holder_query(), {"policy_id": link.policy_id}).first()
     if row is None:
         raise MailError(f"La liga {link.reference} no tiene póliza.")
     if row.first_name is None:
