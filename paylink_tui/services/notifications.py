@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +42,7 @@ from paylink_tui.domain.status import (
     ReceiptStatus,
     ReviewReason,
 )
+from paylink_tui.domain.text import full_name
 from paylink_tui.domain.validity import taken_in_time
 from paylink_tui.gateway.base import Notification as MitNotification
 from paylink_tui.gateway.errors import NotificationRejected
@@ -49,10 +51,12 @@ from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import is_sqlite, read_session, write_session
 from paylink_tui.store.models import (
     AuditEvent,
+    Client,
     LinkReceipt,
     Notification,
     PaymentAttempt,
     PaymentLink,
+    Policy,
     Receipt,
 )
 
@@ -85,6 +89,8 @@ _LR = LinkReceipt.__table__  # type: ignore[attr-defined]
 _RC = Receipt.__table__  # type: ignore[attr-defined]
 _PA = PaymentAttempt.__table__  # type: ignore[attr-defined]
 _AU = AuditEvent.__table__  # type: ignore[attr-defined]
+_PO = Policy.__table__  # type: ignore[attr-defined]
+_CL = Client.__table__  # type: ignore[attr-defined]
 
 
 class ReviewError(Exception):
@@ -183,17 +189,41 @@ def _row_values(ctx: AppContext, n: MitNotification, now: datetime) -> dict[str,
     }
 
 
+_PENDING = "paylink_pending_inserts"
+
+
 @lru_cache(maxsize=2)
 def _statements(sqlite_engine: bool) -> SimpleNamespace:
     """The hot path's statements, built once per dialect (SQLAlchemy then reuses their
     compiled form): row locks on PostgreSQL, where SQLite's BEGIN IMMEDIATE serialises."""
     dialect_insert = sqlite.insert if sqlite_engine else postgresql.insert
-    link = select(_PL).where(_PL.c.reference == bindparam("ref"))
+    mine = _LR.alias("mine")
+    their = _LR.alias("their")
+    other = _PL.alias("other")
+    # Whether any receipt of the link has a newer live link: usually not, and then the
+    # list of their references is not queried at all.
+    has_newer = (
+        select(other.c.id)
+        .select_from(mine.join(their, their.c.receipt_id == mine.c.receipt_id)
+                     .join(other, other.c.id == their.c.link_id))
+        .where(mine.c.link_id == _PL.c.id, other.c.id != _PL.c.id,
+               other.c.created_at > _PL.c.created_at,
+               other.c.state != LinkState.CANCELLED.value)
+        .exists()
+    )
+    # The link with what its confirmation needs (policy number, holder), in one query.
+    link = (
+        select(_PL, has_newer.label("has_newer"), _PO.c.number.label("policy_number"),
+               _CL.c.first_name.label("holder_first"), _CL.c.last_name.label("holder_last"),
+               _CL.c.second_last_name.label("holder_second"))
+        .select_from(_PL.outerjoin(_PO, _PO.c.id == _PL.c.policy_id)
+                     .outerjoin(_CL, _CL.c.id == _PO.c.client_id))
+        .where(_PL.c.reference == bindparam("ref"))
+    )
     notification = select(_N).where(_N.c.id == bindparam("nid"))
     if not sqlite_engine:
-        link = link.with_for_update()
+        link = link.with_for_update(of=_PL)
         notification = notification.with_for_update()
-    mine = _LR.alias("mine")
     return SimpleNamespace(
         insert=(dialect_insert(_N)
                 .on_conflict_do_nothing(index_elements=["folio", "reference"])
@@ -222,6 +252,24 @@ def _statements(sqlite_engine: bool) -> SimpleNamespace:
     )
 
 
+@contextmanager
+def _write(ctx: AppContext) -> Iterator[Session]:
+    """write_session, plus the rows the hot path collected to insert together at the end."""
+    with write_session(ctx.engine) as session:
+        yield session
+        pending = session.info.pop(_PENDING, None)
+        if pending:
+            conn = _conn(session)
+            for stmt, rows in pending.items():
+                conn.execute(stmt, rows)  # one executemany per table
+
+
+def _later(session: Session, stmt: Any, row: dict[str, Any]) -> None:
+    """Insert `row` with `stmt` before this transaction commits (batched with others):
+    for rows nothing reads back within the transaction (attempts, audit events)."""
+    session.info.setdefault(_PENDING, {}).setdefault(stmt, []).append(row)
+
+
 def _sql(ctx: AppContext) -> SimpleNamespace:
     return _statements(is_sqlite(ctx.engine))
 
@@ -246,7 +294,7 @@ def _insert(session: Session, ctx: AppContext, values: dict[str, Any]) -> tuple[
 
 def _store(ctx: AppContext, values: dict[str, Any]) -> tuple[int, bool]:
     """Store only, in a transaction of its own."""
-    with write_session(ctx.engine) as session:
+    with _write(ctx) as session:
         return _insert(session, ctx, values)
 
 
@@ -285,7 +333,7 @@ def _newer_links(session: Session, ctx: AppContext, link: Any) -> list[str]:
 
 def _attempt(session: Session, ctx: AppContext, n: Any, link: Any, now: datetime) -> None:
     result = n.response if n.response in RESPONSES else AttemptResult.ERROR.value
-    _conn(session).execute(_sql(ctx).attempt, {
+    _later(session, _sql(ctx).attempt, {
         "link_id": link.id, "notification_id": n.id, "result": result,
         "cd_response": None, "cd_error": n.cd_error, "nb_error": n.nb_error,
         "authorization": n.authorization, "taken_at": n.taken_at, "created_at": now,
@@ -295,7 +343,7 @@ def _attempt(session: Session, ctx: AppContext, n: Any, link: Any, now: datetime
 def _audit(session: Session, ctx: AppContext, *, at: datetime, agent: str, action: str,
            subject: str, detail: str | None = None) -> None:
     """audit.record's row, written with Core like the rest of the hot path."""
-    _conn(session).execute(_sql(ctx).audit, {
+    _later(session, _sql(ctx).audit, {
         "at": at, "agent": agent, "action": action, "subject": subject, "detail": detail,
     })
 
@@ -321,7 +369,11 @@ def _mark_paid(session: Session, ctx: AppContext, n: Any, link: Any,
         setattr(link, name, value)
     conn.execute(sql.pay_receipts, {"lid": link.id, "now": now})
     _attempt(session, ctx, n, link, now)
-    return [outbox.queue_confirmation(session, ctx, link, now)]
+    holder = None  # read with the link; without policy or client, the outbox says why
+    if getattr(link, "holder_first", None) is not None:
+        holder = (link.policy_number,
+                  full_name(link.holder_first, link.holder_last, link.holder_second))
+    return [outbox.queue_confirmation(session, ctx, link, now, holder=holder)]
 
 
 def _decide(session: Session, ctx: AppContext, n: Notification,
@@ -358,7 +410,7 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
     if not taken_in_time(n.taken_at, link.expires_at):
         return _review(ReviewReason.LATE_PAYMENT)
     cancelled = link.state == LinkState.CANCELLED.value
-    newer = _newer_links(session, ctx, link)
+    newer = _newer_links(session, ctx, link) if link.has_newer else []
     email_ids = _mark_paid(session, ctx, n, link, now)
     if cancelled:
         log.warning("payment %s applied to cancelled link %s: flagged", n.folio, link.reference)
@@ -422,7 +474,7 @@ def _receive_in(session: Session, ctx: AppContext, values: dict[str, Any],
 
 
 def _apply(ctx: AppContext, notification_id: int) -> tuple[str, str | None, tuple[int, ...]]:
-    with write_session(ctx.engine) as session:
+    with _write(ctx) as session:
         return _apply_in(session, ctx, notification_id, ctx.now())
 
 
@@ -457,7 +509,7 @@ def _receive_values(ctx: AppContext, values: dict[str, Any], now: datetime) -> R
     """One parsed notification in a transaction of its own, with the store-alone fallback."""
     try:
         # The usual path: stored and applied in one transaction (one commit).
-        with write_session(ctx.engine) as session:
+        with _write(ctx) as session:
             notification_id, duplicate, status, reason, email_ids = _receive_in(
                 session, ctx, values, now)
     except Exception:
@@ -511,7 +563,7 @@ def receive_many(ctx: AppContext, str_responses: Sequence[str]) -> list[Received
     parsed.sort(key=lambda item: (item[1]["reference"] or "", item[1]["folio"] or ""))
     if parsed:
         try:
-            with write_session(ctx.engine) as session:
+            with _write(ctx) as session:
                 done = [(i, values, _receive_in(session, ctx, values, now))
                         for i, values in parsed]
         except Exception:
@@ -589,7 +641,7 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
     """A person checked it: apply the notification to the link `reference` (audited)."""
     now = ctx.now()
     email_ids: list[int] = []
-    with write_session(ctx.engine) as session:
+    with _write(ctx) as session:
         n = _review_row(session, ctx, notification_id)
         already = session.execute(
             select(PaymentAttempt.id).where(PaymentAttempt.notification_id == n.id)
@@ -635,7 +687,7 @@ def dismiss_review(ctx: AppContext, notification_id: int, *, note: str, agent: s
     if not note:
         raise ReviewError("Escriba una nota que explique por qué se resuelve sin aplicar.")
     now = ctx.now()
-    with write_session(ctx.engine) as session:
+    with _write(ctx) as session:
         n = _review_row(session, ctx, notification_id)
         n.status = NotificationStatus.RESOLVED.value
         n.note = note[:2000]

@@ -262,21 +262,23 @@ def queue_confirmation_email(
     return row
 
 
-def queue_confirmation(session: Session, ctx: AppContext, link: Any, now: datetime) -> int:
+def queue_confirmation(session: Session, ctx: AppContext, link: Any, now: datetime,
+                       holder: tuple[str, str] | None = None) -> int:
     """queue_confirmation_email for the notification hot path: the row inserted with Core
-    (no ORM object to track), its id returned. `link` needs the columns of a paid link."""
+    (no ORM object to track), its id returned. `link` needs the columns of a paid link;
+    `holder` (policy number, holder's full name) when the caller read them already."""
     table = EmailMessage.__table__  # type: ignore[attr-defined]
-    values = _confirmation_values(session, ctx, link, now)
+    values = _confirmation_values(session, ctx, link, now, holder)
     return int(session.connection().execute(
         insert(table).returning(table.c.id), values).scalar_one())
 
 
-def _confirmation_values(session: Session, ctx: AppContext, link: Any,
-                         now: datetime) -> dict[str, object]:
+def _confirmation_values(session: Session, ctx: AppContext, link: Any, now: datetime,
+                         holder: tuple[str, str] | None = None) -> dict[str, object]:
     if link.paid_at is None or not link.authorization:
         raise MailError(f"La liga {link.reference} no tiene un pago aprobado que confirmar.")
     s = ctx.settings
-    policy_number, holder_name = _holder(session, link)
+    policy_number, holder_name = holder or _holder(session, link)
     rendered = render_confirmation_email(
         holder_name=holder_name,
         policy_number=policy_number,
