@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 NOTIFY_PATH = "/mit/notificacion"
 # A real notification is ~2 KB of base64; 64 KiB leaves room for datos_adicionales.
 MAX_BODY = 64 * 1024
+# Seconds a delivery round may wait for a burst of notifications to pass.
+MAX_DEFER = 5.0
 
 
 class BodyTooLarge(Exception):
@@ -92,6 +95,11 @@ class GroupWriter:
         self._pending: list[tuple[str, asyncio.Future[Any]]] = []
         self._running = False
         self._task: asyncio.Task[None] | None = None  # referenced, so it is not collected
+        self._last_batch_end = 0.0
+
+    def busy(self, quiet: float = 0.1) -> bool:
+        """Notifications are being applied, or were less than `quiet` seconds ago."""
+        return self._running or time.monotonic() - self._last_batch_end < quiet
 
     async def receive(self, str_response: str) -> Any:
         """receive_notification(..., deliver=False), batched with concurrent calls."""
@@ -123,6 +131,7 @@ class GroupWriter:
                         future.set_result(result)
         finally:
             self._running = False
+            self._last_batch_end = time.monotonic()
 
 
 def create_app(
@@ -192,7 +201,8 @@ def create_app(
         if deliver_interval > 0:
             kick = asyncio.Event()
             app.state.deliver_now = kick
-            loop_task = asyncio.create_task(_delivery_loop(ctx, deliver_interval, kick))
+            loop_task = asyncio.create_task(
+                _delivery_loop(ctx, deliver_interval, kick, busy=writer.busy))
         try:
             yield
         finally:
@@ -223,14 +233,23 @@ async def _deliver(ctx: AppContext, ids: tuple[int, ...]) -> None:
         log.exception("confirmation delivery failed; it stays in the outbox")
 
 
-async def _delivery_loop(ctx: AppContext, interval: float, kick: asyncio.Event) -> None:
+async def _delivery_loop(ctx: AppContext, interval: float, kick: asyncio.Event,
+                         busy: Callable[[], bool] = lambda: False,
+                         max_defer: float = MAX_DEFER) -> None:
     """Deliver the outbox every few seconds (emails queued by the TUI, retries) and at once
     when a notification queued a confirmation (`kick`). One loop, so a burst of payments
-    becomes batches, not a crowd of concurrent SMTP sessions."""
+    becomes batches, not a crowd of concurrent SMTP sessions.
+
+    While notifications are pouring in (`busy`), a round waits up to `max_defer` seconds:
+    MIT is waiting for its answers, and in one process the SMTP work would share the CPU
+    with them. The confirmations are safe in the outbox meanwhile."""
     from paylink_tui.services import outbox
 
     batch = 50
     while True:
+        deadline = time.monotonic() + max_defer
+        while busy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         handled = 0
         try:
             report = await run_in_threadpool(outbox.deliver_due, ctx, limit=batch)

@@ -168,3 +168,44 @@ async def test_health_reports_503_when_database_is_gone(ctx, client, monkeypatch
     resp = await client.get("/salud")
     assert resp.status_code == 503
     assert resp.json()["database"] == "error"
+
+
+async def _first_delivery_after(ctx, monkeypatch, busy, max_defer: float) -> float:
+    """Seconds until the delivery loop's first round, given `busy`."""
+    import contextlib
+    import time
+
+    from paylink_tui.services import outbox
+    from paylink_tui.web import app as web_app
+
+    rounds: list[float] = []
+
+    def record(ctx_, **kwargs):
+        rounds.append(time.monotonic())
+        return outbox.DeliveryReport()
+
+    monkeypatch.setattr(outbox, "deliver_due", record)
+    start = time.monotonic()
+    task = asyncio.create_task(web_app._delivery_loop(ctx, 60, asyncio.Event(), busy=busy,
+                                                      max_defer=max_defer))
+    while not rounds and time.monotonic() - start < 5:
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert rounds, "no delivery round at all"
+    return rounds[0] - start
+
+
+async def test_email_delivery_waits_while_notifications_pour_in(ctx, monkeypatch):
+    import time
+
+    quiet_at = time.monotonic() + 0.4
+    waited = await _first_delivery_after(ctx, monkeypatch, lambda: time.monotonic() < quiet_at,
+                                         max_defer=3.0)
+    assert 0.35 <= waited < 2.0
+
+
+async def test_email_delivery_waits_no_longer_than_max_defer_under_endless_load(ctx, monkeypatch):
+    waited = await _first_delivery_after(ctx, monkeypatch, lambda: True, max_defer=0.3)
+    assert 0.25 <= waited < 2.0
