@@ -1,8 +1,8 @@
 """Notifications per second received by `paylink-tui serve`, stored and applied.
 
 Distinct approved notifications for distinct links, encrypted beforehand, are posted from
-this process (httpx, a bounded number of concurrent connections, loopback only) to a
-`paylink-tui serve` subprocess. Confirmation emails go to a MailDrop SMTP server in this
+this process (a minimal HTTP/1.1 client over a bounded number of keep-alive connections,
+loopback only) to a `paylink-tui serve` subprocess. Confirmation emails go to a MailDrop SMTP server in this
 process, as in production (each approval queues and sends one).
 
     python bench/notifications.py --engine sqlite --count 3000
@@ -27,6 +27,7 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import create_engine as sa_create_engine
@@ -139,19 +140,47 @@ def start_serve(url: str, smtp_port: int, workers: int, log_path: Path) -> tuple
     raise SystemExit("serve did not start:\n" + log_path.read_text())
 
 
-async def post_all(base: str, bodies: list[str], concurrency: int, deadline: float) -> list[int]:
+def requests_for(base: str, bodies: list[str]) -> list[bytes]:
+    """Each notification as the complete HTTP/1.1 request MIT would send (form-encoded)."""
+    host = base.split("://", 1)[1]
+    out = []
+    for body in bodies:
+        form = urlencode({"strResponse": body}).encode("ascii")
+        head = (f"POST /mit/notificacion HTTP/1.1\r\nHost: {host}\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(form)}\r\n\r\n")
+        out.append(head.encode("ascii") + form)
+    return out
+
+
+async def post_all(base: str, requests: list[bytes], concurrency: int, deadline: float) -> list[int]:
+    """Post every request over `concurrency` keep-alive connections; the status codes.
+
+    A minimal HTTP/1.1 client on asyncio streams, not httpx: the load generator shares the
+    2 cores with the server, so it must cost as little CPU per request as possible."""
+    host, port = base.split("://", 1)[1].rsplit(":", 1)
     codes: list[int] = []
-    queue = iter(bodies)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
-        async def worker() -> None:
-            for body in queue:
+    queue = iter(requests)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for request in queue:
                 if time.monotonic() > deadline:
                     return
-                r = await http.post("/mit/notificacion", data={"strResponse": body})
-                codes.append(r.status_code)
+                writer.write(request)
+                status = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                codes.append(int(status.split()[1]))
+        finally:
+            writer.close()
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return codes
 
 
@@ -183,19 +212,29 @@ def durability(url: str) -> str:
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_one(engine_name: str, url: str, args: argparse.Namespace, work: Path) -> None:
     links = make_links(url, args.count)
     bodies = bodies_for(links)
     with MailDrop(work / f"correos-{engine_name}") as drop:
         proc, base = start_serve(url, drop.port, args.workers, work / f"serve-{engine_name}.log")
         try:
+            server_cpu0, client_cpu0 = cpu_seconds(proc.pid), time.process_time()
+            requests = requests_for(base, bodies)
             t0 = time.perf_counter()
-            codes = asyncio.run(post_all(base, bodies, args.concurrency,
+            codes = asyncio.run(post_all(base, requests, args.concurrency,
                                          time.monotonic() + args.seconds))
             elapsed = time.perf_counter() - t0
+            server_cpu = cpu_seconds(proc.pid) - server_cpu0
+            client_cpu = time.process_time() - client_cpu0
             stored, applied, _ = counts(url)
             # Emails: sent right after each answer, by the same server; wait a bit for them.
-            t_mail = time.monotonic() + 30
+            t_mail = time.monotonic() + 180
             while time.monotonic() < t_mail and counts(url)[2] < applied:
                 time.sleep(0.5)
             mail_elapsed = time.perf_counter() - t0
@@ -210,6 +249,9 @@ def run_one(engine_name: str, url: str, args: argparse.Namespace, work: Path) ->
     print(f"stored {stored}, applied {applied}: {applied / elapsed:.0f} notifications/s "
           "stored and applied")
     print(f"confirmation emails sent: {sent} after {mail_elapsed:.1f} s")
+    print(f"CPU while posting: server {server_cpu:.1f} s "
+          f"({1000 * server_cpu / max(applied, 1):.1f} ms per notification, emails included), "
+          f"this process (client + SMTP) {client_cpu:.1f} s")
 
 
 def main() -> None:
