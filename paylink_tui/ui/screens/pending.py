@@ -21,7 +21,7 @@ from paylink_tui.ui.widgets.detail_pane import DetailPane
 from paylink_tui.ui.widgets.inputs import TextInput
 from paylink_tui.ui.widgets.pending_table import PendingTable
 
-TOTALS_DELAY = 0.25  # totals count every match: wait for the typing to settle
+TOTALS_DELAY = 0.4  # totals count every match: wait for the typing to settle
 
 
 class PendingScreen(Screen):

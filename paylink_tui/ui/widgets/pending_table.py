@@ -29,9 +29,9 @@ from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_amount
 from paylink_tui.services.receipts import PendingPage, PendingRow, SortKey
 
-PAGE_SIZE = 100
-MAX_PAGES = 3
-PREFETCH_MARGIN = 40  # rows from the window's edge at which the next page is fetched
+PAGE_SIZE = 50  # two screens of rows: the first page of a search draws sooner
+MAX_PAGES = 6
+PREFETCH_MARGIN = 25  # rows from the window's edge at which the next page is fetched
 
 Fetch = Callable[..., PendingPage]
 Direction = Literal["first", "last", "next", "prev", "refresh"]
