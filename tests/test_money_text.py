@@ -64,3 +64,12 @@ def test_dates_in_spanish_words():
 def test_mit_date_and_time_are_local_to_the_insurer():
     utc = parse_mit_datetime("07/10/21", "16:04:56", "America/Mexico_City")
     assert utc.isoformat() == "2021-10-07T21:04:56+00:00"
+
+
+def test_status_labels_depend_on_what_the_status_belongs_to():
+    from paylink_tui.domain.labels import label
+    from paylink_tui.domain.status import LinkStatus, ReceiptStatus
+
+    assert label(ReceiptStatus.PAID) == "Pagado"
+    assert label(LinkStatus.PAID) == "Pagada"
+    assert label(LinkStatus.EXPIRED) == "Vencida"

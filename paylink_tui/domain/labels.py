@@ -56,7 +56,13 @@ REVIEW_REASON = {
 
 
 def label(value: object) -> str:
+    """The Spanish word for a status enum member.
+
+    Looked up by the member's type: "paid" is "Pagado" for a receipt but "Pagada" for a
+    link, and str-valued members of different enums compare equal.
+    """
     for table in (RECEIPT, LINK, EMAIL, ATTEMPT, NOTIFICATION, REVIEW_REASON):
-        if value in table:
+        kind = type(next(iter(table)))
+        if type(value) is kind:
             return table[value]  # type: ignore[index]
     return str(value)
