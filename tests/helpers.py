@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from paylink_tui.domain.text import fold, full_name
+from paylink_tui.domain.text import full_name, search_text
 from paylink_tui.store.db import write_session
 from paylink_tui.store.models import Client, Policy, Receipt
 
@@ -41,7 +41,7 @@ def add_receipt(
     rec = Receipt(
         number=receipt, policy_id=pol.id, policy_number=policy, amount=Decimal(amount),
         currency=currency, due_date=due, status=status,
-        search_text=fold(f"{policy} {receipt} {full_name(client.first_name, client.last_name, client.second_last_name)}"),
+        search_text=search_text(policy, receipt, full_name(client.first_name, client.last_name, client.second_last_name)),
         created_at=T0, updated_at=T0,
     )
     session.add(rec)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from paylink_tui.demo.data import generate_rows
-from paylink_tui.domain.text import fold, full_name
+from paylink_tui.domain.text import full_name, search_text
 from paylink_tui.services.importing import import_receipts, import_rows
 from paylink_tui.store.db import write_session
 from paylink_tui.store.models import (
@@ -96,8 +96,8 @@ def test_first_import_creates_policies_clients_and_receipts(engine, tmp_path):
     assert got["R3"].currency == "USD" and got["R3"].status == "pending"
     assert got["R1"].due_date == date(2021, 10, 15) and got["R1"].policy_number == "AU1"
     # The denormalised search text is the store's definition.
-    assert got["R1"].search_text == fold(f"AU1 R1 {full_name('José', 'Peña', 'Muñoz')}")
-    assert got["R3"].search_text == "gm2 r3 [bold]rosa[/bold] ibanez"
+    assert got["R1"].search_text == search_text("AU1", "R1", full_name('José', 'Peña', 'Muñoz'))
+    assert got["R3"].search_text == "gm2 r3 bold rosa bold ibanez"
     with Session(engine) as s:
         rosa = s.execute(select(Client).join(Policy).where(Policy.number == "GM2")).scalars().one()
         assert (rosa.first_name, rosa.second_last_name, rosa.email) == ("[bold]Rosa[/bold]", "", None)
@@ -130,7 +130,7 @@ def test_newer_file_updates_amounts_dates_holder_and_adds_receipts(engine, tmp_p
     assert got["R1"].updated_at == later and got["R3"].updated_at == NOW
     assert got["R2"].status == "pending"  # not --full: absent receipts stay as they are
     # The holder's new name is searchable on every receipt of the policy, even R2.
-    assert got["R2"].search_text == fold("AU1 R2 José Luis Peña Muñoz")
+    assert got["R2"].search_text == search_text("AU1 R2 José Luis Peña Muñoz")
     with Session(engine) as s:
         client = s.execute(select(Client).join(Policy).where(Policy.number == "AU1")).scalars().one()
         assert (client.first_name, client.email) == ("José Luis", "jl@example.com")

@@ -118,3 +118,12 @@ def test_many_matches_page_the_same_as_few(engine, clock, monkeypatch):
     many = [r.receipt for r in pending_page(ctx, search="pena", limit=10, after=("P-004", date(2021, 10, 15), "R-004")).rows]
     assert few == many == [f"R-{i:03d}" for i in range(5, 15)]
     assert pending_totals(ctx, search="pena").count == 30
+
+
+def test_names_with_markup_are_found_and_counted_the_same(engine, clock):
+    seed(engine, [dict(policy="P-1", receipt="R-1", first="[bold]Rosa[/bold]", last="Peña", second="Ibáñez"),
+                  dict(policy="P-2", receipt="R-2", first="Juan [red]", last="[/]Gómez", second="")])
+    ctx = make_ctx(engine, clock)
+    for term, expected in (("rosa pe", ["R-1"]), ("gomez", ["R-2"]), ("juan", ["R-2"])):
+        assert [r.receipt for r in pending_page(ctx, search=term).rows] == expected
+        assert pending_totals(ctx, search=term).count == len(expected)

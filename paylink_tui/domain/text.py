@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # C0 controls, DEL and C1 controls. Tabs and line breaks are controls too.
@@ -31,3 +32,23 @@ def describe_char(ch: str) -> str:
 
 def full_name(first: str, last: str, second_last: str | None = None) -> str:
     return " ".join(p for p in (first, last, second_last or "") if p)
+
+
+# Word characters as FTS5's unicode61 tokenizer sees them (with tokenchars '-').
+_SEARCH_WORD = re.compile(r"(?:[^\W_]|-)+")
+
+
+def search_words(text: str) -> list[str]:
+    """The folded words of a text, split as the search index splits them:
+    "[bold]Rosa[/bold] PEÑA" -> ["bold", "rosa", "bold", "pena"]."""
+    folded = " ".join((text or "").lower().split()) if (text or "").isascii() else fold(text)
+    return [w for w in _SEARCH_WORD.findall(folded) if w.strip("-")]
+
+
+def search_text(*parts: str) -> str:
+    """What a receipt is found by: the words of its policy, receipt and holder's name.
+
+    Stored one space apart, so that "each typed word starts a stored word" is the same rule
+    for the word index (FTS5) and for LIKE '% word%' (the index walk and PostgreSQL).
+    """
+    return " ".join(w for part in parts for w in search_words(part))

@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from paylink_tui.domain.status import LinkState, ReceiptStatus
-from paylink_tui.domain.text import fold, full_name
+from paylink_tui.domain.text import full_name, search_text
 from paylink_tui.importer.reader import ReadResult, ReceiptRow, RowError, read_receipts
 from paylink_tui.store.db import is_sqlite, write_session
 from paylink_tui.store.models import (
@@ -203,7 +203,7 @@ def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def _search_text(policy: str, receipt: str, first: str, last: str, second: str) -> str:
-    # The store's definition (models.py): fold(policy + receipt + holder's full name).
+    # The store's definition (models.py): domain.text.search_text(policy, receipt, name).
     return f"{_fold(policy)} {_fold(receipt)} {_fold(full_name(first, last, second))}"
 
 
@@ -220,19 +220,16 @@ class _Holder:
     _folded: str | None = None
 
     def search_text(self, policy: str, receipt: str) -> str:
-        # fold() works word by word, so folding the parts apart gives the same text as the
-        # store's fold(policy + receipt + full name); the name is folded once per policy.
+        # search_text() works word by word, so the parts apart give the same text as the
+        # store's search_text(policy, receipt, full name); the name is done once per policy.
         if self._folded is None:
             self._folded = _fold(full_name(self.first, self.last, self.second))
         return f"{_fold(policy)} {_fold(receipt)} {self._folded}"
 
 
 def _fold(text: str) -> str:
-    """domain.text.fold, with a shortcut for plain ASCII (every policy and receipt number):
-    there NFKD changes nothing and casefold is lower(). 100,000 rows make it worth it."""
-    if text.isascii():
-        return " ".join(text.lower().split())
-    return fold(text)
+    """domain.text.search_text of one part (it has its own fast path for ASCII)."""
+    return search_text(text)
 
 
 def _apply_policies(

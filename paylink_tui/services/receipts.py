@@ -19,7 +19,6 @@ A trigram index on SQLite was measured too: 10-40 ms per rare term, against well
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,7 +28,7 @@ from sqlalchemy import and_, func, literal, or_, select, text, tuple_
 from sqlalchemy.engine import Engine
 
 from paylink_tui.domain.status import LinkState, ReceiptStatus, link_status
-from paylink_tui.domain.text import fold, full_name
+from paylink_tui.domain.text import full_name, search_words
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import is_sqlite, read_session
 from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt
@@ -85,12 +84,8 @@ class PendingTotals:
     amounts: dict[str, Decimal] = field(default_factory=dict)  # currency -> sum
 
 
-# The word characters of FTS5's unicode61 tokenizer as configured (tokenchars '-').
-_WORD_RE = re.compile(r"(?:[^\W_]|-)+")
-
-
 def _words(search: str) -> list[str]:
-    return [w for w in _WORD_RE.findall(fold(search)) if w.strip("-")]
+    return search_words(search)
 
 
 def _word_prefix(word: str) -> str:
@@ -149,8 +144,9 @@ def _base_query(now: datetime, words: list[str], candidates: list[int] | None): 
         .where(_pending_filter(now, use_index=candidates is None))
     )
     if candidates is not None:
-        # The word index already matched these; re-check them with the same rule.
-        q = q.where(r.id.in_(candidates))
+        # The word index matched these already (the same rule as the LIKE below), and the
+        # totals count them from the same index: the two can never disagree.
+        return q.where(r.id.in_(candidates))
     return q.where(*_word_filters(words))
 
 

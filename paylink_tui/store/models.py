@@ -3,7 +3,7 @@
 Receipts carry a few denormalised columns so that the pending list (the hot path, at
 1,000,000 rows) is one indexed scan of one table:
 - `policy_number`: the sort key (policy, due date, receipt);
-- `search_text`: `domain.text.fold(policy number + receipt number + holder's full name)`,
+- `search_text`: `domain.text.search_text(policy number, receipt number, holder's name)`,
   indexed by FTS5 (word prefixes) on SQLite and pg_trgm on PostgreSQL;
 - `hidden_until`: the latest link's hidden-until instant (local 00:00 of D+5), cleared
   when that link is cancelled. Whoever writes receipts keeps these three up to date.

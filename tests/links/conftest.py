@@ -21,7 +21,7 @@ import uvicorn
 from sqlmodel import Session, select
 
 from paylink_tui.config import Settings
-from paylink_tui.domain.text import fold
+from paylink_tui.domain.text import search_text
 from paylink_tui.gateway.sandbox import create_sandbox_app
 from paylink_tui.mail.server import MailDrop
 from paylink_tui.services.context import AppContext
@@ -224,7 +224,7 @@ def seed_policy(engine, number: str, receipts: list[tuple], *, now: datetime,
             session.add(Receipt(
                 number=rnum, policy_id=pol.id, policy_number=number,
                 amount=Decimal(amount), currency=currency, due_date=date(2021, 10, 1 + i),
-                status=status, search_text=fold(f"{number} {rnum} {' '.join(holder)}"),
+                status=status, search_text=search_text(number, rnum, *holder),
                 created_at=now, updated_at=now,
             ))
         session.commit()
