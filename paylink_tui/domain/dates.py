@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from functools import lru_cache
 
 import pendulum
 
@@ -18,8 +19,14 @@ def utc(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
+@lru_cache(maxsize=16)
+def zone(tz: str) -> pendulum.Timezone:
+    """The zone object, loaded once per process (it is read from the tz database)."""
+    return pendulum.timezone(tz)  # type: ignore[return-value]
+
+
 def to_local(dt: datetime, tz: str) -> pendulum.DateTime:
-    return pendulum.instance(utc(dt)).in_timezone(tz)
+    return pendulum.instance(utc(dt)).in_timezone(zone(tz))
 
 
 def local_date(dt: datetime, tz: str) -> date:
@@ -50,5 +57,5 @@ def parse_mit_datetime(date_text: str, time_text: str, tz: str) -> datetime:
     # Naive on purpose: these are wall-clock values in `tz`, made aware just below.
     d = datetime.strptime(date_text.strip(), "%d/%m/%y")  # noqa: DTZ007
     t = datetime.strptime(time_text.strip(), "%H:%M:%S")  # noqa: DTZ007
-    local = pendulum.datetime(d.year, d.month, d.day, t.hour, t.minute, t.second, tz=tz)
+    local = pendulum.datetime(d.year, d.month, d.day, t.hour, t.minute, t.second, tz=zone(tz))
     return utc(local)

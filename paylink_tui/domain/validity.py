@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 import pendulum
 
-from paylink_tui.domain.dates import local_date, utc
+from paylink_tui.domain.dates import local_date, utc, zone
 
 VALID_DAYS = 3
 HIDDEN_DAYS = 5
@@ -34,7 +34,7 @@ class LinkWindow:
 
 
 def _local_midnight_utc(d: date, tz: str) -> datetime:
-    return utc(pendulum.datetime(d.year, d.month, d.day, tz=tz))
+    return utc(pendulum.datetime(d.year, d.month, d.day, tz=zone(tz)))
 
 
 def link_window(created_at: datetime, tz: str) -> LinkWindow:
