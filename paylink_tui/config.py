@@ -61,20 +61,28 @@ class Settings(BaseSettings):
     mit_password: SecretStr | None = None
     mit_extra_data_in: Literal["url", "root"] = "url"
     mit_notify_payer: Literal[0, 1] = 0
-    mit_timeout: float = 30.0
+    mit_timeout: float = Field(default=30.0, gt=0, le=600, allow_inf_nan=False)
 
     smtp_host: str = "localhost"
-    smtp_port: int = 25
+    smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["none", "starttls", "ssl"] = "none"
-    smtp_timeout: float = 20.0
+    smtp_timeout: float = Field(default=20.0, gt=0, le=600, allow_inf_nan=False)
 
     link_sender: str = "pagopoliza@mitec.com.mx"
     notice_sender: str = "notificaciones@mitec.com.mx"
     agent_email: str | None = None
     templates_dir: Path | None = None
     sandbox_notify_url: str | None = None
+
+    @field_validator("mit_notify_payer", mode="before")
+    @classmethod
+    def _zero_or_one(cls, value: object) -> object:
+        # The environment gives strings: "0" and "1" are what the operator writes.
+        if isinstance(value, str) and value.strip() in ("0", "1"):
+            return int(value.strip())
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -127,15 +135,28 @@ class Settings(BaseSettings):
         return [name for name, value in needed.items() if not value]
 
 
+_MESSAGES = {
+    "greater_than": "debe ser mayor que {gt}",
+    "greater_than_equal": "debe ser {ge} o más",
+    "less_than_equal": "debe ser {le} o menos",
+    "finite_number": "debe ser un número finito",
+    "missing": "falta el valor",
+}
+
+
 def _explain(exc: ValidationError) -> str:
     err = exc.errors()[0]
     name = "PAYLINK_" + "_".join(str(p) for p in err["loc"]).upper()
-    msg = err.get("msg", "valor inválido")
+    kind = err.get("type", "")
+    msg = err.get("msg", "")
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    elif err.get("type") == "literal_error":
+    elif kind == "literal_error":
         msg = "valor no permitido (" + msg.split("Input should be ")[-1].replace(" or ", " o ") + ")"
-    elif err.get("type", "").endswith("_parsing"):
+    elif kind in _MESSAGES:
+        msg = _MESSAGES[kind].format(**(err.get("ctx") or {}))
+    else:
+        # Any other pydantic message is English: say it in Spanish, generically.
         msg = "valor con formato inválido"
     return f"Configuración inválida: {name}: {msg}."
 
@@ -147,7 +168,14 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         raise ConfigError(_explain(exc)) from None
     except Exception as exc:  # a TOML file that does not parse
-        raise ConfigError(f"No se pudo leer el archivo de configuración {config_path()}: {exc}") from None
+        where = ""
+        lineno = getattr(exc, "lineno", None)
+        if lineno:
+            where = f" (línea {lineno})"
+        raise ConfigError(
+            f"No se pudo leer el archivo de configuración {config_path()}{where}: "
+            "revise que sea TOML válido (clave = \"valor\")."
+        ) from None
 
 
 @lru_cache(maxsize=1)
