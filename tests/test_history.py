@@ -96,3 +96,25 @@ def test_summary_counts_today_week_and_share_paid(engine, clock):
     assert s.daily_sent[-1] == 1 and s.daily_sent[-3] == 1 and sum(s.daily_sent) == 2
     assert s.paid_share == 1 / 3
     assert s.collected == {"MXN": Decimal("75.17")}
+
+
+def test_history_csv_lists_links_and_the_notifications_kept_for_review(engine, clock, capsys, monkeypatch):
+    import argparse
+    import csv
+    import io
+
+    import paylink_tui.cli.common as common
+    from paylink_tui.cli import history_cmd
+
+    ids = seed(engine, [dict(policy="P-1", receipt="R-1", first="=cmd|' /C calc'!A0")])
+    add_link(engine, ids, reference="P-1-A", created_at=clock())
+    with write_session(engine) as s:
+        s.add(Notification(folio="10", reference="NOPE", response="approved", amount=Decimal("1.00"),
+                           raw_xml="<x/>", received_at=clock(), status="review",
+                           review_reason="unknown_reference"))
+    monkeypatch.setattr(common, "context_or_exit", lambda *a, **k: make_ctx(engine, clock))
+    assert history_cmd.run(argparse.Namespace(format="csv")) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][0] == "tipo" and rows[1][0] == "liga" and rows[2][0] == "por_revisar"
+    assert rows[1][1] == "P-1-A" and rows[1][4].startswith("'=")
+    assert rows[2][1] == "NOPE" and "Referencia desconocida" in rows[2][8] and rows[2][-2] == "10"

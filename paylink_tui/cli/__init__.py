@@ -66,8 +66,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.handler is None:
         from paylink_tui.cli.tui_cmd import run as run_tui
 
-        return run_tui(args)
-    return int(args.handler(args) or 0)
+        return _guarded(run_tui, args)
+    return _guarded(args.handler, args)
+
+
+def _guarded(handler, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """Run a command; a database that fails mid-command gets a Spanish line, not a trace."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except DBAPIError as exc:
+        import logging
+
+        logging.getLogger("paylink_tui").exception("database error")
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
+        print(f"Error: la base de datos no pudo completar la operación ({reason}). "
+              "Nada quedó a medias: vuelva a intentarlo en un momento.", file=sys.stderr)
+        return 2
 
 
 def _configure_logging(command_module: str) -> None:

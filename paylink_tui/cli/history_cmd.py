@@ -97,7 +97,20 @@ def run(args: argparse.Namespace) -> int:
         for x in data["links"]
     ]
     if args.format == "csv":
-        write_csv(headers, rows)
+        # One table for a spreadsheet: the links, then the notifications kept for review.
+        def reason(n: dict[str, Any]) -> str:
+            why = labels.REVIEW_REASON[ReviewReason(n["reason"])] if n["reason"] else "sin aplicar"
+            return f"Por revisar: {why}"
+
+        review_rows = [
+            ["por_revisar", n["reference"] or "", "", "", "", "", n["amount"] or "", "", reason(n),
+             "", n["authorization"] or "", n["taken_at"] or "", "", n["received_at"], "", "",
+             n["folio"] or "", n["id"]]
+            for n in data["review"]
+        ]
+        write_csv(["tipo", *headers, "folio", "id_revision"],
+                  [["liga", *r, (x["payment"] or {}).get("folio") or "", ""]
+                   for x, r in zip(data["links"], rows, strict=True)] + review_rows)
         return 0
     from decimal import Decimal
 
