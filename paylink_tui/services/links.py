@@ -218,6 +218,9 @@ class _Claim:
     expires_at: datetime
     hidden_until: datetime
     retry: bool  # the reference was sent to MIT before, with an unknown outcome
+    # The link's updated_at as this claim set it: the claim is still ours only while the
+    # link is 'creating' with this value (a stale claim may be cancelled or re-claimed).
+    token: datetime
 
 
 # -- public use cases ----------------------------------------------------------------------
@@ -262,7 +265,8 @@ def retry_link(ctx: AppContext, reference: str, *, agent: str | None = None,
 
 
 def cancel_link(ctx: AppContext, reference: str, *, agent: str) -> None:
-    """Cancel a link on our side: no more resends, its receipts are pending again now.
+    """Cancel a link on our side: no more resends, its receipts are pending again now
+    (unless another, expired, link still hides them until its D+5).
 
     MIT has no way to cancel a link: the client can still pay it until its valid-until
     date, and such a payment is applied and flagged for review.
@@ -280,7 +284,7 @@ def cancel_link(ctx: AppContext, reference: str, *, agent: str) -> None:
         link.updated_at = now
         session.add(link)
         session.flush()
-        _restore_hidden(session, receipts, exclude_link_id=link.id, now=now, live_only=True)
+        _restore_hidden(session, receipts, exclude_link_id=link.id, now=now)
         audit.record(session, at=now, agent=agent, action="link_cancelled",
                      subject=link.reference, detail=f"estado anterior: {state}")
 
@@ -455,17 +459,17 @@ def _claim_in(session: Session, ctx: AppContext, numbers: tuple[str, ...],
     else:
         assert policy_number is not None
         pending = _pending_of_policy(session, policy_number)
-        # Receipts hidden by a link are not the policy's to collect now; when all are
-        # hidden, the link that hides them is the answer (or the one to retry).
-        visible = [r for r in pending if not _hidden(r, now)]
-        candidates = visible or pending
-        live = _live_links(session, [r.id for r in candidates], now)
-        if not visible and not live:
-            raise NotPending(
-                f"La póliza {policy_number} no tiene recibos pendientes de pago por ahora: "
-                "sus recibos tienen una liga reciente y volverán a la lista cuando termine "
-                "su plazo."
-            )
+        # The same rule as for receipt numbers: only a live link (not expired) blocks a
+        # receipt. On the grace day (the link expired, its receipts hidden until D+5) they
+        # can get a new link; a late payment for the old one then flags the new one.
+        # When every receipt is blocked, the link that blocks them is the answer (or the
+        # one to retry).
+        live = _live_links(session, [r.id for r in pending], now)
+        blocked = {rid for _link, ids in live.values() for rid in ids}
+        free = [r for r in pending if r.id not in blocked]
+        candidates = free or pending
+        if free:
+            live = {}
     if live:
         reuse = _reusable(ctx, live, candidates, now)
         if reuse is not None:
@@ -548,10 +552,6 @@ def _check_one_policy_and_currency(receipts: list[Receipt], policy_number: str |
             f"Los recibos están en monedas distintas ({_join(currencies)}). Una liga cubre "
             "una sola moneda: elija recibos de la misma moneda."
         )
-
-
-def _hidden(r: Receipt, now: datetime) -> bool:
-    return r.hidden_until is not None and utc(now) < utc(r.hidden_until)
 
 
 def _live_links(session: Session, receipt_ids: list[int | None], now: datetime
@@ -657,6 +657,12 @@ def _reclaim(session: Session, link: PaymentLink, receipts: list[Receipt], now: 
     if email is not None:
         link.email = email
     session.add(link)
+    # The link hides its receipts until its D+5 again, whatever changed them meanwhile.
+    for r in receipts:
+        if r.hidden_until is None or utc(r.hidden_until) < utc(link.hidden_until):
+            r.hidden_until = link.hidden_until
+            r.updated_at = now
+            session.add(r)
     session.flush()
     return _claim_of(link, receipts, retry=True)
 
@@ -675,6 +681,7 @@ def _claim_of(link: PaymentLink, receipts: list[Receipt], *, retry: bool) -> _Cl
         expires_at=link.expires_at,
         hidden_until=link.hidden_until,
         retry=retry,
+        token=utc(link.updated_at),
     )
 
 
@@ -778,33 +785,59 @@ def _confirm(ctx: AppContext, claim: _Claim, url: str, mit_link_id: str | None,
              agent: str) -> tuple[int | None, str | None]:
     """Step 3: the link is active and its email is in the outbox, in one transaction."""
     now = ctx.now()
+    result: tuple[int | None, str | None] = (None, None)
     with write_session(ctx.engine) as session:
         link = _lock_link_by_id(session, claim.link_id)
-        if link is None or link.state == LinkState.CANCELLED.value:
-            # Cancelled (as a stale claim) while MIT answered: keep MIT's URL, send nothing.
+        cancelled = link is None or link.state == LinkState.CANCELLED.value
+        if cancelled:
+            # Cancelled (as a stale claim) while MIT answered: keep MIT's URL (committed,
+            # so the error below is raised outside the transaction), send nothing.
             if link is not None:
                 link.url, link.mit_link_id, link.updated_at = url, mit_link_id, now
                 session.add(link)
             audit.record(session, at=now, agent=agent, action="link_created_after_cancel",
                          subject=claim.reference, detail=url)
-            session.flush()
-            raise LinkStateError(
-                f"MIT generó la liga {claim.reference}, pero fue cancelada mientras tanto; "
-                "no se envió el correo."
-            )
-        link.state = LinkState.ACTIVE.value
-        link.url = url
-        link.mit_link_id = mit_link_id
-        link.last_error = None
-        link.updated_at = now
-        session.add(link)
-        session.flush()
-        message_id, queue_error = _queue_link_email(session, ctx, link, now)
-        audit.record(session, at=now, agent=agent, action="link_generated",
-                     subject=claim.reference,
-                     detail=f"{format_money(claim.amount, claim.currency)} a {claim.email}; "
-                            f"recibos {', '.join(claim.receipt_numbers)}")
-        return message_id, queue_error
+        else:
+            assert link is not None
+            result = _activate(session, ctx, link, claim, url, mit_link_id, agent, now)
+    if cancelled:
+        raise LinkStateError(
+            f"MIT generó la liga {claim.reference}, pero fue cancelada mientras tanto; "
+            "no se envió el correo."
+        )
+    return result
+
+
+def _activate(session: Session, ctx: AppContext, link: PaymentLink, claim: _Claim, url: str,
+              mit_link_id: str | None, agent: str,
+              now: datetime) -> tuple[int | None, str | None]:
+    """Step 3 inside the confirm transaction: active, MIT's URL, the email queued."""
+    if link.state not in (LinkState.CREATING.value, LinkState.UNCONFIRMED.value):
+        # Another call with the same reference (a stale claim retried) confirmed it
+        # first, or it was even paid: MIT's link is the same one, so nothing changes
+        # and no second email is queued. Its existing email is reported.
+        log.info("link %s: already %s, confirmation skipped", claim.reference, link.state)
+        existing = session.scalars(
+            select(EmailMessage.id)
+            .where(EmailMessage.link_id == link.id, EmailMessage.kind == "link")
+            .order_by(EmailMessage.id.desc())  # type: ignore[union-attr]
+        ).first()
+        return existing, None if existing is not None else "No se pudo preparar el correo."
+    # From 'creating' or 'unconfirmed', whoever's claim: the same reference is the same
+    # link at MIT, so any successful answer confirms it.
+    link.state = LinkState.ACTIVE.value
+    link.url = url
+    link.mit_link_id = mit_link_id
+    link.last_error = None
+    link.updated_at = now
+    session.add(link)
+    session.flush()
+    message_id, queue_error = _queue_link_email(session, ctx, link, now)
+    audit.record(session, at=now, agent=agent, action="link_generated",
+                 subject=claim.reference,
+                 detail=f"{format_money(claim.amount, claim.currency)} a {claim.email}; "
+                        f"recibos {', '.join(claim.receipt_numbers)}")
+    return message_id, queue_error
 
 
 def _queue_link_email(session: Session, ctx: AppContext, link: PaymentLink,
@@ -827,8 +860,9 @@ def _mark_unconfirmed(ctx: AppContext, claim: _Claim, error: str, agent: str) ->
     now = ctx.now()
     with write_session(ctx.engine) as session:
         link = _lock_link_by_id(session, claim.link_id)
-        if link is None:  # pragma: no cover - only this process deletes its claim
+        if not _still_ours(link, claim):
             return
+        assert link is not None
         link.state = LinkState.UNCONFIRMED.value
         link.last_error = error
         link.updated_at = now
@@ -843,24 +877,37 @@ def _release(ctx: AppContext, claim: _Claim, error: str, agent: str) -> None:
     with write_session(ctx.engine) as session:
         receipts = _lock_receipts_of(session, claim.link_id)
         link = _lock_link_by_id(session, claim.link_id)
-        if link is None:  # pragma: no cover
+        if not _still_ours(link, claim):
             return
         session.execute(delete(LinkReceipt).where(LinkReceipt.link_id == claim.link_id))
         session.delete(link)
         session.flush()
-        _restore_hidden(session, receipts, exclude_link_id=claim.link_id, now=now,
-                        live_only=False)
+        _restore_hidden(session, receipts, exclude_link_id=claim.link_id, now=now)
         audit.record(session, at=now, agent=agent, action="link_failed",
                      subject=claim.reference,
                      detail=f"recibos {', '.join(claim.receipt_numbers)}: {error}")
 
 
-def _restore_hidden(session: Session, receipts: list[Receipt], *, exclude_link_id: int | None,
-                    now: datetime, live_only: bool) -> None:
-    """Recompute each receipt's hidden_until from its other links.
+def _still_ours(link: PaymentLink | None, claim: _Claim) -> bool:
+    """Whether the link (locked by the caller) is still in the claim's hands: 'creating'
+    with the updated_at the claim set. A stale claim may have been cancelled by another
+    agent, or re-claimed, confirmed or even paid through a retry meanwhile: then the
+    outcome of this call changes nothing."""
+    if (link is not None and link.state == LinkState.CREATING.value
+            and utc(link.updated_at) == claim.token):
+        return True
+    log.warning("link %s: claim no longer ours (now %s); outcome not recorded",
+                claim.reference, "deleted" if link is None else link.state)
+    return False
 
-    After a failed claim: the latest other link's value (what it was before). After a
-    cancel: only links that still block the receipt count, so it is pending again now.
+
+def _restore_hidden(session: Session, receipts: list[Receipt], *, exclude_link_id: int | None,
+                    now: datetime) -> None:
+    """Recompute each receipt's hidden_until from its other links that are not cancelled.
+
+    One rule for the grace day: every non-cancelled link hides its receipts until its D+5,
+    expired or not (a late payment may still arrive for it); a past value hides nothing.
+    After a failed claim this is what it was before; after a cancel, what the others hide.
     """
     for r in receipts:
         stmt = (
@@ -870,8 +917,6 @@ def _restore_hidden(session: Session, receipts: list[Receipt], *, exclude_link_i
                    PaymentLink.id != exclude_link_id,
                    PaymentLink.state != LinkState.CANCELLED.value)
         )
-        if live_only:
-            stmt = stmt.where(PaymentLink.state.in_(LIVE_STATES), PaymentLink.expires_at > now)
         r.hidden_until = session.scalar(stmt)
         r.updated_at = now
         session.add(r)
