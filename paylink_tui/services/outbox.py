@@ -3,9 +3,13 @@
 Delivery is at least once:
 1. claim due rows in a short transaction (`claimed_until` = now + a lease), so two
    processes never send the same row at the same time; a crashed process's lease expires;
-2. send each claimed message over SMTP, outside any transaction;
-3. record the outcome in another short transaction: `sent`, or `failed` with the Spanish
-   error, one more attempt and the next try after a backoff.
+2. send each claimed message over SMTP, outside any transaction. Just before each send the
+   message's claim is renewed with a compare-and-set on `claimed_until` (the value this
+   process wrote): a slow server can make a batch outlive its lease, and a message whose
+   lease lapsed may have been claimed by another process meanwhile; then it is skipped;
+3. record the outcome in another short transaction, again only while `claimed_until` is
+   still ours: `sent`, or `failed` with the Spanish error, one more attempt and the next
+   try after a backoff.
 A process killed between 2 and 3 leaves the row claimed; when the lease expires it is sent
 again with the same Message-ID (fixed when queued), so mail clients see one message.
 """
@@ -330,7 +334,9 @@ def _lease(ctx: AppContext) -> timedelta:
     return timedelta(seconds=max(120.0, timeout * 6))
 
 
-def _claim(ctx: AppContext, ids: list[int] | None, limit: int, now: datetime) -> list[int]:
+def _claim(ctx: AppContext, ids: list[int] | None, limit: int,
+           now: datetime) -> tuple[list[int], datetime]:
+    """Claim due rows: their ids and the `claimed_until` written (the claim's token)."""
     # A link email is only worth sending while its link can be paid: cancelling stops
     # resends, and retries end when the link is paid or expires.
     payable_links = select(PaymentLink.id).where(
@@ -357,34 +363,63 @@ def _claim(ctx: AppContext, ids: list[int] | None, limit: int, now: datetime) ->
             # and lets a concurrent claimer skip them.
             query = query.with_for_update(skip_locked=True)
         claimed = [i for i in session.exec(query).all() if i is not None]
+        until = now + _lease(ctx)
         if claimed:
             session.exec(  # type: ignore[call-overload]
                 update(EmailMessage)
                 .where(EmailMessage.id.in_(claimed))  # type: ignore[union-attr]
                 .where(due)
-                .values(claimed_until=now + _lease(ctx))
+                .values(claimed_until=until)
             )
-    return claimed
+    return claimed, until
 
 
-def _mark_sent(ctx: AppContext, email_ids: list[int]) -> None:
-    """Record several messages as sent in one short transaction."""
-    if not email_ids:
+def _renew(ctx: AppContext, email_id: int, token: datetime) -> datetime | None:
+    """Extend one message's claim just before sending it, only if it is still ours (its
+    `claimed_until` is the value we wrote) and still unsent. The new token, or None."""
+    table = EmailMessage.__table__  # type: ignore[attr-defined]
+    until = utc(ctx.now()) + _lease(ctx)
+    with write_session(ctx.engine) as session:
+        renewed = session.connection().execute(
+            update(table)
+            .where(table.c.id == email_id, table.c.claimed_until == token,
+                   table.c.status.in_([EmailStatus.QUEUED.value, EmailStatus.FAILED.value]))
+            .values(claimed_until=until)
+        ).rowcount
+    if renewed != 1:
+        log.warning("email %s: claim lost (lease expired, taken by another process); "
+                    "not sent by this one", email_id)
+        return None
+    return until
+
+
+def _mark_sent(ctx: AppContext, sent: list[tuple[int, datetime]]) -> None:
+    """Record several messages as sent in one short transaction: each (id, token) only
+    while its claim is still the one this process renewed before sending it."""
+    if not sent:
         return
     table = EmailMessage.__table__  # type: ignore[attr-defined]
     with write_session(ctx.engine) as session:
         session.connection().execute(
             update(table)
-            .where(table.c.id.in_(email_ids))
+            .where(table.c.id == bindparam("b_id"),
+                   table.c.claimed_until == bindparam("b_token"))
             .values(status=EmailStatus.SENT.value, sent_at=utc(ctx.now()),
-                    attempts=table.c.attempts + 1, last_error=None, claimed_until=None)
+                    attempts=table.c.attempts + 1, last_error=None, claimed_until=None),
+            [{"b_id": email_id, "b_token": token} for email_id, token in sent],
         )
 
 
-def _mark_failed(ctx: AppContext, email_id: int, error: str, permanent: bool) -> None:
+def _mark_failed(ctx: AppContext, email_id: int, error: str, permanent: bool,
+                 token: datetime) -> None:
     with write_session(ctx.engine) as session:
-        row = session.get(EmailMessage, email_id)
+        row = session.exec(
+            select(EmailMessage).where(EmailMessage.id == email_id).with_for_update()
+        ).first()
         if row is None or row.status == EmailStatus.SENT.value:
+            return
+        if row.claimed_until is None or utc(row.claimed_until) != utc(token):
+            log.warning("email %s: claim lost; failure not recorded by this process", email_id)
             return
         row.attempts += 1
         # A refused recipient will not be accepted in a few seconds: wait the longest.
@@ -399,7 +434,7 @@ def _mark_failed(ctx: AppContext, email_id: int, error: str, permanent: bool) ->
 def deliver_due(ctx: AppContext, *, ids: list[int] | None = None, limit: int = 50) -> DeliveryReport:
     """Send the queued or failed messages that are due (only `ids` when given)."""
     report = DeliveryReport()
-    claimed = _claim(ctx, ids, limit, utc(ctx.now()))
+    claimed, token = _claim(ctx, ids, limit, utc(ctx.now()))
     if not claimed:
         return report
     table = EmailMessage.__table__  # type: ignore[attr-defined]
@@ -409,15 +444,18 @@ def deliver_due(ctx: AppContext, *, ids: list[int] | None = None, limit: int = 5
     # Outcomes are recorded a few at a time (one write transaction, not one per message):
     # a process killed meanwhile sends those few again, with the same Message-ID, when
     # their claim expires; a successful round records everything before returning.
-    sent: list[int] = []
+    sent: list[tuple[int, datetime]] = []
     last_mark = time.monotonic()
     try:
         for email_id in claimed:
             row = rows.get(email_id)
             if row is None:
                 continue
-            if _send_one(ctx, transport, row, report):
-                sent.append(email_id)
+            mine = _renew(ctx, email_id, token)
+            if mine is None:
+                continue
+            if _send_one(ctx, transport, row, report, mine):
+                sent.append((email_id, mine))
             if time.monotonic() - last_mark >= MARK_SENT_EVERY:
                 _mark_sent(ctx, sent)
                 sent, last_mark = [], time.monotonic()
@@ -426,7 +464,8 @@ def deliver_due(ctx: AppContext, *, ids: list[int] | None = None, limit: int = 5
     return report
 
 
-def _send_one(ctx: AppContext, transport: Any, row: Any, report: DeliveryReport) -> bool:
+def _send_one(ctx: AppContext, transport: Any, row: Any, report: DeliveryReport,
+              token: datetime) -> bool:
     """Send one claimed row; a failure is recorded at once (and counted). True when sent."""
     email_id = row.id
     try:
@@ -434,14 +473,14 @@ def _send_one(ctx: AppContext, transport: Any, row: Any, report: DeliveryReport)
     except MailError as exc:
         permanent = bool(getattr(exc, "permanent", not isinstance(exc, SendError)))
         log.warning("email %s to %s not sent: %s", email_id, row.to_addr, exc.message)
-        _mark_failed(ctx, email_id, exc.message, permanent)
+        _mark_failed(ctx, email_id, exc.message, permanent, token)
         report.failed += 1
         report.errors.append(f"Correo a {row.to_addr}: {exc.message}")
         return False
     except Exception as exc:  # a bug must not leave the row claimed for the whole lease
         log.exception("email %s: unexpected error while sending", email_id)
         message = f"Error inesperado al enviar el correo ({exc.__class__.__name__})."
-        _mark_failed(ctx, email_id, message, False)
+        _mark_failed(ctx, email_id, message, False, token)
         report.failed += 1
         report.errors.append(f"Correo a {row.to_addr}: {message}")
         return False

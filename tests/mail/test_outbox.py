@@ -390,3 +390,57 @@ def test_a_link_without_url_cannot_be_emailed(make_ctx):
         link.url = None
         queue_link_email(session, ctx, link, ctx.now())
     assert "URL" in err.value.message
+
+
+def test_a_message_whose_lease_lapsed_during_a_slow_batch_is_left_to_the_new_claimer(
+    make_ctx, mail_drop, clock
+):
+    # One round claims two messages; the first send is so slow that the lease of the whole
+    # batch runs out and another process takes the second message and sends it. The first
+    # process must then skip it instead of sending it a second time.
+    ctx = make_ctx(mail_drop.port)
+    other = make_ctx(mail_drop.port)
+    first = queue_link(ctx, policy_number="S1", reference="500000000000001")
+    second = queue_link(ctx, policy_number="S2", reference="500000000000002")
+    others: list = []
+
+    def slow_first_send() -> None:
+        if hook.calls == 1:
+            clock.advance(minutes=10)  # longer than any lease
+            others.append(deliver_due(other, ids=[second]))
+
+    hook = Hook(SmtpTransport.from_settings(ctx.settings), before=slow_first_send)
+    ctx.mail_transport = hook
+
+    report = deliver_due(ctx)
+
+    assert (report.sent, report.failed) == (1, 0) and hook.calls == 1
+    assert [r.sent for r in others] == [1]
+    assert [(load(ctx, i).status, load(ctx, i).attempts) for i in (first, second)] == [
+        ("sent", 1), ("sent", 1)]
+    got = sorted(parse_eml(p)["Message-ID"] for p in mail_drop.messages())
+    assert got == sorted(load(ctx, i).message_id for i in (first, second))
+
+
+def test_a_claim_taken_over_by_another_process_is_neither_renewed_nor_marked(make_ctx, clock):
+    from paylink_tui.services import outbox
+
+    ctx = make_ctx(free_port())
+    email_id = queue_link(ctx)
+    (claimed,), mine = outbox._claim(ctx, None, 10, clock())
+    assert claimed == email_id
+    clock.advance(minutes=10)  # our lease lapsed; another process claims the row
+    (_,), theirs = outbox._claim(ctx, None, 10, clock())
+
+    assert outbox._renew(ctx, email_id, mine) is None
+    outbox._mark_sent(ctx, [(email_id, mine)])
+    outbox._mark_failed(ctx, email_id, "Error de prueba.", False, mine)
+
+    row = load(ctx, email_id)
+    assert (row.status, row.attempts, row.last_error) == ("queued", 0, None)
+    assert row.claimed_until == theirs
+    # The new claimer's own token still works.
+    renewed = outbox._renew(ctx, email_id, theirs)
+    assert renewed is not None
+    outbox._mark_sent(ctx, [(email_id, renewed)])
+    assert load(ctx, email_id).status == "sent"
