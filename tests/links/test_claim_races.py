@@ -162,3 +162,39 @@ def test_a_retry_hides_the_receipts_again_until_the_links_day_five(
     retry_link(ctx, info.value.reference)
 
     assert get_receipt(ctx.engine, "R-1").hidden_until == the_link(ctx.engine).hidden_until
+
+
+def test_a_definite_failure_after_the_stale_claim_was_cancelled_keeps_the_cancelled_link(
+    make_ctx, serve, seed, clock, get_receipt
+):
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    calls: list[int] = []
+
+    async def gen(request):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        await asyncio.sleep(1.5)
+        return PlainTextResponse("<html>Not Found</html>", status_code=404)
+
+    server = serve(Starlette(routes=[Route("/gen", gen, methods=["POST"])]))
+    slow = make_ctx(mit_gen_url=f"{server.url}/gen", mit_timeout=5.0)
+    seed(slow.engine, "P-1", [("R-1", "75.17", "MXN")], now=clock())
+    thread, out = in_background(generate_link, slow, receipt_numbers=["R-1"],
+                                email="cliente@example.com")
+    deadline = time.monotonic() + 10
+    while not calls:
+        assert time.monotonic() < deadline, "the MIT call never started"
+        time.sleep(0.01)
+
+    clock.advance(minutes=3)
+    cancel_link(slow, the_link(slow.engine).reference, agent="beto")
+    thread.join(timeout=15)
+
+    assert "HTTP 404" in str(out.get("error"))
+    link = the_link(slow.engine)  # not deleted by the failed call
+    assert link.state == LinkState.CANCELLED.value and link.cancelled_by == "beto"
+    assert get_receipt(slow.engine, "R-1").hidden_until is None
