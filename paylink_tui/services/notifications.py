@@ -241,6 +241,12 @@ def _statements(sqlite_engine: bool) -> SimpleNamespace:
                       _PL.c.state != LinkState.CANCELLED.value)
                .distinct()
                .order_by(_PL.c.reference)),
+        # Receipts of the link already paid (through another link): a second charge.
+        paid_receipts=(select(_RC.c.number)
+                       .select_from(_RC.join(_LR, _LR.c.receipt_id == _RC.c.id))
+                       .where(_LR.c.link_id == bindparam("lid"),
+                              _RC.c.status == ReceiptStatus.PAID.value)
+                       .order_by(_RC.c.number)),
         pay_link=update(_PL).where(_PL.c.id == bindparam("lid")),
         pay_receipts=(update(_RC)
                       .where(_RC.c.id.in_(select(_LR.c.receipt_id)
@@ -373,6 +379,8 @@ def _mark_paid(session: Session, ctx: AppContext, n: Any, link: Any,
     if getattr(link, "holder_first", None) is not None:
         holder = (link.policy_number,
                   full_name(link.holder_first, link.holder_last, link.holder_second))
+    if ctx.settings.mit_notify_payer:
+        return []  # MIT sends the client its own confirmation: we don't send a second one
     return [outbox.queue_confirmation(session, ctx, link, now, holder=holder)]
 
 
@@ -390,12 +398,6 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
         # The client may retry with another card: the link stays as it is.
         _attempt(session, ctx, n, link, now)
         return NotificationStatus.APPLIED.value, None, [], None
-    if n.amount != link.amount:
-        return _review(
-            ReviewReason.AMOUNT_MISMATCH,
-            f"MIT cobró {format_money(n.amount, link.currency)}; la liga es por "  # type: ignore[arg-type]
-            f"{format_money(link.amount, link.currency)}.",
-        )
     if link.state == LinkState.PAID.value:
         log.warning(
             "SECOND APPROVAL for link %s: folio %s after folio %s (possible double charge)",
@@ -405,6 +407,25 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
             ReviewReason.SECOND_APPROVAL,
             f"La liga ya estaba pagada con el folio {link.folio} (autorización "
             f"{link.authorization}). Posible doble cargo al cliente.",
+        )
+    paid = list(_conn(session).execute(_sql(ctx).paid_receipts, {"lid": link.id}).scalars())
+    if paid:
+        # Checked before the amount: a second charge is the louder finding.
+        log.warning(
+            "SECOND APPROVAL for link %s: folio %s, its receipts %s were already paid "
+            "through another link (possible double charge)",
+            link.reference, n.folio, ", ".join(paid),
+        )
+        return _review(
+            ReviewReason.SECOND_APPROVAL,
+            f"Los recibos {', '.join(paid)} ya estaban pagados con otra liga. "
+            "Posible doble cargo al cliente.",
+        )
+    if n.amount != link.amount:
+        return _review(
+            ReviewReason.AMOUNT_MISMATCH,
+            f"MIT cobró {format_money(n.amount, link.currency)}; la liga es por "  # type: ignore[arg-type]
+            f"{format_money(link.amount, link.currency)}.",
         )
     assert n.taken_at is not None  # noqa: S101 - checked by _missing_fields
     if not taken_in_time(n.taken_at, link.expires_at):

@@ -1,0 +1,61 @@
+"""Payments that must not be applied silently: a second charge for receipts already paid
+(through this link or another), and MIT's own confirmation instead of ours."""
+
+from __future__ import annotations
+
+from paylink_tui.services import notifications as svc
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import make_engine
+from tests.notifications.support import (
+    confirmations,
+    link_row,
+    make_link,
+    notification_xml,
+    receipts_of,
+    settings_for,
+    str_response,
+)
+
+
+def receive(ctx, xml: str) -> svc.Received:
+    return svc.receive_notification(ctx, str_response(xml), deliver=False)
+
+
+def test_second_approval_with_a_different_amount_is_flagged_as_double_charge(ctx):
+    link = make_link(ctx)
+    receive(ctx, notification_xml(link.reference, folio="7001", auth="111111"))
+    second = receive(ctx, notification_xml(link.reference, folio="7002", amount="99.00"))
+    assert (second.status, second.reason) == ("review", "second_approval")
+    assert link_row(ctx, link.reference).folio == "7001"
+
+
+def test_payment_for_receipts_already_paid_through_another_link_is_kept_for_review(ctx, clock):
+    old = make_link(ctx, state="cancelled")
+    rids = [r.id for r in receipts_of(ctx, old.id)]
+    clock.advance(days=1)
+    newer = make_link(ctx, receipts=rids)
+    first = receive(ctx, notification_xml(old.reference, folio="8001"))
+    assert first.status == "review"  # applied to the cancelled link, flagged
+    second = receive(ctx, notification_xml(newer.reference, folio="8002"))
+    assert (second.status, second.reason) == ("review", "second_approval")
+    assert link_row(ctx, newer.reference).state != "paid"
+    assert len(confirmations(ctx)) == 1
+    item = next(i for i in svc.list_review(ctx) if i.folio == "8002")
+    assert item.applied is False
+    assert "doble cargo" in (item.note or "").lower()
+
+
+def test_with_mit_notifying_the_payer_we_queue_no_confirmation(database_url, clock):
+    engine = make_engine(database_url)
+    try:
+        ctx = AppContext(settings=settings_for(database_url, mit_notify_payer=1),
+                         engine=engine, clock=clock)
+        link = make_link(ctx)
+        got = receive(ctx, notification_xml(link.reference))
+        assert got.status == "applied"
+        assert link_row(ctx, link.reference).state == "paid"
+        assert confirmations(ctx) == []
+    finally:
+        engine.dispose()
+
+
