@@ -27,7 +27,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
@@ -207,8 +207,7 @@ def _statements(sqlite_engine: bool) -> SimpleNamespace:
         .select_from(mine.join(their, their.c.receipt_id == mine.c.receipt_id)
                      .join(other, other.c.id == their.c.link_id))
         .where(mine.c.link_id == _PL.c.id, other.c.id != _PL.c.id,
-               other.c.created_at > _PL.c.created_at,
-               other.c.state != LinkState.CANCELLED.value)
+               other.c.created_at > _PL.c.created_at)  # cancelled too: see `newer`
         .exists()
     )
     # The link with what its confirmation needs (policy number, holder), in one query.
@@ -238,7 +237,9 @@ def _statements(sqlite_engine: bool) -> SimpleNamespace:
                .where(mine.c.link_id == bindparam("lid"),
                       _PL.c.id != bindparam("lid"),
                       _PL.c.created_at > bindparam("created"),
-                      _PL.c.state != LinkState.CANCELLED.value)
+                      # A link we cancelled can still be paid at MIT until it expires.
+                      or_(_PL.c.state != LinkState.CANCELLED.value,
+                          _PL.c.expires_at > bindparam("now")))
                .distinct()
                .order_by(_PL.c.reference)),
         # Receipts of the link already paid (through another link): a second charge.
@@ -331,9 +332,10 @@ def _lock_link(session: Session, ctx: AppContext, reference: str | None) -> Any:
     return SimpleNamespace(**row) if row is not None else None
 
 
-def _newer_links(session: Session, ctx: AppContext, link: Any) -> list[str]:
-    """References of links created after `link` for any of its receipts (not cancelled)."""
-    params = {"lid": link.id, "created": link.created_at}
+def _newer_links(session: Session, ctx: AppContext, link: Any, now: datetime) -> list[str]:
+    """References of links created after `link` for any of its receipts that can still be
+    paid at MIT (live, or cancelled but not yet expired)."""
+    params = {"lid": link.id, "created": link.created_at, "now": now}
     return list(_conn(session).execute(_sql(ctx).newer, params).scalars())
 
 
@@ -431,20 +433,24 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
     if not taken_in_time(n.taken_at, link.expires_at):
         return _review(ReviewReason.LATE_PAYMENT)
     cancelled = link.state == LinkState.CANCELLED.value
-    newer = _newer_links(session, ctx, link) if link.has_newer else []
+    newer = _newer_links(session, ctx, link, now) if link.has_newer else []
     email_ids = _mark_paid(session, ctx, n, link, now)
-    if cancelled:
-        log.warning("payment %s applied to cancelled link %s: flagged", n.folio, link.reference)
-        return (NotificationStatus.REVIEW.value, ReviewReason.CANCELLED_LINK.value, email_ids,
-                "La liga había sido cancelada por nosotros; el pago se aplicó.")
-    if newer:
-        refs = ", ".join(newer)
+    refs = ", ".join(newer)
+    if newer:  # flagged whether or not this link was cancelled
         log.warning("payment %s applied to link %s, whose receipts have a newer link %s",
                     n.folio, link.reference, refs)
         for other in newer:
             _audit(session, ctx, at=now, agent=MIT_AGENT, action="link_flagged",
                    subject=f"liga {other}",
                    detail=f"los recibos se pagaron con la liga anterior {link.reference}")
+    if cancelled:
+        log.warning("payment %s applied to cancelled link %s: flagged", n.folio, link.reference)
+        note = "La liga había sido cancelada por nosotros; el pago se aplicó."
+        if newer:
+            note += f" Sus recibos ya tenían la liga más reciente {refs}: revísela."
+        return (NotificationStatus.REVIEW.value, ReviewReason.CANCELLED_LINK.value, email_ids,
+                note)
+    if newer:
         return (NotificationStatus.REVIEW.value, ReviewReason.NEWER_LINK.value, email_ids,
                 f"Pago aplicado a la liga {link.reference}; sus recibos ya tenían la liga más "
                 f"reciente {refs}, que sigue pudiéndose pagar en MIT: revísela.")

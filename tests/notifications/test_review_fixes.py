@@ -59,3 +59,36 @@ def test_with_mit_notifying_the_payer_we_queue_no_confirmation(database_url, clo
         engine.dispose()
 
 
+
+
+def _flagged(ctx) -> list[str]:
+    from sqlmodel import select
+
+    from paylink_tui.store.db import read_session
+    from paylink_tui.store.models import AuditEvent
+
+    with read_session(ctx.engine) as s:
+        rows = s.exec(select(AuditEvent).where(AuditEvent.action == "link_flagged")).all()
+    return [e.subject for e in rows]
+
+
+def test_paying_a_cancelled_link_flags_the_newer_link_of_its_receipts(ctx, clock):
+    old = make_link(ctx, state="cancelled")
+    rids = [r.id for r in receipts_of(ctx, old.id)]
+    clock.advance(days=1)
+    newer = make_link(ctx, receipts=rids)
+    got = receive(ctx, notification_xml(old.reference))
+    assert (got.status, got.reason) == ("review", "cancelled_link")
+    assert _flagged(ctx) == [f"liga {newer.reference}"]
+    [item] = svc.list_review(ctx)
+    assert newer.reference in (item.note or "")
+
+
+def test_a_cancelled_newer_link_not_yet_expired_is_still_flagged(ctx, clock):
+    old = make_link(ctx)
+    rids = [r.id for r in receipts_of(ctx, old.id)]
+    clock.advance(days=1)
+    newer = make_link(ctx, receipts=rids, state="cancelled")
+    got = receive(ctx, notification_xml(old.reference))
+    assert (got.status, got.reason) == ("review", "newer_link")
+    assert _flagged(ctx) == [f"liga {newer.reference}"]
