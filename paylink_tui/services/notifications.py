@@ -111,6 +111,7 @@ class Received:
     reason: str | None  # ReviewReason value, or None
     duplicate: bool
     email_ids: tuple[int, ...] = ()  # confirmation emails queued (deliver after commit)
+    pending: bool = False  # stored but not applied: answer 5xx so that MIT resends it
 
 
 # -- step 0: parse ------------------------------------------------------------------------
@@ -550,7 +551,8 @@ def _receive_values(ctx: AppContext, values: dict[str, Any], now: datetime) -> R
         except Exception:
             # Stored, not applied: it stays "por revisar" and MIT's retry tries again.
             log.exception("notification %s stored but could not be applied", notification_id)
-            return Received(notification_id, NotificationStatus.REVIEW.value, None, duplicate)
+            return Received(notification_id, NotificationStatus.REVIEW.value, None, duplicate,
+                            pending=True)
     return _received(values, notification_id, duplicate, status, reason, email_ids)
 
 

@@ -164,6 +164,9 @@ def create_app(
         except Exception:
             log.exception("notification from %s could NOT be stored; MIT will retry", client)
             return _text("No se pudo guardar la notificación; reintente.", 503)
+        if received.pending:  # stored but not applied: MIT's retry applies it
+            log.warning("notification from %s stored but not applied; MIT will retry", client)
+            return _text("Notificación guardada pero no aplicada; reintente.", 503)
         if not received.email_ids:
             return _text("OK", 200)
         kick: asyncio.Event | None = getattr(request.app.state, "deliver_now", None)

@@ -92,3 +92,19 @@ def test_a_cancelled_newer_link_not_yet_expired_is_still_flagged(ctx, clock):
     got = receive(ctx, notification_xml(old.reference))
     assert (got.status, got.reason) == ("review", "newer_link")
     assert _flagged(ctx) == [f"liga {newer.reference}"]
+
+
+def test_a_notification_stored_but_not_applied_asks_mit_to_resend(ctx, monkeypatch):
+    link = make_link(ctx)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("apply failed")
+
+    monkeypatch.setattr(svc, "_receive_in", boom)
+    monkeypatch.setattr(svc, "_apply", boom)
+    got = receive(ctx, notification_xml(link.reference, folio="9001"))
+    assert got.pending is True
+    monkeypatch.undo()
+    again = receive(ctx, notification_xml(link.reference, folio="9001"))
+    assert link_row(ctx, link.reference).state == "paid"
+    assert again.pending is False
