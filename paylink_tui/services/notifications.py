@@ -144,15 +144,24 @@ def safe_mask(cc_mask: str, cc_number: str) -> str | None:
     return ("XXXXXX" + digits[-4:])[:30]
 
 
-def _scrub_element(xml: str, tag: str, fix) -> str:  # type: ignore[no-untyped-def]
-    pattern = re.compile(rf"(<{tag}>)([^<]*)(</{tag}>)")
-    return pattern.sub(lambda m: m.group(1) + fix(m.group(2)) + m.group(3), xml)
-
-
 def scrub_raw_xml(xml: str) -> str:
-    """The raw XML as stored: card fields reduced to what MIT is supposed to send."""
-    xml = _scrub_element(xml, "cc_number", lambda v: "".join(_DIGITS.findall(v))[-4:])
-    return _scrub_element(xml, "cc_mask", lambda v: safe_mask(v, "") or "")
+    """The raw XML as stored: card fields reduced to what MIT is supposed to send. Parsed and
+    re-serialised (the gateway's parser already refused DTDs/entities), so CDATA, attributes
+    or odd whitespace can't carry a full number past the scrub."""
+    import xml.etree.ElementTree as ET  # noqa: N817, S405 - input already vetted by the gateway
+
+    try:
+        root = ET.fromstring(xml)  # noqa: S314
+    except ET.ParseError:
+        # Not parseable: keep no run of digits long enough to be a card number.
+        return re.sub(r"\d[\d\s-]{11,}\d", "XXXXXX", xml)
+    for el in root.iter("cc_number"):
+        el.text = "".join(_DIGITS.findall(el.text or ""))[-4:]
+        el.attrib.clear()
+    for el in root.iter("cc_mask"):
+        el.text = safe_mask(el.text or "", "") or ""
+        el.attrib.clear()
+    return ET.tostring(root, encoding="unicode")
 
 
 def _taken_at(n: MitNotification, tz: str) -> datetime | None:

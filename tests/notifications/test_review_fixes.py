@@ -108,3 +108,11 @@ def test_a_notification_stored_but_not_applied_asks_mit_to_resend(ctx, monkeypat
     again = receive(ctx, notification_xml(link.reference, folio="9001"))
     assert link_row(ctx, link.reference).state == "paid"
     assert again.pending is False
+
+
+def test_full_card_number_in_cdata_or_spaced_tags_is_never_stored():
+    xml = ("<CENTEROFPAYMENTS><cc_number><![CDATA[4111111111111111]]></cc_number>"
+           "<cc_mask >4111 1111 1111 1111</cc_mask ></CENTEROFPAYMENTS>")
+    out = svc.scrub_raw_xml(xml)
+    assert "4111111111111111" not in out.replace(" ", "")
+    assert "1111" in out
