@@ -15,7 +15,7 @@ import uvicorn
 
 class BackgroundServer:
     def __init__(self, app: Any = None, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "warning") -> None:
+                 log_level: str = "warning", graceful_shutdown: float = 1.0) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
@@ -25,7 +25,7 @@ class BackgroundServer:
         # log_config=None: uvicorn must not install handlers bound to the real stderr, which
         # would write over the TUI in `paylink-tui demo`; records go to the host's logging.
         config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
-                                log_config=None)
+                                log_config=None, timeout_graceful_shutdown=graceful_shutdown)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]},

@@ -3,15 +3,12 @@ a notification receiver, and a MitGateway pointed at the sandbox."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -20,38 +17,13 @@ from starlette.routing import Route
 from paylink_tui.gateway import sandbox_defaults as sd
 from paylink_tui.gateway.mit import MitGateway
 from paylink_tui.gateway.sandbox import Sandbox, create_sandbox_app
+from paylink_tui.web.server import BackgroundServer
 
 FAST_RETRIES = (0.05, 0.1, 0.2)
 
 
-class LoopbackServer:
-    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a daemon thread."""
-
-    def __init__(self, app) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> LoopbackServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("loopback server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+# The project's own background server: uvicorn in a thread on a pre-bound free port.
+LoopbackServer = BackgroundServer
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,7 +16,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from paylink_tui.config import Settings
@@ -27,37 +25,10 @@ from paylink_tui.mail.server import MailDrop
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import make_engine
 from paylink_tui.store.models import Client, Policy, Receipt
+from paylink_tui.web.server import BackgroundServer
 
-
-class LoopbackServer:
-    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a daemon thread."""
-
-    def __init__(self, app) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> LoopbackServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("loopback server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+# The project's own background server: uvicorn in a thread on a pre-bound free port.
+LoopbackServer = BackgroundServer
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
@@ -17,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from paylink_tui.config import Settings
 from paylink_tui.gateway.sandbox import create_sandbox_app
@@ -26,6 +24,7 @@ from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import make_engine, write_session
 from paylink_tui.store.models import EmailMessage, LinkReceipt, Notification, PaymentAttempt, PaymentLink
 from paylink_tui.ui.app import PaylinkApp, make_app
+from paylink_tui.web.server import BackgroundServer
 from tests.helpers import seed
 
 SIZE = (120, 36)
@@ -60,33 +59,8 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PAYLINK_CONFIG", str(tmp_path / "no-config.toml"))
 
 
-class LoopbackServer:
-    """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a daemon thread."""
-
-    def __init__(self, app) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                       daemon=True)
-
-    def start(self) -> LoopbackServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("loopback server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+# The project's own background server: uvicorn in a thread on a pre-bound free port.
+LoopbackServer = BackgroundServer
 
 
 @pytest.fixture
