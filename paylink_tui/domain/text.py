@@ -41,7 +41,13 @@ _SEARCH_WORD = re.compile(r"(?:[^\W_]|-)+")
 def search_words(text: str) -> list[str]:
     """The folded words of a text, split as the search index splits them:
     "[bold]Rosa[/bold] PEÑA" -> ["bold", "rosa", "bold", "pena"]."""
-    folded = " ".join((text or "").lower().split()) if (text or "").isascii() else fold(text)
+    text = text or ""
+    if text.isascii():
+        if text.isalnum():  # a policy or receipt number: the common case, 200,000 per import
+            return [text.lower()]
+        folded = " ".join(text.lower().split())
+    else:
+        folded = fold(text)
     return [w for w in _SEARCH_WORD.findall(folded) if w.strip("-")]
 
 
