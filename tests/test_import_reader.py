@@ -259,3 +259,75 @@ def test_progress_is_reported_while_streaming(tmp_path):
     result = read_receipts(write(tmp_path, "\n".join(lines) + "\n"), on_progress=seen.append)
     assert len(result.rows) == 2500
     assert seen == [1000, 2000, 2500]
+
+
+# ---------------------------------------------------------------- the quick path
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from paylink_tui.importer.reader import COLUMNS, _quick_row, _validate_row  # noqa: E402
+
+_CELLS = {
+    "poliza": ["AU51000000", "GMM-2024/7", " VI1 ", "", "a" * 40, "a" * 41, "-X1", "AU 1",
+               "AU5١"],
+    "recibo": ["4100000001", "R-1.2_3", "", "4100000001 ", "r" * 41, "1\n2"],
+    "ramo": ["Autos", "", "x" * 40, "x" * 41],
+    "nombre": ["Teresa", "", "[bold]Rosa[/bold]", "n" * 100, "n" * 101, "Ana\x1b[2J"],
+    "apellido_paterno": ["Domínguez", "", " Peña ", "p" * 101],
+    "apellido_materno": ["López", "", "m" * 101],
+    "email": ["teresa@hotmail.com", "", "Teresa@Hotmail.COM", "no-es-correo", "a@b",
+              "josé@correo.mx", "x@ejemplo..mx"],
+    "telefono": ["55 9960 5232", "", "+52 (55) 1234-5678", "55-abc", "1" * 31],
+    "monto": ["6412.33", "1,234.56", "0", "0.00", "-5", "12.5", "12.345", "9999999999.99",
+              "99999999999", "007.10", "$10", "", "1e3", "١٢"],
+    "moneda": ["MXN", "usd", "", "EUR", " USD "],
+    "vencimiento": ["27/10/2026", "2026-10-27", "31/02/2026", "1/2/2026", "27-10-2026", "",
+                    "12/1//2026", "٢٧/١٠/٢٠٢٦", "²7/10/2026"],
+}
+
+
+_VALID = {name: cells[0] for name, cells in _CELLS.items()}
+
+
+def _check_quick_against_full(cells, order, seen_before):
+    values = [cells[name] for name in order]
+    columns = {name: i for i, name in enumerate(order)}
+    positions = tuple(columns.get(name, -1) for name in COLUMNS)
+    first_seen = {cells["recibo"].strip(): 2} if seen_before else {}
+    quick = _quick_row(7, values, positions, len(values), first_seen)
+    full, errors = _validate_row(7, values, columns, len(values), first_seen)
+    if quick is not None:
+        assert errors == [] and quick == full, (cells, errors)
+    return quick
+
+
+def test_the_quick_path_agrees_with_the_full_validation_on_every_single_odd_cell():
+    # The quick path is an optimisation: whatever it accepts, the full validation must accept
+    # with the very same row; anything else it must hand over (None).
+    handed_over = 0
+    for name, cells in _CELLS.items():
+        for cell in cells:
+            row = {**_VALID, name: cell}
+            for seen_before in (False, True):
+                handed_over += _check_quick_against_full(row, list(COLUMNS), seen_before) is None
+    assert handed_over > len(_CELLS)  # the odd cells really went to the full validation
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(list(_CELLS)), max_size=3).flatmap(
+           lambda names: st.fixed_dictionaries(
+               {n: st.sampled_from(_CELLS[n]) if n in names else st.just(_VALID[n])
+                for n in _CELLS})),
+       st.permutations(list(COLUMNS)), st.booleans())
+def test_the_quick_path_agrees_with_the_full_validation_on_mixed_rows(cells, order, seen):
+    _check_quick_against_full(cells, order, seen)
+
+
+def test_the_usual_export_row_takes_the_quick_path():
+    values = ["AU51000000", "4100000001", "Autos", "Teresa", "Domínguez", "López",
+              "teresa.dominguez83@hotmail.com", "55 9960 5232", "6412.33", "MXN", "27/10/2026"]
+    positions = tuple(range(len(COLUMNS)))
+    row = _quick_row(2, values, positions, len(values), {})
+    assert row is not None and row.amount == Decimal("6412.33")
+    assert row.due_date == date(2026, 10, 27)

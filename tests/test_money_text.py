@@ -1,3 +1,4 @@
+import unicodedata
 from datetime import date
 from decimal import Decimal
 
@@ -45,6 +46,26 @@ def test_currency_defaults_to_mxn_and_refuses_others():
 
 def test_fold_makes_search_accent_and_case_insensitive():
     assert fold("GÓMEZ Peña  Ibáñez") == "gomez pena ibanez"
+
+
+def _fold_by_definition(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.casefold().split())
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x2FF) | st.sampled_from(
+    ["\u0301", "\u0303", "\u0308", "ß", "ﬁ", "İ", "Ω", "\u00a0"])))
+def test_fold_is_nfkd_without_marks_casefolded(text):
+    # The fast path (a translation table for accented Latin letters) must agree with the
+    # definition on everything, combining marks and odd letters included.
+    assert fold(text) == _fold_by_definition(text)
+
+
+def test_fold_agrees_with_the_definition_on_every_latin_letter():
+    for code in range(0x20, 0x300):
+        for text in (chr(code), f"Pe{chr(code)}a Núñez", f"{chr(code)}\u0301 x"):
+            assert fold(text) == _fold_by_definition(text), repr(text)
 
 
 @pytest.mark.parametrize("bad", ["a\rb", "a\nb", "a\tb", "\x1b[2J", "x\x00", "x\x7f", "x\x85"])

@@ -42,7 +42,7 @@ class ImportFileError(Exception):
     """The file cannot be read at all; the message is one Spanish sentence for the agent."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass takes 4 µs to build, 100,000 times
 class ReceiptRow:
     line: int
     policy: str
@@ -177,7 +177,7 @@ def _read_csv(path: Path, on_progress: ProgressCallback | None) -> ReadResult:
                     # A quoted field may span lines: the record starts after the last one ended.
                     start = previous_end + 1
                     previous_end = reader.line_num
-                    yield start, list(record)
+                    yield start, record
             except csv.Error as exc:
                 raise ImportFileError(
                     f"{path.name}: el CSV está mal formado cerca de la línea "
@@ -262,21 +262,29 @@ def _validate(
 
     first_seen: dict[str, int] = {}
     done = 0
+    positions = tuple(columns.get(name, -1) for name in COLUMNS)
+    rows, present = result.rows, result.present_receipts
     for line, values in iterator:
-        if _is_blank(values):
-            continue
-        result.total_rows += 1
-        row, errors = _validate_row(line, values, columns, width, first_seen)
-        receipt = _cell_text(values, columns["recibo"]).strip()
-        if receipt:
-            result.present_receipts.add(receipt)
-        if errors:
-            result.errors.extend(errors)
+        row = _quick_row(line, values, positions, width, first_seen)
+        if row is not None:  # the common case; never a blank line (it has a policy)
+            rows.append(row)
+            present.add(row.receipt)
+            first_seen[row.receipt] = line  # _quick_row refuses a receipt seen before
         else:
-            assert row is not None
-            result.rows.append(row)
-        if receipt and receipt not in first_seen:
-            first_seen[receipt] = line
+            if _is_blank(values):
+                continue
+            row, errors = _validate_row(line, values, columns, width, first_seen)
+            receipt = _cell_text(values, columns["recibo"]).strip()
+            if receipt:
+                present.add(receipt)
+            if errors:
+                result.errors.extend(errors)
+            else:
+                assert row is not None
+                rows.append(row)
+            if receipt and receipt not in first_seen:
+                first_seen[receipt] = line
+        result.total_rows += 1
         done += 1
         if on_progress is not None and done % PROGRESS_EVERY == 0:
             on_progress(done)
@@ -316,6 +324,78 @@ class _Rejected(ValueError):
 # what keeps a 100,000-row file in the low seconds; find_control_char names the culprit after.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 _EMPTY = ""
+
+
+_QUICK_NUMBER_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z./\-_]{0,39}")
+_QUICK_AMOUNT_RE = re.compile(r"[0-9]{1,10}(?:\.[0-9]{2})?")
+_QUICK_NAME_MAX = MAX_NAME_LEN
+
+
+def _quick_row(
+    line: int,
+    values: list[object],
+    positions: tuple[int, ...],
+    width: int,
+    first_seen: dict[str, int],
+) -> ReceiptRow | None:
+    """The row, when it is plainly valid text in the usual shapes; None sends it to
+    `_validate_row`, which decides and explains.
+
+    Most rows of an insurer's export are like this, and 100,000 of them must import in
+    seconds; everything unusual (a control character, an amount with thousands separators,
+    an ISO date, an empty required field, a number cell from XLSX) takes the full path. A test
+    checks that whatever this accepts, `_validate_row` accepts identically.
+    """
+    if len(values) != width:
+        return None
+    try:
+        if _CONTROL_RE.search(_EMPTY.join(values)):  # type: ignore[arg-type]
+            return None
+    except TypeError:  # not all text: an XLSX row
+        return None
+    (i_policy, i_receipt, i_ramo, i_first, i_last, i_second, i_email, i_phone, i_amount,
+     i_currency, i_due) = positions
+    policy = values[i_policy].strip()  # type: ignore[union-attr]
+    receipt = values[i_receipt].strip()  # type: ignore[union-attr]
+    if (not _QUICK_NUMBER_RE.fullmatch(policy) or not _QUICK_NUMBER_RE.fullmatch(receipt)
+            or receipt in first_seen):
+        return None
+    ramo = values[i_ramo].strip() if i_ramo >= 0 else ""  # type: ignore[union-attr]
+    first = values[i_first].strip()  # type: ignore[union-attr]
+    last = values[i_last].strip()  # type: ignore[union-attr]
+    second = values[i_second].strip() if i_second >= 0 else ""  # type: ignore[union-attr]
+    if (len(ramo) > MAX_RAMO_LEN or not first or not last or len(first) > _QUICK_NAME_MAX
+            or len(last) > _QUICK_NAME_MAX or len(second) > _QUICK_NAME_MAX):
+        return None
+    email = values[i_email].strip() if i_email >= 0 else ""  # type: ignore[union-attr]
+    if email:
+        try:
+            email = normalize_email(email)
+        except _Rejected:
+            return None
+    phone = values[i_phone].strip() if i_phone >= 0 else ""  # type: ignore[union-attr]
+    if phone and (len(phone) > MAX_PHONE_LEN or not _PHONE_RE.match(phone)):
+        return None
+    amount_text = values[i_amount].strip()  # type: ignore[union-attr]
+    if not _QUICK_AMOUNT_RE.fullmatch(amount_text):
+        return None
+    amount = Decimal(amount_text).quantize(CENT)
+    if not amount:
+        return None
+    currency = (values[i_currency].strip().upper()  # type: ignore[union-attr]
+                if i_currency >= 0 else "") or "MXN"
+    if currency not in ("MXN", "USD"):
+        return None
+    due_text = values[i_due].strip()  # type: ignore[union-attr]
+    if not (len(due_text) == 10 and due_text[2] == "/" and due_text[5] == "/"
+            and due_text[:2].isdigit() and due_text[3:5].isdigit() and due_text[6:].isdigit()):
+        return None
+    try:
+        due = date(int(due_text[6:]), int(due_text[3:5]), int(due_text[:2]))
+    except ValueError:
+        return None
+    return ReceiptRow(line, policy, receipt, ramo or None, first, last, second or None,
+                      email or None, phone or None, amount, currency, due)
 
 
 def _validate_row(

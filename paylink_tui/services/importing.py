@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from paylink_tui.domain.status import LinkState, ReceiptStatus
 from paylink_tui.domain.text import full_name, search_text
 from paylink_tui.importer.reader import ReadResult, ReceiptRow, RowError, read_receipts
+from paylink_tui.store.bulk import executemany
 from paylink_tui.store.db import is_sqlite, write_session
 from paylink_tui.store.models import (
     AuditEvent,
@@ -217,14 +218,19 @@ class _Holder:
     first: str
     last: str
     second: str
-    _folded: str | None = None
+    _prefix: str | None = None
+    _suffix: str | None = None
 
     def search_text(self, policy: str, receipt: str) -> str:
         # search_text() works word by word, so the parts apart give the same text as the
-        # store's search_text(policy, receipt, full name); the name is done once per policy.
-        if self._folded is None:
-            self._folded = _fold(full_name(self.first, self.last, self.second))
-        return f"{_fold(policy)} {_fold(receipt)} {self._folded}"
+        # store's search_text(policy, receipt, full name); policy and name are folded once
+        # per policy, and a plain receipt number (the usual case) needs only lower().
+        if self._prefix is None:
+            self._prefix = _fold(policy)
+            self._suffix = _fold(full_name(self.first, self.last, self.second))
+        folded = (receipt.lower() if receipt.isascii() and receipt.isalnum()
+                  else _fold(receipt))
+        return f"{self._prefix} {folded} {self._suffix}"
 
 
 def _fold(text: str) -> str:
@@ -283,14 +289,12 @@ def _apply_policies(
                 .values(first_name=bindparam("b_first"), last_name=bindparam("b_last"),
                         second_last_name=bindparam("b_second"), email=bindparam("b_email"),
                         phone=bindparam("b_phone")))
-        for chunk in _chunks(client_updates):
-            conn.execute(stmt, list(chunk))
+        executemany(conn, stmt, client_updates)
         report.clients_updated = len(client_updates)
     if ramo_updates:
         stmt = update(policy_t).where(policy_t.c.id == bindparam("b_id")).values(
             ramo=bindparam("b_ramo"))
-        for chunk in _chunks(ramo_updates):
-            conn.execute(stmt, list(chunk))
+        executemany(conn, stmt, ramo_updates)
     if search_updates:
         _refresh_search_text(conn, search_updates)
 
@@ -308,10 +312,8 @@ def _apply_policies(
                             "second_last_name": second, "email": r.email, "phone": r.phone})
             policies.append({"id": pid, "number": n, "ramo": r.ramo or "", "client_id": cid})
             holders[n] = _Holder(pid, cid, r.first_name, r.last_name, second)
-        for chunk in _chunks(clients):
-            conn.execute(insert(client_t), list(chunk))
-        for chunk in _chunks(policies):
-            conn.execute(insert(policy_t), list(chunk))
+        executemany(conn, insert(client_t), clients)
+        executemany(conn, insert(policy_t), policies)
     report.policies_added = len(new_numbers)
     return [(row, holders[row.policy]) for row in rows]
 
@@ -347,8 +349,7 @@ def _refresh_search_text(conn: Connection, changes: list[dict[str, Any]]) -> Non
                 c["b_number"], number, c["b_first"], c["b_last"], c["b_second"])})
     stmt = update(receipt_t).where(receipt_t.c.id == bindparam("b_id")).values(
         search_text=bindparam("b_search"))
-    for chunk in _chunks(updates):
-        conn.execute(stmt, list(chunk))
+    executemany(conn, stmt, updates)
 
 
 # ---------------------------------------------------------------- receipts
@@ -392,6 +393,7 @@ def _apply_receipts(
     receipt_t = Receipt.__table__
     inserts: list[dict[str, Any]] = []
     changes: list[tuple[ReceiptRow, Any, str]] = []
+    pending = ReceiptStatus.PENDING.value
     for row, holder in rows:
         search = holder.search_text(row.policy, row.receipt)
         cur = existing.get(row.receipt)
@@ -399,15 +401,14 @@ def _apply_receipts(
             inserts.append({
                 "number": row.receipt, "policy_id": holder.policy_id,
                 "policy_number": row.policy, "amount": row.amount, "currency": row.currency,
-                "due_date": row.due_date, "status": ReceiptStatus.PENDING.value,
+                "due_date": row.due_date, "status": pending,
                 "search_text": search, "created_at": now, "updated_at": now,
             })
             continue
         changes.append((row, cur, search))
 
     with _fts_in_bulk(conn, len(inserts)):
-        for chunk in _chunks(inserts):
-            conn.execute(insert(receipt_t), list(chunk))
+        executemany(conn, insert(receipt_t), inserts)
     report.added = len(inserts)
 
     money_changed = [cur.id for row, cur, _ in changes
@@ -449,8 +450,7 @@ def _apply_receipts(
         extra = {"search_text": bindparam("b_search")} if with_search else {}
         stmt = update(receipt_t).where(receipt_t.c.id == bindparam("b_id")).values(
             **values, **extra)
-        for chunk in _chunks(batch):
-            conn.execute(stmt, list(chunk))
+        executemany(conn, stmt, batch)
     report.updated = len(updates)
 
 
@@ -558,6 +558,5 @@ def _settle_missing(conn: Connection, result: ReadResult, report: ImportReport, 
         raise ImportRefused
     stmt = (update(receipt_t).where(receipt_t.c.id == bindparam("b_id"))
             .values(status=ReceiptStatus.SETTLED_ELSEWHERE.value, updated_at=bindparam("b_now")))
-    for chunk in _chunks(to_settle):
-        conn.execute(stmt, [{"b_id": rid, "b_now": now} for rid in chunk])
+    executemany(conn, stmt, [{"b_id": rid, "b_now": now} for rid in to_settle])
     report.settled_elsewhere = len(to_settle)
