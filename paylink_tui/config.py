@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -20,22 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-APP_NAME = "paylink-tui"
+from paylink_tui.paths import APP_NAME, config_path, data_dir, default_database_url
 
-
-def config_path() -> Path:
-    env = os.environ.get("PAYLINK_CONFIG")
-    if env:
-        return Path(env)
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
-
-
-def data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def default_database_url() -> str:
-    return f"sqlite:///{(data_dir() / 'paylink.db').as_posix()}"
+__all__ = ["APP_NAME", "ConfigError", "Settings", "config_path", "data_dir",
+           "default_database_url", "get_settings", "load_settings"]
 
 
 class ConfigError(Exception):

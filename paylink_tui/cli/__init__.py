@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     _utf8_console()
+    if not (sys.argv[1:] if argv is None else argv):
+        # The TUI: its first frame goes up before the command modules even load.
+        from paylink_tui.cli import tui_cmd
+
+        tui_cmd.show_first_frame()
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args.handler, "__module__", ""))

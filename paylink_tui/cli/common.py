@@ -8,9 +8,13 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from paylink_tui.config import ConfigError, Settings, load_settings
+if TYPE_CHECKING:  # pragma: no cover
+    from paylink_tui.config import Settings
+
+# pydantic-settings loads only when a command needs the settings: `--help`, `--version`
+# and the TUI's first frame (cli/first_frame.py) do not wait for it.
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -19,6 +23,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def settings_or_exit() -> Settings:
+    from paylink_tui.config import ConfigError, load_settings
+
     try:
         return load_settings()
     except ConfigError as exc:

@@ -3,15 +3,45 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-from paylink_tui.cli.common import context_or_exit, settings_or_exit
+_frame: Any = None
+
+
+def show_first_frame() -> None:
+    """The first page on screen before the heavy imports (cli/first_frame.py)."""
+    global _frame
+    import atexit
+
+    from paylink_tui.cli import first_frame
+
+    _frame = first_frame.show()
+    if _frame is not None:
+        atexit.register(_close_unclaimed_frame)  # whatever ends the process before run()
+
+
+def _close_unclaimed_frame() -> None:
+    global _frame
+    if _frame is not None:
+        _frame.close()
+        _frame = None
 
 
 def run(args: argparse.Namespace | None = None) -> int:
-    settings = settings_or_exit()
-    ctx = context_or_exit(settings)
-    from paylink_tui.ui.app import make_app  # Textual loads only when the TUI runs
+    global _frame
+    frame, _frame = _frame, None
+    try:
+        from paylink_tui.cli.common import context_or_exit, settings_or_exit
 
-    app = make_app(ctx)
+        ctx = context_or_exit(settings_or_exit())
+        from paylink_tui.ui.app import make_app  # Textual loads only when the TUI runs
+
+        app = make_app(ctx)
+    except BaseException:
+        if frame is not None:
+            frame.close()  # an error message goes to the agent's own screen
+        raise
+    if frame is not None:
+        frame.hand_over()
     app.run()
     return int(app.return_code or 0)

@@ -16,9 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-# The newest migration. A test checks that it matches the Alembic scripts, so start-up
-# can compare versions without loading Alembic.
-HEAD_REVISION = "0001"
+from paylink_tui.store.revision import HEAD_REVISION
 
 
 class SchemaError(Exception):

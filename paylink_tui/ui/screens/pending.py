@@ -27,6 +27,9 @@ TOTALS_DELAY = 0.4  # totals count every match: wait for the typing to settle
 class PendingScreen(Screen):
     CSS_PATH = ["../styles/pending.tcss"]
     TITLE = "Pendientes de pago"
+    # The table has the focus from the first moment: keys typed over the first frame
+    # (cli/first_frame.py) arrive now, and must not land in the search box.
+    AUTO_FOCUS = "#pending-table"
 
     BINDINGS = [
         # Priority: run while the app handles the key itself, so that keys typed right

@@ -1,0 +1,202 @@
+"""The TUI's first frame: the first page of pending receipts on the terminal at once.
+
+Python needs about a second and a half on these machines to load SQLAlchemy,
+pydantic-settings and Textual before the app can draw anything. So `paylink-tui` first
+reads the first page with the standard library (store/first_page.py) and paints it in the
+alternate screen, in the app's layout, with plain ANSI codes; the app then loads and draws
+over it. Keys typed meanwhile are not lost: the terminal stops echoing them and keeps them
+queued until the app reads them.
+
+Only on a real terminal, only for SQLite, and never at the cost of starting: anything
+unusual (no terminal, a settings file that does not parse, a database still to be created or
+upgraded) skips the frame and the app starts as it always did.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import TextIO
+
+from paylink_tui.store.first_page import FirstRow, first_page, sqlite_path
+
+DEFAULT_TIMEZONE = "America/Mexico_City"
+# The app's layout (ui/styles/pending.tcss, ui/widgets/pending_table.py).
+COLUMNS = (("", 1), ("Póliza", 12), ("Recibo", 11), ("Ramo", 6), ("Contratante", 38),
+           ("Monto", 14), ("Moneda", 6), ("Vencimiento", 11))
+ABOVE_TABLE = 1 + 3 + 1  # header, search box, column titles
+BELOW_TABLE = 12 + 1  # detail pane with its border, footer
+FOOTER_KEYS = (("espacio", "Marcar"), ("/", "Buscar"), ("l", "Liga de pago"), ("q", "Salir"),
+               ("h", "Historial"), ("?", "Ayuda"))
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+RESET, BOLD, DIM, REVERSE, RED = "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[7m", "\x1b[31m"
+
+
+def peek_settings(environ: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """(database URL, time zone) as config.Settings will read them, without pydantic.
+
+    The environment wins over the TOML file, as in config.py; None when the file can't be
+    read (the app will say why).
+    """
+    import tomllib
+
+    from paylink_tui.paths import config_path, default_database_url
+
+    env = {k.upper(): v for k, v in (os.environ if environ is None else environ).items()}
+    url, zone = env.get("PAYLINK_DATABASE_URL"), env.get("PAYLINK_TIMEZONE")
+    if url is None or zone is None:
+        path = config_path()
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                return None
+            url = url if url is not None else data.get("database_url")
+            zone = zone if zone is not None else data.get("timezone")
+    if url is not None and not isinstance(url, str) or zone is not None and not isinstance(zone, str):
+        return None
+    return url or default_database_url(), zone or DEFAULT_TIMEZONE
+
+
+def local_today(now: datetime, zone: str) -> date | None:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return now.astimezone(ZoneInfo(zone)).date()
+    except Exception:  # no tz database here (Windows without tzdata): no overdue marks
+        return None
+
+
+def table_rows(height: int) -> int:
+    return max(1, height - ABOVE_TABLE - BELOW_TABLE)
+
+
+def render(rows: list[FirstRow], today: date | None, width: int, height: int) -> str:
+    """The frame, line by line from the top-left corner, each line cut to the width."""
+    lines: list[str] = []
+
+    def line(text: str, style: str = "") -> None:
+        lines.append(f"{style}{_fit(text, width)}{RESET if style else ''}")
+
+    title = "Pendientes de pago — Ligas de pago MIT"
+    line(f" {'⭘':<{max(1, (width - len(title)) // 2 - 1)}}{title}", REVERSE)
+    line(" ▊" + "▔" * 40 + "▎")
+    line(f" ▊  {'Buscar póliza, recibo o contratante…':<38}▎  Calculando…", DIM)
+    line(" ▊" + "▁" * 40 + "▎")
+    line(_cells([title for title, _ in COLUMNS], align_amount=False), BOLD)
+    for index, row in enumerate(rows[:table_rows(height)]):
+        style = REVERSE if index == 0 else (RED if today and row.due_date < today else "")
+        line(_cells(["", row.policy, row.receipt, row.ramo, row.holder,
+                     f"{row.amount:,.2f}", row.currency, row.due_date.strftime("%d/%m/%Y")]),
+             style)
+    while len(lines) < height - 1:
+        lines.append("")
+    footer = "".join(f"{BOLD} {key} {RESET}{REVERSE}{label} " for key, label in FOOTER_KEYS)
+    lines.append(f"{REVERSE}{footer}{RESET}")
+    return "\r\n".join(lines[:height])
+
+
+def _cells(values: list[str], *, align_amount: bool = True) -> str:
+    out = []
+    for (title, size), value in zip(COLUMNS, values, strict=True):
+        text = _clean(value)
+        text = text if len(text) <= size else text[: size - 1] + "…"
+        right = align_amount and title == "Monto"
+        out.append(f" {text:>{size}} " if right else f" {text:<{size}} ")
+    return "".join(out)
+
+
+def _clean(value: str) -> str:
+    """A value from the database as plain text: control characters never reach the terminal."""
+    return _CONTROL.sub("?", value)
+
+
+def _fit(text: str, width: int) -> str:
+    return text[:width]
+
+
+@dataclass
+class FirstFrame:
+    """The frame on screen; `hand_over()` before the app runs, `close()` if it won't."""
+
+    out: TextIO
+    _restore_input: Callable[[], None]
+
+    def hand_over(self) -> None:
+        # The app saves the terminal's modes when it starts and restores them on exit: they
+        # must be the agent's own again, or the shell would be left without echo.
+        self._restore_input()
+
+    def close(self) -> None:
+        self._restore_input()
+        self.out.write("\x1b[?25h\x1b[?1049l")
+        self.out.flush()
+
+
+def show(now: datetime | None = None, out: TextIO | None = None,
+         stdin: TextIO | None = None) -> FirstFrame | None:
+    """Paint the first frame if this is a terminal and the database can be read so."""
+    out = out or sys.stdout
+    stdin = stdin or sys.stdin
+    try:
+        if not (out.isatty() and stdin.isatty()) or os.environ.get("TERM") == "dumb":
+            return None
+        peeked = peek_settings()
+        if peeked is None:
+            return None
+        url, zone = peeked
+        path = sqlite_path(url)
+        if path is None:
+            return None
+        width, height = os.get_terminal_size(out.fileno())
+        now = now or datetime.now(timezone.utc)
+        rows = first_page(path, now, table_rows(height))
+        if rows is None or not _enable_ansi(out):
+            return None
+        restore = _quiet_input(stdin)
+        out.write("\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J")
+        out.write(render(rows, local_today(now, zone), width, height))
+        out.flush()
+        return FirstFrame(out, restore)
+    except Exception:  # noqa: BLE001 - a frame is a nicety: the app starts regardless
+        return None
+
+
+def _enable_ansi(out: TextIO) -> bool:
+    if sys.platform != "win32":
+        return True
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.GetStdHandle(-11)  # STD_OUTPUT_HANDLE
+    mode = ctypes.c_uint32()
+    if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
+        return False
+    return bool(kernel32.SetConsoleMode(handle, mode.value | 0x0004))  # VT processing
+
+
+def _quiet_input(stdin: TextIO) -> Callable[[], None]:
+    """Stop echoing keys (they stay queued for the app); returns what undoes it."""
+    if sys.platform == "win32":
+        return lambda: None  # nothing reads the console yet: keys wait unechoed
+    import termios
+
+    fd = stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~(termios.ECHO | termios.ICANON)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    done = False
+
+    def restore() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            termios.tcsetattr(fd, termios.TCSANOW, saved)  # TCSANOW: queued keys stay
+
+    return restore
