@@ -24,6 +24,7 @@ from paylink_tui.store.models import (
     Policy,
     Receipt,
 )
+from paylink_tui.store.types import sum_in_cents
 
 
 @dataclass(frozen=True)
@@ -341,9 +342,9 @@ def summary(ctx: AppContext) -> Summary:
             .where(lk.state.in_(VISIBLE_STATES))
         ).one()
         collected = {
-            cur: Decimal(amount).quantize(Decimal("0.01"))
-            for cur, amount in session.execute(
-                select(lk.currency, func.sum(lk.amount)).where(lk.state == LinkState.PAID.value)
+            cur: (Decimal(cents) / 100).quantize(Decimal("0.01"))
+            for cur, cents in session.execute(
+                select(lk.currency, sum_in_cents(lk.amount)).where(lk.state == LinkState.PAID.value)
                 .group_by(lk.currency).order_by(lk.currency)
             )
         }

@@ -32,6 +32,7 @@ from paylink_tui.domain.text import full_name, search_words
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import is_sqlite, read_session
 from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt
+from paylink_tui.store.types import sum_in_cents
 
 RARE_LIMIT = 2000
 SortKey = tuple[str, date, str]
@@ -235,7 +236,7 @@ def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
     words = _words(search)
     r = Receipt.__table__.c
     q = (
-        select(r.currency, func.count(), func.sum(r.amount))
+        select(r.currency, func.count(), sum_in_cents(r.amount))
         .where(_pending_filter(now))
         .group_by(r.currency)
         .order_by(r.currency)
@@ -253,7 +254,7 @@ def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
     with ctx.engine.connect() as conn:
         for currency, n, total in conn.execute(q):
             count += n
-            amounts[currency] = Decimal(total or 0).quantize(Decimal("0.01"))
+            amounts[currency] = (Decimal(total or 0) / 100).quantize(Decimal("0.01"))
     return PendingTotals(count=count, amounts=amounts)
 
 
