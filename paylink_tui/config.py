@@ -19,7 +19,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from paylink_tui.paths import APP_NAME, config_path, data_dir, default_database_url
+from paylink_tui.paths import (
+    APP_NAME,
+    DEFAULT_TIMEZONE,
+    config_path,
+    data_dir,
+    default_database_url,
+)
 
 __all__ = ["APP_NAME", "ConfigError", "Settings", "config_path", "data_dir",
            "default_database_url", "get_settings", "load_settings"]
@@ -33,7 +39,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAYLINK_", extra="ignore", frozen=True)
 
     database_url: str = Field(default_factory=default_database_url)
-    timezone: str = "America/Mexico_City"
+    timezone: str = DEFAULT_TIMEZONE
     agent: str = Field(default_factory=lambda: os.environ.get("USER") or os.environ.get("USERNAME")
                        or "agente")
     company: str = "AXA"

@@ -10,6 +10,7 @@ from pathlib import Path
 import platformdirs
 
 APP_NAME = "paylink-tui"
+DEFAULT_TIMEZONE = "America/Mexico_City"  # the insurer's calendar (settings: timezone)
 
 
 def config_path() -> Path:

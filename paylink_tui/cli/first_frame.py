@@ -15,16 +15,16 @@ upgraded) skips the frame and the app starts as it always did.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TextIO
 
+from paylink_tui.domain.text import CONTROL_RE
+from paylink_tui.paths import DEFAULT_TIMEZONE
 from paylink_tui.store.first_page import FirstRow, first_page, sqlite_path
 
-DEFAULT_TIMEZONE = "America/Mexico_City"
 # The app's layout (ui/styles/pending.tcss, ui/widgets/pending_table.py).
 COLUMNS = (("", 1), ("Póliza", 12), ("Recibo", 11), ("Ramo", 6), ("Contratante", 38),
            ("Monto", 14), ("Moneda", 6), ("Vencimiento", 11))
@@ -32,7 +32,6 @@ ABOVE_TABLE = 1 + 3 + 1  # header, search box, column titles
 BELOW_TABLE = 12 + 1  # detail pane with its border, footer
 FOOTER_KEYS = (("espacio", "Marcar"), ("/", "Buscar"), ("l", "Liga de pago"), ("q", "Salir"),
                ("h", "Historial"), ("?", "Ayuda"))
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 RESET, BOLD, DIM, REVERSE, RED = "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[7m", "\x1b[31m"
 
@@ -81,7 +80,7 @@ def render(rows: list[FirstRow], today: date | None, width: int, height: int) ->
     lines: list[str] = []
 
     def line(text: str, style: str = "") -> None:
-        lines.append(f"{style}{_fit(text, width)}{RESET if style else ''}")
+        lines.append(f"{style}{text[:width]}{RESET if style else ''}")
 
     title = "Pendientes de pago — Ligas de pago MIT"
     line(f" {'⭘':<{max(1, (width - len(title)) // 2 - 1)}}{title}", REVERSE)
@@ -113,11 +112,7 @@ def _cells(values: list[str], *, align_amount: bool = True) -> str:
 
 def _clean(value: str) -> str:
     """A value from the database as plain text: control characters never reach the terminal."""
-    return _CONTROL.sub("?", value)
-
-
-def _fit(text: str, width: int) -> str:
-    return text[:width]
+    return CONTROL_RE.sub("?", value)
 
 
 @dataclass
