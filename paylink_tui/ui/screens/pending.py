@@ -58,6 +58,7 @@ class PendingScreen(Screen):
         self._totals_running = False
         self._totals_wanted: str | None = None
         self._totals_after_rows = False
+        self._footer_link: bool | None = None  # "Liga de pago" as the footer shows it
 
     def compose(self) -> ComposeResult:
         ctx = self.app.ctx  # type: ignore[attr-defined]
@@ -149,7 +150,12 @@ class PendingScreen(Screen):
     @on(PendingTable.ReceiptHighlighted)
     def _highlighted(self, event: PendingTable.ReceiptHighlighted) -> None:
         self.query_one(DetailPane).show_receipt(event.row)
-        self.refresh_bindings()
+        # The footer is rebuilt on every refresh_bindings(): only when "Liga de pago" comes
+        # or goes, not on every row (a search keystroke waited for it).
+        available = self._link_available()
+        if available != self._footer_link:
+            self._footer_link = available
+            self.refresh_bindings()
 
     @on(PendingTable.MarksChanged)
     def _marks_changed(self, event: PendingTable.MarksChanged) -> None:
@@ -178,8 +184,11 @@ class PendingScreen(Screen):
         if action == "submit_search":  # otherwise Enter is the table's (open the link dialog)
             return self.is_mounted and self.focused is self.query_one("#search", Input)
         if action == "link":
-            return self.is_mounted and (self.table.current_row is not None or self.table.loading_page)
+            return self.is_mounted and self._link_available()
         return True
+
+    def _link_available(self) -> bool:
+        return self.table.current_row is not None or self.table.loading_page
 
     # --- actions ------------------------------------------------------------------------
 
