@@ -120,6 +120,23 @@ def test_many_matches_page_the_same_as_few(engine, clock, monkeypatch):
     assert pending_totals(ctx, search="pena").count == 30
 
 
+def test_a_one_letter_word_filters_the_same_on_every_path(engine, clock, monkeypatch):
+    import paylink_tui.services.receipts as receipts
+
+    seed(engine, [dict(policy="AU1", receipt="4101", first="José", last="Peña", second="Ruiz"),
+                  dict(policy="AU2", receipt="4102", first="Josefina", last="Peña", second=""),
+                  dict(policy="AU3", receipt="4103", first="Juan", last="Pérez", second="Soto"),
+                  dict(policy="AU4", receipt="4104", first="Ana", last="Peña", second="Juárez")])
+    ctx = make_ctx(engine, clock)
+    cases = (("pena j", ["4101", "4102", "4104"]), ("pena r", ["4101"]), ("pena s", []),
+             ("j pe", ["4101", "4102", "4103", "4104"]), ("j p s", ["4103"]))
+    for rare_limit in (2000, 1):  # word index then filter; walking the sort index
+        monkeypatch.setattr(receipts, "RARE_LIMIT", rare_limit)
+        for term, expected in cases:
+            assert [r.receipt for r in pending_page(ctx, search=term).rows] == expected, term
+            assert pending_totals(ctx, search=term).count == len(expected), term
+
+
 def test_names_with_markup_are_found_and_counted_the_same(engine, clock):
     seed(engine, [dict(policy="P-1", receipt="R-1", first="[bold]Rosa[/bold]", last="Peña", second="Ibáñez"),
                   dict(policy="P-2", receipt="R-2", first="Juan [red]", last="[/]Gómez", second="")])
