@@ -230,3 +230,25 @@ async def test_earlier_links_in_the_detail_use_the_link_status_words(ctx):
         console.print(pane.query_one("#detail-body", Static).content)
         text = console.export_text()
         assert "Pagada AU1000001211006" in text  # the link's word, not the receipt's "Pagado"
+
+
+async def test_the_footer_offers_liga_de_pago_only_while_there_is_a_receipt(ctx):
+    from textual.widgets._footer import FooterKey
+
+    def offers_link(app) -> bool:
+        return any(k.action == "link" for k in app.screen.query(FooterKey))
+
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert offers_link(app)
+        table_of(app).load("nadie")  # as a refresh would: the focus stays on the table
+        await wait_until(pilot, lambda: table_of(app).search == "nadie"
+                         and not table_of(app).loading_page)
+        await settle(pilot)
+        assert table_of(app).row_count == 0
+        assert not offers_link(app)
+        table_of(app).load("")
+        await wait_until(pilot, lambda: table_of(app).row_count == 6)
+        await settle(pilot)
+        assert offers_link(app)
