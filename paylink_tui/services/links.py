@@ -55,7 +55,7 @@ from sqlmodel import Session
 
 from paylink_tui.domain.dates import local_date, local_datetime_text, long_date, utc
 from paylink_tui.domain.money import format_money
-from paylink_tui.domain.status import LinkState, ReceiptStatus
+from paylink_tui.domain.status import LinkState, NotificationStatus, ReceiptStatus
 from paylink_tui.domain.text import fold
 from paylink_tui.domain.validity import link_window
 from paylink_tui.gateway.base import LinkRequest, PaymentGateway
@@ -64,7 +64,14 @@ from paylink_tui.mail.errors import MailError
 from paylink_tui.services import audit
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import write_session
-from paylink_tui.store.models import EmailMessage, LinkReceipt, PaymentLink, Policy, Receipt
+from paylink_tui.store.models import (
+    EmailMessage,
+    LinkReceipt,
+    Notification,
+    PaymentLink,
+    Policy,
+    Receipt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +305,7 @@ def resend_link_email(ctx: AppContext, reference: str, *, to: str | None = None,
     address = check_email(to) if to is not None else None
     now = ctx.now()
     with write_session(ctx.engine) as session:
-        link, _receipts = _lock_link(session, reference)
+        link, receipts = _lock_link(session, reference)
         if link.state != LinkState.ACTIVE.value or not link.url:
             raise LinkStateError(_cannot("reenviar", link))
         if utc(now) >= utc(link.expires_at):
@@ -306,6 +313,7 @@ def resend_link_email(ctx: AppContext, reference: str, *, to: str | None = None,
                 f"La liga {link.reference} venció el {long_date(link.last_valid_day)}; "
                 "no tiene caso reenviarla. Genere una nueva para sus recibos."
             )
+        _refuse_a_second_charge(session, link, receipts)
         old = link.email
         if address is not None and address != old:
             # The corrected address becomes the link's: later resends go there too.
@@ -411,6 +419,31 @@ def _check_retryable(ctx: AppContext, link: PaymentLink, now: datetime) -> None:
         raise LinkStateError(
             f"La liga {link.reference} sin confirmar ya venció "
             f"({long_date(link.last_valid_day)}); no tiene caso reintentarla."
+        )
+
+
+def _refuse_a_second_charge(session: Session, link: PaymentLink, receipts: list[Receipt]) -> None:
+    """An active link whose receipts were paid some other way must not reach the client
+    again: they could pay twice (a late payment of an older, cancelled link, say)."""
+    settled = [r.number for r in receipts
+               if r.status in (ReceiptStatus.PAID.value, ReceiptStatus.SETTLED_ELSEWHERE.value)]
+    if settled:
+        raise LinkStateError(
+            f"No se reenvía la liga {link.reference}: {_join(settled)} ya "
+            f"{'está pagado' if len(settled) == 1 else 'están pagados'}. Cancele esta liga."
+        )
+    other_links = select(LinkReceipt.link_id).where(
+        LinkReceipt.receipt_id.in_([r.id for r in receipts]))  # type: ignore[attr-defined]
+    waiting = session.scalars(
+        select(PaymentLink.reference)
+        .join(Notification, Notification.link_id == PaymentLink.id)  # type: ignore[arg-type]
+        .where(Notification.status == NotificationStatus.REVIEW.value,
+               Notification.link_id.in_(other_links))  # type: ignore[union-attr]
+    ).first()
+    if waiting is not None:
+        raise LinkStateError(
+            f"No se reenvía la liga {link.reference}: hay un pago por revisar de la liga "
+            f"{waiting} para los mismos recibos. Resuélvalo en «Por revisar» (v) antes."
         )
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from paylink_tui.services import notifications as svc
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import make_engine
@@ -116,3 +118,51 @@ def test_full_card_number_in_cdata_or_spaced_tags_is_never_stored():
     out = svc.scrub_raw_xml(xml)
     assert "4111111111111111" not in out.replace(" ", "")
     assert "1111" in out
+
+
+def test_a_newer_link_is_not_resent_after_the_old_one_was_paid_late(ctx, clock):
+    # Review finding 10: the old, cancelled link was paid late; sending the newer one again
+    # could charge the client twice.
+    from paylink_tui.services.links import LinkStateError, resend_link_email
+
+    old = make_link(ctx, state="cancelled")
+    rids = [r.id for r in receipts_of(ctx, old.id)]
+    clock.advance(days=1)
+    newer = make_link(ctx, receipts=rids)
+    receive(ctx, notification_xml(old.reference))
+    with pytest.raises(LinkStateError, match="ya está pagado. Cancele esta liga"):
+        resend_link_email(ctx, newer.reference)
+
+
+def test_a_newer_link_is_not_resent_while_a_payment_for_its_receipts_awaits_review(ctx, clock):
+    # The old link's payment came with another amount: held for review, receipts unpaid, and
+    # the client has paid something already.
+    from paylink_tui.services.links import LinkStateError, resend_link_email
+
+    old = make_link(ctx, state="cancelled")
+    rids = [r.id for r in receipts_of(ctx, old.id)]
+    clock.advance(days=1)
+    newer = make_link(ctx, receipts=rids)
+    got = receive(ctx, notification_xml(old.reference, amount="99.00"))
+    assert got.status == "review"
+    with pytest.raises(LinkStateError, match=f"pago por revisar de la liga {old.reference}"):
+        resend_link_email(ctx, newer.reference)
+    [item] = svc.list_review(ctx)
+    svc.dismiss_review(ctx, item.id, note="reembolsado", agent="beto")
+    resent = resend_link_email(ctx, newer.reference)  # resolved: the link may go again
+    assert resent.reference == newer.reference
+
+
+def test_a_link_whose_receipts_were_paid_otherwise_is_not_resent(ctx, clock):
+    from sqlalchemy import update
+
+    from paylink_tui.services.links import LinkStateError, resend_link_email
+    from paylink_tui.store.models import Receipt
+
+    link = make_link(ctx, amounts=("75.17", "10.00"))
+    [first, _second] = receipts_of(ctx, link.id)
+    with ctx.engine.begin() as conn:
+        conn.execute(update(Receipt.__table__).where(Receipt.__table__.c.id == first.id)
+                     .values(status="paid"))
+    with pytest.raises(LinkStateError, match=f"{first.number} ya está pagado. Cancele esta liga"):
+        resend_link_email(ctx, link.reference)
