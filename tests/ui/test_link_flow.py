@@ -170,6 +170,7 @@ async def test_the_app_stays_responsive_while_a_link_is_generated(make_ctx, slow
         await pilot.pause(0.3)
         assert app.screen is dialog and dialog.busy
         await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+        await pilot.pause()  # let the new screen finish mounting before the app closes
 
 
 async def test_keys_typed_in_one_burst_still_send_the_link(live_ctx, mailbox):

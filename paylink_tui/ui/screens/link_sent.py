@@ -21,6 +21,9 @@ def sent_headline(link) -> Text:  # type: ignore[no-untyped-def]
                          " no salió todavía: queda en cola y se reintenta solo.")
 
 
+COPIED = Text("Liga copiada al portapapeles (c para copiar de nuevo).", style="italic")
+
+
 class LinkSentScreen(ModalScreen):
     CSS_PATH = ["../styles/link_sent.tcss"]
     AUTO_FOCUS = "#close"
@@ -53,19 +56,20 @@ class LinkSentScreen(ModalScreen):
                 yield Static(Text(f"Vigencia: hasta el {long_date(link.valid_through)}"), id="sent-valid")
                 yield Static(Text("Si no se paga, los recibos volverán a aparecer el "
                                   f"{long_date(link.reappears_on)}"), id="sent-reappears")
-                yield Static("", id="sent-copied")
+                # Copied on mount (below): the line is there from the start, so nothing has
+                # to be looked up while the screen may still be mounting (or torn down).
+                yield Static(COPIED, id="sent-copied")
                 with Horizontal(id="sent-buttons"):
                     yield Button("Copiar liga", id="copy")
                     yield Button("Cerrar", id="close", variant="primary")
             yield Static(qr_text(link.url), id="sent-qr")
 
     def on_mount(self) -> None:
-        self.action_copy()
+        self.app.copy_to_clipboard(self.link.url)
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.link.url)
-        self.query_one("#sent-copied", Static).update(
-            Text("Liga copiada al portapapeles (c para copiar de nuevo).", style="italic"))
+        self.query_one("#sent-copied", Static).update(COPIED)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "copy":
