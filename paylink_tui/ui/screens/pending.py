@@ -59,6 +59,7 @@ class PendingScreen(Screen):
         self._totals_wanted: str | None = None
         self._totals_after_rows = False
         self._footer_link: bool | None = None  # "Liga de pago" as the footer shows it
+        self._totals_pending = True  # the totals line says "Calculando…"
 
     def compose(self) -> ComposeResult:
         ctx = self.app.ctx  # type: ignore[attr-defined]
@@ -105,7 +106,10 @@ class PendingScreen(Screen):
         # No debounce for the rows: the table runs one query at a time and only the newest
         # waiting one after it, so a burst of keys costs at most two queries.
         self.table.load(value)
-        self.query_one("#totals", Static).update(Text("Calculando…", style="italic"))
+        totals = self.query_one("#totals", Static)
+        if not self._totals_pending:  # an update lays the row out again: once per burst
+            self._totals_pending = True
+            totals.update(Text("Calculando…", style="italic"))
         self._totals_timer = self.set_timer(TOTALS_DELAY, partial(self._want_totals, value))
 
     def action_submit_search(self) -> None:
@@ -143,6 +147,7 @@ class PendingScreen(Screen):
             self._want_totals(wanted)
         if event.search != self.query_one("#search", Input).value:
             return
+        self._totals_pending = False
         self.query_one("#totals", Static).update(totals_text(event.totals, event.search))
 
     # --- rows and detail ----------------------------------------------------------------
@@ -169,6 +174,9 @@ class PendingScreen(Screen):
         if self._totals_after_rows:
             self._totals_after_rows = False
             self._want_totals(table.search)
+            from paylink_tui.ui.app import freeze_startup_objects
+
+            self.call_after_refresh(freeze_startup_objects)
         if self._link_when_loaded and not table.loading_page:
             submit, self._link_when_loaded, self._submit_when_open = self._submit_when_open, False, False
             self._open_link_dialog(submit_at_once=submit)
