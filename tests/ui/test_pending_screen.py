@@ -79,6 +79,21 @@ async def test_search_filters_as_you_type_and_enter_moves_to_the_first_match(ctx
         assert table.row_count == 6
 
 
+async def test_totals_say_calculating_again_as_soon_as_the_search_changes(ctx):
+    """Figures for an earlier search are never left beside the rows of a new one."""
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        totals = app.screen.query_one("#totals", Static)
+        await pilot.press("slash", *"pena")
+        await wait_until(pilot, lambda: "4 recibos coinciden" in shown_text(totals))
+        await pilot.press("z")
+        assert "Calculando" in shown_text(totals)
+        await pilot.press("backspace")
+        assert "Calculando" in shown_text(totals)
+        await wait_until(pilot, lambda: "4 recibos coinciden" in shown_text(totals))
+
+
 async def test_a_search_without_matches_shows_an_empty_list_and_zero(ctx):
     app = app_for(ctx)
     async with app.run_test(size=(120, 36)) as pilot:
