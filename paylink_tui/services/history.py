@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
-from paylink_tui.domain.dates import local_date, to_local
-from paylink_tui.domain.status import LinkState, LinkStatus, link_status
+from paylink_tui.domain.dates import local_date, to_local, utc
+from paylink_tui.domain.status import (
+    LinkState,
+    LinkStatus,
+    NotificationStatus,
+    ReviewReason,
+    link_status,
+)
 from paylink_tui.domain.text import full_name
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import read_session
@@ -38,6 +44,18 @@ class AttemptRow:
 
 
 @dataclass(frozen=True)
+class LinkFlag:
+    """Why a link is flagged for review: a payment for an OLDER link with some of the same
+    receipts is kept "por revisar" (domain.md: a late payment for an older link is applied and
+    the newer link is flagged). Derived, not stored: it lasts while that review is unresolved."""
+
+    notification_id: int
+    older_reference: str
+    applied: bool  # the payment was applied to the older link: the receipts are paid
+    received_at: datetime
+
+
+@dataclass(frozen=True)
 class LinkRow:
     link_id: int
     reference: str
@@ -60,7 +78,9 @@ class LinkRow:
     card_type: str | None
     card_mask: str | None
     cancelled_at: datetime | None
-    review_count: int
+    review_count: int  # unresolved reviews of its own payments, plus `flags`
+    flags: tuple[LinkFlag, ...] = ()
+    open_at_mit: bool = False  # MIT can still take a payment for it (cancelled or not)
 
 
 @dataclass(frozen=True)
@@ -200,6 +220,7 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
             .group_by(n.link_id)
         ).all()
     )
+    flags = _flags(session, ids)
     out = []
     for lk in links:
         policy, holder = policies.get(lk.policy_id, ("", ""))
@@ -212,8 +233,46 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
             email_status=email_status.get(lk.id), last_attempt=attempts.get(lk.id),
             authorization=lk.authorization, paid_at=lk.paid_at, folio=lk.folio,
             card_type=lk.card_type, card_mask=lk.card_mask, cancelled_at=lk.cancelled_at,
-            review_count=reviews.get(lk.id, 0),
+            review_count=reviews.get(lk.id, 0) + len(flags.get(lk.id, ())),
+            flags=tuple(flags.get(lk.id, ())),
+            open_at_mit=lk.state != LinkState.PAID.value and utc(now) < utc(lk.expires_at),
         ))
+    return out
+
+
+# A review of one of these was applied to its link (the receipts are paid); the others wait.
+_APPLIED_REASONS = (ReviewReason.NEWER_LINK.value, ReviewReason.CANCELLED_LINK.value)
+
+
+def _flags(session, ids: list[int]) -> dict[int, list[LinkFlag]]:  # type: ignore[no-untyped-def]
+    """For the links `ids`, the unresolved reviews of payments for older links that share a
+    receipt with them: one query for the whole page. The same links that the payment flagged
+    when it arrived (notifications._newer_links): created later than the paid link, and not a
+    link we had cancelled that had already expired by then."""
+    lr = LinkReceipt.__table__
+    pl = PaymentLink.__table__
+    n = Notification.__table__.c
+    mine, their = lr.alias("mine"), lr.alias("their")
+    this, older = pl.alias("this"), pl.alias("older")
+    rows = session.execute(
+        select(mine.c.link_id, n.id, older.c.reference, n.review_reason, n.received_at)
+        .select_from(
+            mine.join(this, this.c.id == mine.c.link_id)
+            .join(their, and_(their.c.receipt_id == mine.c.receipt_id,
+                              their.c.link_id != mine.c.link_id))
+            .join(older, older.c.id == their.c.link_id)
+            .join(Notification.__table__, n.link_id == older.c.id))
+        .where(mine.c.link_id.in_(ids),
+               n.status == NotificationStatus.REVIEW.value,
+               older.c.created_at < this.c.created_at,
+               or_(this.c.state != LinkState.CANCELLED.value,
+                   this.c.expires_at > n.received_at))
+        .distinct()
+        .order_by(n.received_at, n.id)
+    ).all()
+    out: dict[int, list[LinkFlag]] = defaultdict(list)
+    for link_id, nid, reference, reason, received_at in rows:
+        out[link_id].append(LinkFlag(nid, reference, reason in _APPLIED_REASONS, received_at))
     return out
 
 
@@ -303,6 +362,10 @@ def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow
     if link.cancelled_at:
         events.append(TimelineEvent(
             link.cancelled_at, "Liga cancelada (MIT aún puede cobrarla hasta su vigencia)"))
+    for flag in link.flags:
+        why = "sus recibos se pagaron con" if flag.applied else "hay un pago por revisar de"
+        events.append(TimelineEvent(
+            flag.received_at, f"Marcada para revisión: {why} la liga anterior {flag.older_reference}"))
     events.sort(key=lambda ev: ev.at)
     return events
 

@@ -206,3 +206,56 @@ async def test_apply_to_an_unknown_reference_says_so(ctx):
         await pilot.press("enter")
         await wait_until(pilot, lambda: any("No existe una liga con la referencia ZZ" in n.message
                                             for n in app._notifications))
+
+
+OLD, NEWER = "AU1000001-211006-AAAA", "AU1000001-211007-BBBB"
+
+
+def flagged_book(ctx) -> None:
+    """A link we cancelled, a newer one for the same receipt and another link; then the client
+    pays the cancelled one: applied to it, and the newer link flagged. `ctx` has the sandbox
+    gateway, whose key reads the notification."""
+    from paylink_tui.services import notifications
+    from tests.notifications.support import notification_xml, str_response
+
+    add_link(ctx.engine, reference=OLD, receipt_ids=[1], amount="75.17", state="cancelled")
+    add_link(ctx.engine, reference=NEWER, receipt_ids=[1], amount="75.17",
+             created_at=T_CREATED + timedelta(days=1))
+    add_link(ctx.engine, reference="DA4000004-211007-CCCC", receipt_ids=[6], amount="8900.50",
+             policy_id=4, created_at=T_CREATED + timedelta(days=1, hours=1))
+    got = notifications.receive_notification(ctx, str_response(notification_xml(OLD)), deliver=False)
+    assert (got.status, got.reason) == ("review", "cancelled_link")
+
+
+async def test_a_newer_link_flagged_by_a_late_payment_shows_it_until_the_review_is_resolved(make_ctx):
+    ctx = make_ctx(gateway="sandbox")
+    flagged_book(ctx)
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_history(pilot)
+        table = screen.query_one("#links", DataTable)
+        rows = [cells(table, i) for i in range(3)]
+        assert [(row[1], row[4]) for row in rows] == [
+            ("DA4000004-211007-CCCC", "Activa"), (NEWER, "Activa !"), (OLD, "Pagada !")]
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen)
+                         and app.screen.detail is not None)
+        body = " ".join(text_of(app.screen, "#ld-body").split())
+        assert (f"Revisión Marcada para revisión: sus recibos se pagaron con la liga anterior {OLD}; "
+                "el cliente aún puede pagar esta liga en MIT hasta el domingo 10 de octubre de 2021 "
+                "— cancélela. Resuélvalo en «Por revisar» (v).") in body
+        # Resolved in "Por revisar": the flag is gone from the row and from the detail.
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press(*"Cliente avisado; liga nueva cancelada", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items == [])
+        screen = await open_history(pilot)
+        table = screen.query_one("#links", DataTable)
+        assert [cells(table, i)[4] for i in range(3)] == ["Activa", "Activa", "Pagada"]
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen)
+                         and app.screen.detail is not None)
+        assert app.screen.reference == NEWER
+        assert "Marcada para revisión" not in text_of(app.screen, "#ld-body")

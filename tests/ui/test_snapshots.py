@@ -222,3 +222,33 @@ def test_empty_database(snap_compare, make_ctx, tmp_path):
 
 # Keep the helper imported for readers looking for how links are written.
 _ = add_link
+
+
+def test_history_flagged_link(snap_compare, make_ctx):
+    from tests.ui.test_history_screen import flagged_book
+
+    ctx = make_ctx(gateway="sandbox")
+    flagged_book(ctx)
+
+    async def run_before(pilot):
+        await history_ready(pilot)
+        await pilot.press("down")
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+def test_link_detail_flagged(snap_compare, make_ctx):
+    from tests.ui.test_history_screen import flagged_book
+
+    ctx = make_ctx(gateway="sandbox")
+    flagged_book(ctx)
+
+    async def run_before(pilot):
+        await history_ready(pilot)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDetailScreen)
+                         and pilot.app.screen.detail is not None)
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)

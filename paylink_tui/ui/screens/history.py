@@ -26,9 +26,9 @@ STATUS_OPTIONS = [("Todos los estados", ALL)] + [(LINK[s], s.value) for s in (
 COLUMNS = (  # fits 120 columns; the link's detail has every date and word in full
     ("created", "Creada", 6),
     ("reference", "Referencia", 22),
-    ("holder", "Contratante", 16),
+    ("holder", "Contratante", 14),
     ("amount", "Monto", 12),
-    ("status", "Estado", 9),
+    ("status", "Estado", 11),  # "Cancelada !": the status and the review mark
     ("email", "Correo", 7),
     ("attempt", "Intento", 9),
     ("auth", "Autoriz.", 8),
@@ -44,6 +44,20 @@ STATUS_STYLE = {
     LinkStatus.EXPIRED.value: "dim",
     LinkStatus.CANCELLED.value: "dim",
 }
+
+
+# After the status of a link with something "por revisar": a payment of its own, or one for
+# an older link with the same receipts (the detail says which).
+REVIEW_MARK = " !"
+REVIEW_MARK_STYLE = "bold red"
+
+
+def status_cell(row: Any) -> Text:
+    """The status word, and the review mark when the link has something to review."""
+    cell = Text(LINK[LinkStatus(row.status)], style=STATUS_STYLE.get(row.status, ""))
+    if row.review_count:
+        cell.append(REVIEW_MARK, style=REVIEW_MARK_STYLE)
+    return cell
 
 
 def short_datetime(dt, tz: str) -> str:  # type: ignore[no-untyped-def]
@@ -168,7 +182,7 @@ class HistoryScreen(LinkActionsMixin):
                 Text(row.reference),
                 Text(row.holder, overflow="ellipsis", no_wrap=True),
                 Text(f"{format_amount(row.amount)} {row.currency}", justify="right"),
-                Text(LINK[LinkStatus(row.status)], style=STATUS_STYLE.get(row.status, "")),
+                status_cell(row),
                 Text(email_label(row.email_status), overflow="ellipsis", no_wrap=True),
                 Text(attempt_text, overflow="ellipsis", no_wrap=True),
                 Text(row.authorization or ""),

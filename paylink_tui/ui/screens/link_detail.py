@@ -99,6 +99,25 @@ def _section(title: str) -> Text:
     return Text(f"\n{title}", style="bold")
 
 
+def flag_text(link: Any, flag: Any) -> str:
+    """Why the link is flagged for review, and what the client can still do with it."""
+    if flag.applied:
+        why = f"sus recibos se pagaron con la liga anterior {flag.older_reference}"
+    else:
+        why = (f"hay un pago por revisar de la liga anterior {flag.older_reference} "
+               "para los mismos recibos")
+    until = long_date(link.valid_through)
+    if link.status == LinkStatus.PAID.value:
+        risk = "esta liga también se pagó: posible doble cargo al cliente"
+    elif not link.open_at_mit:
+        risk = f"venció el {until}; MIT ya no la cobra"
+    elif link.status == LinkStatus.CANCELLED.value:
+        risk = f"está cancelada, pero el cliente aún puede pagarla en MIT hasta el {until}"
+    else:
+        risk = f"el cliente aún puede pagar esta liga en MIT hasta el {until} — cancélela"
+    return f"Marcada para revisión: {why}; {risk}. Resuélvalo en «Por revisar» (v)."
+
+
 def render_link_detail(d: Any, tz: str) -> Group:
     link = d.link
     parts: list[Any] = []
@@ -106,6 +125,8 @@ def render_link_detail(d: Any, tz: str) -> Group:
     facts.add_column(style="dim")
     facts.add_column()
     facts.add_row("Estado", Text(LINK[LinkStatus(link.status)], style="bold"))
+    for flag in link.flags:  # right under the status: the client may be charged twice
+        facts.add_row(Text("Revisión", style="bold red"), Text(flag_text(link, flag), style="bold"))
     facts.add_row("Póliza", Text(link.policy))
     facts.add_row("Contratante", Text(link.holder))
     facts.add_row("Monto", Text(format_money(link.amount, link.currency), style="bold"))
