@@ -92,7 +92,8 @@ class DetailPane(VerticalScroll, can_focus=False):
 
 
 def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
-    """Three columns: policy and holder | the policy's pending receipts | earlier links."""
+    """Three columns: policy and holder | the policy's pending receipts | earlier links.
+    Nothing is cut short: a long name or address wraps, and the pane scrolls."""
     r = detail.receipt
     marked_ids = {m.receipt_id for m in marked}
 
@@ -134,9 +135,11 @@ def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
         links.append(Text.assemble(
             ("  vigencia ", "dim"), short_date(link.last_valid_day), ("  a ", "dim"), link.email))
 
+    # The receipts column takes the width its lines need; the holder and the links share
+    # the rest and wrap (an address folds) rather than hide the end of an email address.
     grid = Table.grid(padding=(0, 3), expand=True)
-    grid.add_column(ratio=4, overflow="ellipsis", no_wrap=True)
-    grid.add_column(ratio=5, no_wrap=True)
-    grid.add_column(ratio=5, overflow="ellipsis", no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
     grid.add_row(Group(*who), Group(*recs), Group(*links))
     return grid
