@@ -115,6 +115,35 @@ async def test_detail_pane_shows_the_policy_receipts_and_holder_email(ctx):
         assert pane.detail.emails == ["ana@example.com"]
 
 
+async def test_detail_pane_never_cuts_a_long_email_or_name_short(ctx):
+    """The agent reads the address the link will go to: all of it, wrapped if it must be."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from paylink_tui.ui.widgets.detail_pane import render_detail
+
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        pane = app.screen.query_one(DetailPane)
+        await wait_until(pilot, lambda: pane.detail is not None)
+        detail = pane.detail
+    email = "maria.guadalupe.hernandez.zuniga1958@correo-empresarial.com.mx"
+    holder = "María Guadalupe de los Ángeles Hernández Zúñiga Avendaño"
+    receipt = dataclasses.replace(detail.receipt, first_name=holder, last_name="", second_last_name="")
+    long_detail = dataclasses.replace(detail, receipt=receipt, emails=[email, "ana@example.com"])
+    for width in (118, 78):  # the pane at 120 and at 80 columns
+        console = Console(width=width, record=True, color_system=None)
+        console.print(render_detail(long_detail, []))
+        lines = console.export_text().splitlines()
+        column = lines[0].index("Recibos pendientes")  # the first column ends before it
+        first = "".join(line[:column].strip() for line in lines)
+        assert "…" not in "".join(lines)
+        assert f"Correo:{email}" in first.replace(" ", ""), width
+        assert holder.replace(" ", "") in first.replace(" ", ""), width
+
+
 async def test_space_marks_receipts_of_one_policy_only(ctx):
     app = app_for(ctx)
     async with app.run_test(size=(120, 36)) as pilot:

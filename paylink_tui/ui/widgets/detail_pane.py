@@ -138,8 +138,8 @@ def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
     # The receipts column takes the width its lines need; the holder and the links share
     # the rest and wrap (an address folds) rather than hide the end of an email address.
     grid = Table.grid(padding=(0, 3), expand=True)
-    grid.add_column(ratio=1, overflow="fold")
+    grid.add_column(ratio=3, overflow="fold")
     grid.add_column(no_wrap=True)
-    grid.add_column(ratio=1, overflow="fold")
+    grid.add_column(ratio=2, overflow="fold")
     grid.add_row(Group(*who), Group(*recs), Group(*links))
     return grid
