@@ -296,3 +296,28 @@ async def test_the_footer_offers_liga_de_pago_only_while_there_is_a_receipt(ctx)
         await wait_until(pilot, lambda: table_of(app).row_count == 6)
         await settle(pilot)
         assert offers_link(app)
+
+
+async def test_a_dialog_has_a_footer_with_its_own_keys(ctx):
+    """Over a dialog the footer says what works there, not the keys of the list beneath."""
+    from textual.widgets._footer import FooterKey
+
+    from paylink_tui.ui.screens.help import HelpScreen
+    from paylink_tui.ui.screens.link_dialog import LinkDialog
+
+    def footer(app) -> set[str]:
+        return {k.description for k in app.screen.query(FooterKey)}
+
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert "Liga de pago" in footer(app)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, LinkDialog))
+        await settle(pilot)
+        assert footer(app) == {"Cancelar"}
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await settle(pilot)
+        assert footer(app) == {"Cerrar"}

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, LoadingIndicator, Static
+from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
 
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_money
@@ -67,6 +67,7 @@ class LinkDialog(ModalScreen):
             with Horizontal(id="link-buttons"):
                 yield Button("Generar liga", id="generate", variant="primary")
                 yield Button("Cancelar", id="cancel")
+        yield Footer()  # this dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         email = self.query_one("#email", EmailInput)

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
 from paylink_tui.domain.dates import long_date
 from paylink_tui.domain.money import format_money
@@ -63,6 +63,7 @@ class LinkSentScreen(ModalScreen):
                     yield Button("Copiar liga", id="copy")
                     yield Button("Cerrar", id="close", variant="primary")
             yield Static(qr_text(link.url), id="sent-qr")
+        yield Footer()  # this dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         self.app.copy_to_clipboard(self.link.url)

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.validation import Validator
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from paylink_tui.ui.widgets.inputs import EmailInput, TextInput
 
@@ -33,6 +33,7 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(id="prompt-buttons"):
                 yield Button(self.confirm_label, id="confirm", variant="error")
                 yield Button("Volver", id="back")
+        yield Footer()  # this dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         self.query_one("#back", Button).focus()
@@ -78,6 +79,7 @@ class PromptDialog(ModalScreen[str | None]):
             with Horizontal(id="prompt-buttons"):
                 yield Button(self.submit_label, id="submit", variant="primary")
                 yield Button("Volver", id="back")
+        yield Footer()
 
     def on_mount(self) -> None:
         field = self.query_one("#prompt-input", Input)
