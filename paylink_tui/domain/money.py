@@ -8,6 +8,7 @@ from enum import Enum
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")  # fits Numeric(12, 2)
+_LIMIT = Decimal("1E10")  # the first amount that does not
 
 
 class Currency(str, Enum):
@@ -67,6 +68,46 @@ def format_money(value: Decimal, currency: str | Currency) -> str:
 def mit_amount(value: Decimal) -> str:
     """MIT wants two decimals with a point and no thousands separator: `1234.50`."""
     return f"{quantize(value):.2f}"
+
+
+def to_cents(value: Decimal | int) -> int:
+    """An exact amount as whole cents: `Decimal("5906.07")` -> 590607.
+
+    Never rounds: an amount that is not a whole number of cents (`Decimal("1.005")`), is not
+    finite, or does not fit Numeric(12, 2) raises ValueError; a float, a string or a bool
+    raises TypeError. `Decimal("1.500")` is 150: no digit is lost.
+    """
+    if type(value) is int:
+        cents = value * 100
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"money must be a finite number, not {value}")
+        if not -_LIMIT < value < _LIMIT:
+            raise ValueError(f"{value} does not fit Numeric(12, 2) (at most {MAX_AMOUNT})")
+        cents = int(value.scaleb(2))
+        # Compared exactly (scaleb alone rounds to the context's 28 digits).
+        if Decimal(cents).scaleb(-2) != value:
+            raise ValueError(f"{value} has more than two decimal places: money is never rounded")
+        return cents
+    else:
+        raise TypeError(f"money must be a Decimal or an int, not {type(value).__name__}")
+    if not -_LIMIT < value < _LIMIT:
+        raise ValueError(f"{value} does not fit Numeric(12, 2) (at most {MAX_AMOUNT})")
+    return cents
+
+
+def from_cents(cents: int) -> Decimal:
+    """Whole cents as an exact amount with two places: 590607 -> `Decimal("5906.07")`.
+
+    A float is taken only when it is a whole number (SQLite may hand one back from
+    arithmetic); anything else raises ValueError rather than guess.
+    """
+    if type(cents) is not int:
+        if isinstance(cents, float) and cents.is_integer():
+            cents = int(cents)
+        else:
+            raise ValueError(f"not a whole number of cents: {cents!r}")
+    return Decimal(cents).scaleb(-2)
 
 
 def parse_currency(text: str | None) -> Currency:

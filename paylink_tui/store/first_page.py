@@ -17,6 +17,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from paylink_tui.domain.money import from_cents
 from paylink_tui.domain.text import full_name
 from paylink_tui.store.revision import HEAD_REVISION
 
@@ -74,14 +75,16 @@ def first_page(path: Path, now: datetime, limit: int) -> list[FirstRow] | None:
         return None
     finally:
         conn.close()
-    return [_row(r) for r in rows]
+    try:
+        return [_row(r) for r in rows]
+    except ValueError:  # an amount that is not whole cents: the normal start will say so
+        return None
 
 
 def _row(values: tuple) -> FirstRow:  # type: ignore[type-arg]
     number, policy, ramo, first, last, second, amount, currency, due = values
     holder = full_name(first, last, second)
-    # SQLAlchemy's Numeric(12, 2) reads SQLite's value the same way: two decimals.
+    # Whole cents on SQLite, read as store.types.Money reads them.
     return FirstRow(receipt=number, policy=policy, ramo=ramo or "", holder=holder,
-                    amount=Decimal(f"{amount:.2f}") if isinstance(amount, float)
-                    else Decimal(str(amount)).quantize(Decimal("0.01")),
-                    currency=currency, due_date=date.fromisoformat(due))
+                    amount=from_cents(amount), currency=currency,
+                    due_date=date.fromisoformat(due))

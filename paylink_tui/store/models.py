@@ -1,4 +1,4 @@
-"""The tables. Money is Numeric(12,2) as Decimal; instants are aware UTC.
+"""The tables. Money is an exact Decimal (store/types.py: cents on SQLite); instants are aware UTC.
 
 Receipts carry a few denormalised columns so that the pending list (the hot path, at
 1,000,000 rows) is one indexed scan of one table:

@@ -1,4 +1,4 @@
 """The newest migration. A test checks that it matches the Alembic scripts, so start-up
 can compare versions without loading Alembic (or SQLAlchemy: see store/first_page.py)."""
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"

@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import paylink_tui.store.models  # noqa: F401 - registers the tables
+from paylink_tui.store.types import Money
 
 target_metadata = SQLModel.metadata
 
@@ -23,11 +24,21 @@ def run() -> None:
     _run(connection)
 
 
+def _compare_type(ctx, inspected_column, metadata_column, inspected_type, metadata_type):  # type: ignore[no-untyped-def]
+    # On SQLite, Money keeps whole cents in the columns 0001 declared NUMERIC(12, 2)
+    # (migration 0002): NUMERIC and INTEGER affinity store an integer alike, so autogenerate
+    # has nothing to change there.
+    if isinstance(metadata_type, Money) and ctx.dialect.name == "sqlite":
+        return False
+    return None  # Alembic's own comparison
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=_compare_type,
     )
     with context.begin_transaction():
         context.run_migrations()
