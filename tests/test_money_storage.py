@@ -292,3 +292,40 @@ def test_migration_0002_leaves_postgresql_numeric_alone(pg_url):
     assert _raw_amounts(engine) == before == {"R1": ("numeric", "5906.07"),
                                               "R2": ("numeric", "9999999999.99")}
     engine.dispose()
+
+
+def test_the_cli_says_an_old_sqlite_file_is_being_upgraded(tmp_path):
+    """A million receipts take seconds to convert: the agent is told, not left with a silent
+    terminal. The command then works on the upgraded file."""
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{(tmp_path / 'old.db').as_posix()}"
+    engine = make_engine(url)
+    _migrate(engine, "upgrade", "0001")
+    with engine.begin() as conn:
+        _write_as_version_0001_did(conn)
+    engine.dispose()
+    env = {**os.environ, "PAYLINK_DATABASE_URL": url}
+    out = subprocess.run([sys.executable, "-m", "paylink_tui", "pending", "--format", "csv"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"Actualizando la base de datos (versión 0001 → {db.HEAD_REVISION})" in out.stderr
+    assert "5906.07" in out.stdout
+    again = subprocess.run([sys.executable, "-m", "paylink_tui", "pending", "--format", "csv"],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0 and "Actualizando" not in again.stderr
+
+
+def test_a_database_from_a_newer_build_is_refused_in_spanish_and_left_alone(tmp_path):
+    url = f"sqlite:///{(tmp_path / 'newer.db').as_posix()}"
+    engine = db.open_database(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    engine.dispose()
+    with pytest.raises(db.SchemaError, match="versión 0099 del esquema, que esta versión de "
+                                               "paylink-tui no conoce") as caught:
+        db.open_database(url)
+    assert "Actualice paylink-tui" in str(caught.value)
+    assert db.current_revision(make_engine(url)) == "0099"

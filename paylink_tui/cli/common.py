@@ -40,7 +40,8 @@ def context_or_exit(settings: Settings | None = None, **kwargs: Any):  # type: i
 
     settings = settings or settings_or_exit()
     try:
-        return open_context(settings, **kwargs)
+        return open_context(settings, notify=lambda message: print(message, file=sys.stderr),
+                            **kwargs)
     except SchemaError as exc:
         fail(str(exc))
     except OperationalError as exc:

@@ -59,8 +59,10 @@ class AppContext:
         return self.mail_transport
 
 
-def open_context(settings: Settings, **kwargs: Any) -> AppContext:
-    """Open the configured database (upgrading SQLite on start) and build the context."""
+def open_context(settings: Settings, *, notify: Callable[[str], None] | None = None,
+                 **kwargs: Any) -> AppContext:
+    """Open the configured database (upgrading SQLite on start, told to `notify`) and build
+    the context."""
     from paylink_tui.store.db import open_database
 
-    return AppContext(settings=settings, engine=open_database(settings.database_url), **kwargs)
+    return AppContext(settings=settings, engine=open_database(settings.database_url, notify), **kwargs)

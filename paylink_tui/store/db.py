@@ -8,7 +8,7 @@ with SELECT ... FOR UPDATE.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,13 +116,28 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def ensure_schema(engine: Engine) -> None:
-    """SQLite is upgraded on start; an outdated PostgreSQL database stops with a message."""
+def ensure_schema(engine: Engine, notify: Callable[[str], None] | None = None) -> None:
+    """SQLite is upgraded on start; an outdated PostgreSQL database stops with a message.
+
+    `notify` hears, in Spanish, that an existing SQLite file is being upgraded: converting
+    a million receipts takes seconds, and a silent start would look hung."""
+    from alembic.util import CommandError
+
     rev = current_revision(engine)
     if rev == HEAD_REVISION:
         return
     if is_sqlite(engine):
-        upgrade(engine)
+        if rev is not None and notify is not None:
+            notify(f"Actualizando la base de datos (versión {rev} → {HEAD_REVISION}); "
+                   "puede tardar unos segundos…")
+        try:
+            upgrade(engine)
+        except CommandError as exc:  # a revision this build does not know: a newer build's
+            raise SchemaError(
+                f"La base de datos está en la versión {rev} del esquema, que esta versión de "
+                f"paylink-tui no conoce (conoce hasta la {HEAD_REVISION}). Actualice "
+                "paylink-tui; la base de datos no se modificó."
+            ) from exc
         return
     if rev is None:
         raise SchemaError(
@@ -135,7 +150,7 @@ def ensure_schema(engine: Engine) -> None:
     )
 
 
-def open_database(url: str) -> Engine:
+def open_database(url: str, notify: Callable[[str], None] | None = None) -> Engine:
     engine = make_engine(url)
-    ensure_schema(engine)
+    ensure_schema(engine, notify)
     return engine
