@@ -36,3 +36,19 @@ def test_outdated_postgres_schema_stops_with_a_message(pg_url):
     with pytest.raises(db.SchemaError, match="paylink-tui db upgrade"):
         db.ensure_schema(engine)
     engine.dispose()
+
+
+def test_opening_an_up_to_date_database_does_not_load_alembic(tmp_path):
+    """Alembic takes a tenth of a second to import: only a file that needs upgrading pays."""
+    import subprocess
+    import sys
+
+    from paylink_tui.store.db import open_database
+
+    url = f"sqlite:///{(tmp_path / 'x.db').as_posix()}"
+    open_database(url).dispose()  # created and upgraded here
+    code = ("import sys; from paylink_tui.store.db import open_database; "
+            f"open_database({url!r}).dispose(); print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

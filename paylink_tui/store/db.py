@@ -121,12 +121,12 @@ def ensure_schema(engine: Engine, notify: Callable[[str], None] | None = None) -
 
     `notify` hears, in Spanish, that an existing SQLite file is being upgraded: converting
     a million receipts takes seconds, and a silent start would look hung."""
-    from alembic.util import CommandError
-
     rev = current_revision(engine)
     if rev == HEAD_REVISION:
         return
     if is_sqlite(engine):
+        from alembic.util import CommandError  # here: importing Alembic costs a start 0.1 s
+
         if rev is not None and notify is not None:
             notify(f"Actualizando la base de datos (versión {rev} → {HEAD_REVISION}); "
                    "puede tardar unos segundos…")
