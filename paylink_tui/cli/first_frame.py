@@ -29,7 +29,7 @@ from paylink_tui.store.first_page import FirstRow, first_page, sqlite_path
 COLUMNS = (("", 1), ("Póliza", 12), ("Recibo", 11), ("Ramo", 6), ("Contratante", 38),
            ("Monto", 14), ("Moneda", 6), ("Vencimiento", 11))
 ABOVE_TABLE = 1 + 3 + 1  # header, search box, column titles
-BELOW_TABLE = 12 + 1  # detail pane with its border, footer
+BELOW_TABLE = 11 + 1  # detail pane (its border included), footer
 FOOTER_KEYS = (("espacio", "Marcar"), ("/", "Buscar"), ("l", "Liga de pago"), ("q", "Salir"),
                ("h", "Historial"), ("?", "Ayuda"))
 
