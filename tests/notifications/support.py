@@ -176,3 +176,12 @@ def confirmations(ctx: AppContext) -> list[EmailMessage]:
 
 def days(n: float) -> timedelta:
     return timedelta(days=n)
+
+
+def cancelled_then_newer(ctx, clock):  # type: ignore[no-untyped-def]
+    """A link we cancelled, and a day later a newer link for the same receipts: the setting
+    of a late payment for the old one (domain.md). Returns (old, newer)."""
+    old = make_link(ctx, state="cancelled")
+    rids = [r.id for r in receipts_of(ctx, old.id)]
+    clock.advance(days=1)
+    return old, make_link(ctx, receipts=rids)

@@ -7,7 +7,13 @@ from datetime import datetime, timezone
 
 from paylink_tui.services import history
 from paylink_tui.services import notifications as svc
-from tests.notifications.support import make_link, notification_xml, receipts_of, str_response
+from tests.notifications.support import (
+    cancelled_then_newer,
+    make_link,
+    notification_xml,
+    receipts_of,
+    str_response,
+)
 
 # The insurer's example: generated 07/10/2021 16:04:56 local, valid through 10/10/2021.
 LAST_VALID_2359 = datetime(2021, 10, 11, 4, 59, 0, tzinfo=timezone.utc)  # 10/10 23:59 local
@@ -27,10 +33,7 @@ def flagged_by(ctx, reference: str) -> list[tuple[str, bool]]:
 
 
 def test_paying_a_cancelled_link_flags_its_newer_link_until_the_review_is_dismissed(ctx, clock):
-    old = make_link(ctx, state="cancelled")
-    rids = [r.id for r in receipts_of(ctx, old.id)]
-    clock.advance(days=1)
-    newer = make_link(ctx, receipts=rids)
+    old, newer = cancelled_then_newer(ctx, clock)
     assert (row(ctx, newer.reference).review_count, flagged_by(ctx, newer.reference)) == (0, [])
 
     got = receive(ctx, notification_xml(old.reference))
@@ -68,10 +71,7 @@ def test_a_late_notification_flags_the_newer_link_of_the_reappeared_receipts(ctx
 
 
 def test_a_payment_of_the_older_link_held_for_review_flags_the_newer_link_until_applied(ctx, clock):
-    old = make_link(ctx, state="cancelled")
-    rids = [r.id for r in receipts_of(ctx, old.id)]
-    clock.advance(days=1)
-    newer = make_link(ctx, receipts=rids)
+    old, newer = cancelled_then_newer(ctx, clock)
     got = receive(ctx, notification_xml(old.reference, amount="99.00"))
     assert (got.status, got.reason) == ("review", "amount_mismatch")
     # Not applied: the receipts are not paid, but the client paid something for them.
@@ -106,10 +106,7 @@ def test_only_newer_links_that_mit_could_still_charge_are_flagged(ctx, clock):
 def test_history_pages_read_the_flags_of_all_their_links_at_once(ctx, clock):
     from sqlalchemy import event
 
-    old = make_link(ctx, state="cancelled")
-    rids = [r.id for r in receipts_of(ctx, old.id)]
-    clock.advance(days=1)
-    newer = make_link(ctx, receipts=rids)
+    old, newer = cancelled_then_newer(ctx, clock)
     receive(ctx, notification_xml(old.reference))
 
     def statements(count_links: int) -> int:

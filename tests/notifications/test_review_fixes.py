@@ -9,6 +9,7 @@ from paylink_tui.services import notifications as svc
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import make_engine
 from tests.notifications.support import (
+    cancelled_then_newer,
     confirmations,
     link_row,
     make_link,
@@ -32,10 +33,7 @@ def test_second_approval_with_a_different_amount_is_flagged_as_double_charge(ctx
 
 
 def test_payment_for_receipts_already_paid_through_another_link_is_kept_for_review(ctx, clock):
-    old = make_link(ctx, state="cancelled")
-    rids = [r.id for r in receipts_of(ctx, old.id)]
-    clock.advance(days=1)
-    newer = make_link(ctx, receipts=rids)
+    old, newer = cancelled_then_newer(ctx, clock)
     first = receive(ctx, notification_xml(old.reference, folio="8001"))
     assert first.status == "review"  # applied to the cancelled link, flagged
     second = receive(ctx, notification_xml(newer.reference, folio="8002"))
@@ -75,10 +73,7 @@ def _flagged(ctx) -> list[str]:
 
 
 def test_paying_a_cancelled_link_flags_the_newer_link_of_its_receipts(ctx, clock):
-    old = make_link(ctx, state="cancelled")
-    rids = [r.id for r in receipts_of(ctx, old.id)]
-    clock.advance(days=1)
-    newer = make_link(ctx, receipts=rids)
+    old, newer = cancelled_then_newer(ctx, clock)
     got = receive(ctx, notification_xml(old.reference))
     assert (got.status, got.reason) == ("review", "cancelled_link")
     assert _flagged(ctx) == [f"liga {newer.reference}"]
@@ -125,10 +120,7 @@ def test_a_newer_link_is_not_resent_after_the_old_one_was_paid_late(ctx, clock):
     # could charge the client twice.
     from paylink_tui.services.links import LinkStateError, resend_link_email
 
-    old = make_link(ctx, state="cancelled")
-    rids = [r.id for r in receipts_of(ctx, old.id)]
-    clock.advance(days=1)
-    newer = make_link(ctx, receipts=rids)
+    old, newer = cancelled_then_newer(ctx, clock)
     receive(ctx, notification_xml(old.reference))
     with pytest.raises(LinkStateError, match="ya está pagado. Cancele esta liga"):
         resend_link_email(ctx, newer.reference)
@@ -139,10 +131,7 @@ def test_a_newer_link_is_not_resent_while_a_payment_for_its_receipts_awaits_revi
     # the client has paid something already.
     from paylink_tui.services.links import LinkStateError, resend_link_email
 
-    old = make_link(ctx, state="cancelled")
-    rids = [r.id for r in receipts_of(ctx, old.id)]
-    clock.advance(days=1)
-    newer = make_link(ctx, receipts=rids)
+    old, newer = cancelled_then_newer(ctx, clock)
     got = receive(ctx, notification_xml(old.reference, amount="99.00"))
     assert got.status == "review"
     with pytest.raises(LinkStateError, match=f"pago por revisar de la liga {old.reference}"):
