@@ -42,11 +42,16 @@ def normalise_base64(text: str) -> str:
     value = text or ""
     if "%" in value:
         value = unquote(value)
-    # After unquoting, a remaining space can only be a '+' that form-decoding turned into
-    # a space; base64 never contains blanks of its own. Line breaks are plain noise.
+    # After unquoting, a space is a '+' that form-decoding turned into one: base64 has no
+    # blanks of its own, and a '+' may be its first or last character. Blanks a transport
+    # added around the text are told apart by base64's length, a multiple of 4. Line breaks
+    # are plain noise.
     value = value.replace("\r", "").replace("\n", "").replace("\t", "")
-    value = value.strip().replace(" ", "+")
-    return _WHITESPACE.sub("", value)
+    for candidate in (value, value.rstrip(" "), value.lstrip(" "), value.strip(" ")):
+        cleaned = _WHITESPACE.sub("", candidate.replace(" ", "+"))
+        if len(cleaned) % 4 == 0:
+            return cleaned
+    return _WHITESPACE.sub("", value.strip().replace(" ", "+"))
 
 
 def encrypt(plaintext: str, key_hex: str) -> str:
