@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +19,8 @@ from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import text
 
 from paylink_tui.store.db import make_engine, normalise_url, upgrade
+from paylink_tui.web.server import BackgroundServer
+from tests.helpers import Mailbox
 
 PG_ENV = "PAYLINK_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -152,3 +154,36 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No PAYLINK_* from the developer's shell, no config file from their home."""
+    for name in list(os.environ):
+        if name.startswith("PAYLINK_") and name != PG_ENV:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PAYLINK_CONFIG", str(tmp_path / "no-config.toml"))
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., BackgroundServer]]:
+    """serve(app) -> the app on a free loopback port (uvicorn in a thread, the project's own
+    BackgroundServer), started; all are stopped after the test."""
+    servers: list[BackgroundServer] = []
+
+    def _serve(app) -> BackgroundServer:  # type: ignore[no-untyped-def]
+        server = BackgroundServer(app).start()
+        servers.append(server)
+        return server
+
+    yield _serve
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
+    """A real SMTP server on loopback (aiosmtpd) that stores what it receives."""
+    drop = Mailbox(tmp_path / "mail").start()
+    yield drop
+    drop.stop()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from email import message_from_bytes, policy
 
 from sqlmodel import Session, select
 
 from paylink_tui.domain.text import full_name, search_text
+from paylink_tui.mail.server import MailDrop
 from paylink_tui.store.db import write_session
 from paylink_tui.store.models import Client, Policy, Receipt
 
@@ -52,3 +55,19 @@ def add_receipt(
 def seed(engine, rows: list[dict]) -> list[int]:
     with write_session(engine) as session:
         return [add_receipt(session, **row).id for row in rows]
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (connection refused)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Mailbox(MailDrop):
+    """The loopback mail drop, with the stored messages parsed."""
+
+    def parsed(self) -> list:  # type: ignore[type-arg]
+        return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in self.messages()]

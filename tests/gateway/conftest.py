@@ -4,7 +4,7 @@ a notification receiver, and a MitGateway pointed at the sandbox."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -24,21 +24,6 @@ FAST_RETRIES = (0.05, 0.1, 0.2)
 
 # The project's own background server: uvicorn in a thread on a pre-bound free port.
 LoopbackServer = BackgroundServer
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., LoopbackServer]]:
-    """serve(app) -> a started LoopbackServer; all are stopped after the test."""
-    servers: list[LoopbackServer] = []
-
-    def _serve(app) -> LoopbackServer:
-        server = LoopbackServer(app).start()
-        servers.append(server)
-        return server
-
-    yield _serve
-    for server in reversed(servers):
-        server.stop()
 
 
 @dataclass

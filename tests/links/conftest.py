@@ -5,15 +5,11 @@ port, in a thread) wrapped to count and delay `/gen` calls, a loopback SMTP serv
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -21,28 +17,14 @@ from sqlmodel import Session, select
 from paylink_tui.config import Settings
 from paylink_tui.domain.text import search_text
 from paylink_tui.gateway.sandbox import create_sandbox_app
-from paylink_tui.mail.server import MailDrop
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import make_engine
 from paylink_tui.store.models import Client, Policy, Receipt
 from paylink_tui.web.server import BackgroundServer
+from tests.helpers import Mailbox
 
 # The project's own background server: uvicorn in a thread on a pre-bound free port.
 LoopbackServer = BackgroundServer
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., LoopbackServer]]:
-    servers: list[LoopbackServer] = []
-
-    def _serve(app) -> LoopbackServer:
-        server = LoopbackServer(app).start()
-        servers.append(server)
-        return server
-
-    yield _serve
-    for server in reversed(servers):
-        server.stop()
 
 
 class GenCounter:
@@ -100,15 +82,6 @@ class SandboxServer:
         return list(self.sandbox.state.links.values())
 
 
-@pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No PAYLINK_* from the developer's shell, no config file from their home."""
-    for name in list(os.environ):
-        if name.startswith("PAYLINK_") and name != "PAYLINK_TEST_POSTGRES_URL":
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PAYLINK_CONFIG", str(tmp_path / "no-config.toml"))
-
-
 @pytest.fixture
 def sandbox(serve, clock) -> SandboxServer:
     app = create_sandbox_app(company="AXA", now=clock)
@@ -124,28 +97,6 @@ def real_time_sandbox(serve) -> SandboxServer:
     counter = GenCounter(app)
     server = serve(counter)
     return SandboxServer(server.url, app, counter)
-
-
-class Mailbox(MailDrop):
-    def parsed(self) -> list:
-        return [message_from_bytes(p.read_bytes(), policy=policy.default)
-                for p in self.messages()]
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
-    drop = Mailbox(tmp_path / "mail").start()
-    yield drop
-    drop.stop()
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (connection refused)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ from paylink_tui.services.links import (
     make_reference,
 )
 from paylink_tui.store.models import AuditEvent, EmailMessage, LinkReceipt, PaymentLink
-
-from .conftest import closed_port
+from tests.helpers import closed_port
 
 
 def links(engine) -> list[PaymentLink]:

@@ -14,8 +14,7 @@ from sqlmodel import Session, select
 
 from paylink_tui.store.db import make_engine
 from paylink_tui.store.models import EmailMessage, PaymentLink
-
-from .conftest import closed_port
+from tests.helpers import closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

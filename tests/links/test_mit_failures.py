@@ -20,8 +20,7 @@ from paylink_tui.services.links import (
     retry_link,
 )
 from paylink_tui.store.models import AuditEvent, EmailMessage, LinkReceipt, PaymentLink
-
-from .conftest import closed_port
+from tests.helpers import closed_port
 
 
 def rows(engine, model) -> list:

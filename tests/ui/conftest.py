@@ -7,13 +7,10 @@ blinking cursor, so snapshots are stable. Live polling is tested on its own.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +22,7 @@ from paylink_tui.store.db import make_engine, write_session
 from paylink_tui.store.models import EmailMessage, LinkReceipt, Notification, PaymentAttempt, PaymentLink
 from paylink_tui.ui.app import PaylinkApp, make_app
 from paylink_tui.web.server import BackgroundServer
-from tests.helpers import seed
+from tests.helpers import closed_port, seed
 
 SIZE = (120, 36)
 
@@ -48,15 +45,6 @@ ROWS = [
          second="", email="compras@ferreteria.mx", amount="8,900.50".replace(",", ""),
          due=date(2021, 10, 20), ramo="Daños"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No PAYLINK_* from the developer's shell, no config file from their home."""
-    for name in list(os.environ):
-        if name.startswith("PAYLINK_") and name != "PAYLINK_TEST_POSTGRES_URL":
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PAYLINK_CONFIG", str(tmp_path / "no-config.toml"))
 
 
 # The project's own background server: uvicorn in a thread on a pre-bound free port.
@@ -91,21 +79,6 @@ def slow_sandbox(clock) -> Iterator[LoopbackServer]:
     server = LoopbackServer(SlowGen(create_sandbox_app(company="AXA", now=clock), 1.5)).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[MailDrop]:
-    drop = MailDrop(tmp_path / "mail").start()
-    yield drop
-    drop.stop()
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture

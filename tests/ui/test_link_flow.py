@@ -122,7 +122,7 @@ async def test_without_a_gateway_the_dialog_says_which_setting_is_missing(ctx):
 
 
 async def test_when_the_email_cannot_be_sent_the_link_exists_and_the_mail_is_queued(make_ctx, sandbox):
-    from tests.ui.conftest import closed_port
+    from tests.helpers import closed_port
 
     ctx = make_ctx(gateway="sandbox", mit_gen_url=f"{sandbox.url}/gen", smtp_port=closed_port())
     app = app_for(ctx)

@@ -55,7 +55,7 @@ async def test_a_payment_applied_by_the_receiver_shows_within_five_seconds(live_
 
 
 async def test_queued_emails_are_retried_while_the_app_is_open(make_ctx, sandbox, mailbox, monkeypatch):
-    from tests.ui.conftest import closed_port
+    from tests.helpers import closed_port
 
     broken = make_ctx(gateway="sandbox", mit_gen_url=f"{sandbox.url}/gen", smtp_port=closed_port())
     made = links.generate_link(broken, receipt_numbers=["4100000001"], email="ana@example.com")
