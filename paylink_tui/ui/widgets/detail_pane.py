@@ -129,17 +129,17 @@ def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
     if not detail.links:
         links.append(Text("Ninguna.", style="dim"))
     for link in detail.links[:4]:
-        links.append(Text.assemble(
-            (LINK[LinkStatus(link.status)], "bold"), " ", link.reference, " ",
-            format_money(link.amount, link.currency)))
-        links.append(Text.assemble(
-            ("  vigencia ", "dim"), short_date(link.last_valid_day), ("  a ", "dim"), link.email))
+        # Three short lines, so that a narrow column cuts no amount or address in two.
+        links.append(Text.assemble((LINK[LinkStatus(link.status)], "bold"), " ", link.reference))
+        links.append(Text.assemble("  ", format_money(link.amount, link.currency),
+                                   (" · hasta ", "dim"), short_date(link.last_valid_day)))
+        links.append(Text.assemble(("  a ", "dim"), link.email))
 
     # The receipts column takes the width its lines need; the holder and the links share
     # the rest and wrap (an address folds) rather than hide the end of an email address.
-    grid = Table.grid(padding=(0, 3), expand=True)
-    grid.add_column(ratio=3, overflow="fold")
+    grid = Table.grid(padding=(0, 2), expand=True)
+    grid.add_column(ratio=1, overflow="fold")
     grid.add_column(no_wrap=True)
-    grid.add_column(ratio=2, overflow="fold")
+    grid.add_column(ratio=1, overflow="fold")
     grid.add_row(Group(*who), Group(*recs), Group(*links))
     return grid
