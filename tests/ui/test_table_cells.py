@@ -70,16 +70,19 @@ async def test_every_cell_renders_as_datatable_renders_it() -> None:
                 for cell_width in (1, 2, 3, 8, 14, 40):
                     for cursor, hover in ((False, False), (True, False), (False, True), (True, True)):
                         table._cell_render_cache.clear()
-                        mine = table._render_cell(row_index, column_index, base, cell_width, cursor, hover)
+                        mine = table._fast_cell(row_index, column_index, base, cell_width, cursor, hover)
                         table._cell_render_cache.clear()
                         theirs = DataTable._render_cell(table, row_index, column_index, base, cell_width,
                                                         cursor, hover)
                         where = (row_index, column_index, cell_width, cursor, hover)
+                        if cell_width <= 2:  # no room for text: DataTable's own way
+                            assert mine is None, where
+                            continue
+                        assert mine is not None, where
                         assert _simplified(mine) == _simplified(theirs), where
-                        if cell_width >= 2:  # the narrowest a column can be
-                            assert Segment.get_line_length(mine[0]) == cell_width, where
+                        assert Segment.get_line_length(mine[0]) == cell_width, where
                         checked += 1
-        assert checked > 3000
+        assert checked > 2000
 
 
 @pytest.mark.asyncio
@@ -116,3 +119,38 @@ async def test_table_lines_equal_a_stock_datatable() -> None:
         for y in range(12):
             assert mine.render_line(y).text == stock.render_line(y).text, y
             assert list(mine.render_line(y)) == list(stock.render_line(y)), y
+
+
+class _Wrong(PendingTable):
+    """A fast path gone wrong, as an upgrade of Textual could make it."""
+
+    def _fast_cell(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        lines = super()._fast_cell(*args, **kwargs)
+        return None if lines is None else [[Segment("?" * Segment.get_line_length(lines[0]))]]
+
+
+class _Broken(PendingTable):
+    """DataTable's internals renamed under the fast path."""
+
+    def _fast_cell(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AttributeError("_get_styles_to_render_cell")
+
+
+@pytest.mark.parametrize("table_class", [_Wrong, _Broken])
+@pytest.mark.asyncio
+async def test_a_fast_path_that_no_longer_matches_datatable_turns_itself_off(table_class) -> None:
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield table_class(lambda **_: PendingPage(rows=[], has_more=False), today=date(2026, 11, 27))
+
+    app = One()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(PendingTable)
+        await pilot.pause()
+        for n in range(10):
+            table.add_row(*[Text(f"c{n}{i}") for i in range(len(table.ordered_columns))])
+        await pilot.pause()
+        shown = [table.render_line(y).text for y in range(1, 11)]
+        assert table._fast_cells is False
+        assert all("?" not in line for line in shown)
+        assert "c01" in shown[0] and "c97" in shown[9]

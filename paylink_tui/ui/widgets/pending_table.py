@@ -20,6 +20,7 @@ upgrade of Textual that changes them fails there first.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -40,6 +41,8 @@ from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_amount
 from paylink_tui.services.receipts import PendingPage, PendingRow, SortKey
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 50  # two screens of rows: the first page of a search draws sooner
 MAX_PAGES = 6
 PREFETCH_MARGIN = 25  # rows from the window's edge at which the next page is fetched
@@ -58,6 +61,7 @@ COLUMNS = (
     ("due", "Vencimiento", 11),
 )
 MARK = "●"
+FAST_CELL_CHECKS = 32  # cells laid out both ways, ours and DataTable's, before ours is trusted
 
 
 @dataclass
@@ -123,6 +127,8 @@ class PendingTable(DataTable):
         self._in_flight = False
         self._queued: _Request | None = None
         self._marked: dict[int, PendingRow] = {}
+        self._fast_cells = True  # see _render_cell
+        self._cell_checks_left = FAST_CELL_CHECKS
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -278,26 +284,57 @@ class PendingTable(DataTable):
 
     def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
                      cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
-        if row_index < 0 or column_index < 0 or self.fixed_rows or self.fixed_columns:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        def datatables() -> list[list[Segment]]:
+            return super(PendingTable, self)._render_cell(row_index, column_index, base_style,
+                                                          width, cursor, hover)
+
+        if not self._fast_cells or row_index < 0 or column_index < 0:
+            return datatables()
+        try:
+            lines = self._fast_cell(row_index, column_index, base_style, width, cursor, hover)
+        except Exception:  # DataTable's internals are not what they were: its own way, then
+            log.warning("pending table: fast cell rendering off (DataTable changed)", exc_info=True)
+            self._fast_cells = False
+            return datatables()
+        if lines is None:
+            return datatables()
+        if self._cell_checks_left:
+            # The first cells are laid out both ways: if an upgrade of Textual made them
+            # differ, the agent gets DataTable's own rendering rather than a wrong one.
+            self._cell_checks_left -= 1
+            theirs = datatables()
+            if _simplified(lines) != _simplified(theirs):
+                log.warning("pending table: fast cell rendering off (differs from DataTable's)")
+                self._fast_cells = False
+            return theirs
+        self._cell_render_cache[self._cell_key(row_index, column_index, base_style, cursor, hover)] = lines
+        return lines
+
+    def _cell_key(self, row_index: int, column_index: int, base_style: Style, cursor: bool,
+                  hover: bool) -> tuple:  # type: ignore[type-arg]
+        return (self._row_locations.get_key(row_index), self._column_locations.get_key(column_index),
+                base_style, cursor, hover, self._show_hover_cursor, self._update_count,
+                self._pseudo_class_state)
+
+    def _fast_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                   cursor: bool, hover: bool) -> list[list[Segment]] | None:
+        """The cell's lines as DataTable lays them out, or None to let DataTable do it."""
+        if self.fixed_rows or self.fixed_columns or width <= 2 * self.cell_padding:
+            return None
+        cached = self._cell_render_cache.get(self._cell_key(row_index, column_index, base_style,
+                                                            cursor, hover))
+        if cached is not None:
+            return cached
         row_key = self._row_locations.get_key(row_index)
-        cache_key = (row_key, self._column_locations.get_key(column_index), base_style, cursor,
-                     hover, self._show_hover_cursor, self._update_count, self._pseudo_class_state)
-        lines = self._cell_render_cache.get(cache_key)
-        if lines is not None:
-            return lines
         cell = self._get_row_renderables(row_index)[1][column_index]
-        if (not isinstance(cell, Text) or self.rows[row_key].height != 1
-                or width <= 2 * self.cell_padding):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        if not isinstance(cell, Text) or self.rows[row_key].height != 1:
+            return None
         component_style, post_style = self._get_styles_to_render_cell(
             False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
             self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
         pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
         segments = one_line_cell(self.app.console, cell, width, self.cell_padding)
-        lines = [list(Segment.apply_style(segments, style=pre_style, post_style=post_style))]
-        self._cell_render_cache[cache_key] = lines
-        return lines
+        return [list(Segment.apply_style(segments, style=pre_style, post_style=post_style))]
 
     # --- cursor -------------------------------------------------------------------------
 
@@ -374,6 +411,10 @@ class PendingTable(DataTable):
             if row.receipt_id == receipt_id:
                 return i
         return None
+
+
+def _simplified(lines: list[list[Segment]]) -> list[list[tuple[str, Style | None]]]:
+    return [[(seg.text, seg.style) for seg in Segment.simplify(line)] for line in lines]
 
 
 def one_line_cell(console: Console, cell: Text, width: int, padding: int) -> list[Segment]:
