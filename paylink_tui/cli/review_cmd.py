@@ -94,14 +94,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from paylink_tui.services.notifications import ReviewError, apply_review
+    from paylink_tui.services.notifications import ReviewError, applied_message, apply_review
 
     ctx = context_or_exit()
     try:
-        apply_review(ctx, args.id, reference=args.link, agent=ctx.agent)
+        got = apply_review(ctx, args.id, reference=args.link, agent=ctx.agent)
     except ReviewError as exc:
         fail(exc.message, 1)
-    print(f"Notificación {args.id} aplicada a la liga {args.link.strip()}.")
+    print(applied_message(args.id, args.link, got.status))
     return 0
 
 

@@ -703,20 +703,43 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
                     "La notificación no trae folio o autorización de MIT; no se puede aplicar "
                     "como pago. Márquela como resuelta con una nota."
                 )
+            newer = _newer_links(session, ctx, link, now)
             email_ids = _mark_paid(session, ctx, n, link, now)
         else:
+            newer = []
             _attempt(session, ctx, n, link, now)
         n.link_id = link.id
-        n.status = NotificationStatus.RESOLVED.value
-        n.resolved_by = agent
-        n.resolved_at = now
-        n.note = f"Aplicada a la liga {link.reference} tras revisión."
         session.add(n)
         audit.record(session, at=now, agent=agent, action="review_applied",
                      subject=f"notificación {n.id}", detail=f"aplicada a la liga {link.reference}")
+        if newer:
+            # As when such a payment is applied on arrival (_decide): the receipts are paid
+            # now, and a newer link for them can still be paid at MIT. It stays for review,
+            # and that newer link stays flagged, until someone resolves it with a note.
+            refs = ", ".join(newer)
+            for other in newer:
+                audit.record(session, at=now, agent=agent, action="link_flagged",
+                             subject=f"liga {other}",
+                             detail=f"los recibos se pagaron con la liga anterior {link.reference}")
+            n.review_reason = ReviewReason.NEWER_LINK.value
+            n.note = (f"Aplicada a la liga {link.reference} tras revisión; sus recibos ya tenían "
+                      f"la liga más reciente {refs}, que sigue pudiéndose pagar en MIT: revísela.")
+        else:
+            n.status = NotificationStatus.RESOLVED.value
+            n.resolved_by = agent
+            n.resolved_at = now
+            n.note = f"Aplicada a la liga {link.reference} tras revisión."
     _deliver(ctx, tuple(email_ids))
-    return Received(notification_id, NotificationStatus.RESOLVED.value, n.review_reason, False,
-                    tuple(email_ids))
+    return Received(notification_id, n.status, n.review_reason, False, tuple(email_ids))
+
+
+def applied_message(notification_id: int, reference: str, status: str) -> str:
+    """What the agent is told once `apply_review` has run (screen and command line alike)."""
+    done = f"Notificación {notification_id} aplicada a la liga {reference.strip()}."
+    if status == NotificationStatus.REVIEW.value:
+        return (done + " Sigue por revisar: los recibos tienen una liga más reciente que "
+                "el cliente aún puede pagar en MIT (vea la nota).")
+    return done
 
 
 def dismiss_review(ctx: AppContext, notification_id: int, *, note: str, agent: str) -> None:

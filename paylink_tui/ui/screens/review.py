@@ -183,7 +183,7 @@ class ReviewScreen(Screen):
 
         ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            notifications.apply_review(ctx, notification_id, reference=reference, agent=ctx.agent)
+            got = notifications.apply_review(ctx, notification_id, reference=reference, agent=ctx.agent)
         except notifications.ReviewError as exc:
             self.post_message(self._Done(exc.message, True))
             return
@@ -191,7 +191,7 @@ class ReviewScreen(Screen):
             self.post_message(self._Done(f"No se pudo aplicar ({type(exc).__name__}).", True))
             return
         self.post_message(self._Done(
-            f"Notificación {notification_id} aplicada a la liga {reference}.", False))
+            notifications.applied_message(notification_id, reference, got.status), False))
 
     @work(thread=True, group="review-action", exit_on_error=False)
     def _dismiss_item(self, notification_id: int, note: str) -> None:
