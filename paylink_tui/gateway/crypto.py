@@ -36,22 +36,39 @@ def key_bytes(key_hex: str) -> bytes:
     return bytes.fromhex(text)
 
 
-def normalise_base64(text: str) -> str:
-    """Undo what transports do to base64: URL-encoding (%2B, %0D%0A), '+' read as space,
-    and line breaks or blanks inserted inside the text."""
+def base64_candidates(text: str) -> list[str]:
+    """What the sender's base64 may have been, most likely first, undoing what transports do
+    to it: URL-encoding (%2B, %0D%0A), '+' read as a space, line breaks inserted.
+
+    After unquoting, a space is a '+' that form-decoding turned into one (base64 has no
+    blanks of its own, and a '+' may be its first or last character), unless a transport
+    added it around the text. The two can't be told apart by looking, so each reading that
+    is well-formed base64 (a length that is a multiple of 4, '=' only at the end) is offered
+    and `decrypt` keeps the one that decrypts."""
     value = text or ""
     if "%" in value:
         value = unquote(value)
-    # After unquoting, a space is a '+' that form-decoding turned into one: base64 has no
-    # blanks of its own, and a '+' may be its first or last character. Blanks a transport
-    # added around the text are told apart by base64's length, a multiple of 4. Line breaks
-    # are plain noise.
     value = value.replace("\r", "").replace("\n", "").replace("\t", "")
-    for candidate in (value, value.rstrip(" "), value.lstrip(" "), value.strip(" ")):
-        cleaned = _WHITESPACE.sub("", candidate.replace(" ", "+"))
-        if len(cleaned) % 4 == 0:
-            return cleaned
-    return _WHITESPACE.sub("", value.strip().replace(" ", "+"))
+    core = value.strip(" ")
+    lead = len(value) - len(value.lstrip(" "))
+    trail = len(value) - len(value.rstrip(" "))
+    out: list[str] = []
+    # Every split of the blanks at either end into '+'s and a transport's blanks, the
+    # fewest blanks first (a transport adds a few at most).
+    for dropped in range(lead + trail + 1):
+        for drop_lead in range(max(0, dropped - trail), min(lead, dropped) + 1):
+            keep_lead, keep_trail = lead - drop_lead, trail - (dropped - drop_lead)
+            candidate = "+" * keep_lead + core.replace(" ", "+") + "+" * keep_trail
+            cleaned = _WHITESPACE.sub("", candidate)
+            if (cleaned and len(cleaned) % 4 == 0 and "=" not in cleaned.rstrip("=")
+                    and cleaned not in out):
+                out.append(cleaned)
+    return out or [_WHITESPACE.sub("", core.replace(" ", "+"))]
+
+
+def normalise_base64(text: str) -> str:
+    """The most likely reading of `text` as base64 (see `base64_candidates`)."""
+    return base64_candidates(text)[0]
 
 
 def encrypt(plaintext: str, key_hex: str) -> str:
@@ -65,9 +82,20 @@ def encrypt(plaintext: str, key_hex: str) -> str:
 
 def decrypt(b64: str, key_hex: str) -> str:
     key = key_bytes(key_hex)
-    cleaned = normalise_base64(b64)
-    if not cleaned:
+    candidates = base64_candidates(b64)
+    if not candidates[0]:
         raise CryptoError("El mensaje cifrado está vacío.")
+    first_error: CryptoError | None = None
+    for cleaned in candidates:
+        try:
+            return _decrypt_one(cleaned, key)
+        except CryptoError as exc:
+            first_error = first_error or exc
+    assert first_error is not None  # noqa: S101 - there was at least one candidate
+    raise first_error
+
+
+def _decrypt_one(cleaned: str, key: bytes) -> str:
     try:
         raw = base64.b64decode(cleaned, validate=True)
     except (binascii.Error, ValueError):
