@@ -53,15 +53,16 @@ async def test_history_lists_links_newest_first_with_status_email_attempt_and_au
         screen = await open_history(pilot)
         table = screen.query_one("#links", DataTable)
         first, second = cells(table, 0), cells(table, 1)
-        assert first[1] == "DA4000004211007"
-        assert first[4] == "Activa"
-        assert first[5] == "Error de envío (reintentando)"
-        assert second[1] == "AU1000001211006"
-        assert second[4] == "Pagada"
-        assert second[5] == "Enviada"
-        assert second[6] == "Aprobado"
-        assert second[7] == "426426"
-        assert second[8] == "06/10 15:30"  # paid 20:30 UTC = 15:30 local
+        assert first[0] == ""  # nothing to review
+        assert first[2] == "DA4000004211007"
+        assert first[5] == "Activa"
+        assert first[6] == "Error de envío (reintentando)"
+        assert second[2] == "AU1000001211006"
+        assert second[5] == "Pagada"
+        assert second[6] == "Enviada"
+        assert second[7] == "Aprobado"
+        assert second[8] == "426426"
+        assert second[9] == "06/10"  # paid 20:30 UTC = 15:30 local, the same day
 
 
 async def test_history_summary_counts_today_week_share_paid_and_collected(ctx):
@@ -235,8 +236,8 @@ async def test_a_newer_link_flagged_by_a_late_payment_shows_it_until_the_review_
         screen = await open_history(pilot)
         table = screen.query_one("#links", DataTable)
         rows = [cells(table, i) for i in range(3)]
-        assert [(row[1], row[4]) for row in rows] == [
-            ("DA4000004-211007-CCCC", "Activa"), (NEWER, "Activa !"), (OLD, "Pagada !")]
+        assert [(row[0], row[2], row[5]) for row in rows] == [
+            ("", "DA4000004-211007-CCCC", "Activa"), ("!", NEWER, "Activa"), ("!", OLD, "Pagada")]
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen)
                          and app.screen.detail is not None)
@@ -253,9 +254,24 @@ async def test_a_newer_link_flagged_by_a_late_payment_shows_it_until_the_review_
         await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items == [])
         screen = await open_history(pilot)
         table = screen.query_one("#links", DataTable)
-        assert [cells(table, i)[4] for i in range(3)] == ["Activa", "Activa", "Pagada"]
+        assert [(cells(table, i)[0], cells(table, i)[5]) for i in range(3)] == [
+            ("", "Activa"), ("", "Activa"), ("", "Pagada")]
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen)
                          and app.screen.detail is not None)
         assert app.screen.reference == NEWER
         assert "Marcada para revisión" not in text_of(app.screen, "#ld-body")
+
+
+async def test_a_large_amount_and_the_longest_status_are_shown_in_full(ctx):
+    add_link(ctx.engine, reference="DA4000004211009", receipt_ids=[6], amount="260517.31")
+    add_link(ctx.engine, reference="DA4000004211008", receipt_ids=[6], amount="8900.50",
+             state="unconfirmed", created_at=T_CREATED - timedelta(hours=1))
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_history(pilot)
+        table = screen.query_one("#links", DataTable)
+        await settle(pilot)
+        shown = [table.render_line(y).text for y in range(1, 3)]
+    assert "260,517.31 MXN" in shown[0]
+    assert "Sin confirmar" in shown[1] and "…" not in shown[1].split("8,900.50 MXN")[1][:16]

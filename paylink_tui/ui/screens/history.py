@@ -24,15 +24,16 @@ STATUS_OPTIONS = [("Todos los estados", ALL)] + [(LINK[s], s.value) for s in (
     LinkStatus.PENDING_CONFIRMATION)]
 
 COLUMNS = (  # fits 120 columns; the link's detail has every date and word in full
+    ("mark", " ", 1),  # "!": something about this link is "por revisar"
     ("created", "Creada", 6),
     ("reference", "Referencia", 22),
-    ("holder", "Contratante", 14),
-    ("amount", "Monto", 12),
-    ("status", "Estado", 11),  # "Cancelada !": the status and the review mark
+    ("holder", "Contratante", 12),
+    ("amount", "Monto", 14),  # "999,999.99 MXN": an amount is never cut
+    ("status", "Estado", 13),  # "Sin confirmar"
     ("email", "Correo", 7),
     ("attempt", "Intento", 9),
     ("auth", "Autoriz.", 8),
-    ("paid", "Pagada", 11),
+    ("paid", "Pagada", 6),  # the day; the time is in the link's detail
 )
 
 
@@ -46,23 +47,18 @@ STATUS_STYLE = {
 }
 
 
-# After the status of a link with something "por revisar": a payment of its own, or one for
-# an older link with the same receipts (the detail says which).
-REVIEW_MARK = " !"
+# Before a link with something "por revisar": a payment of its own, or one for an older link
+# with the same receipts (the detail says which).
+REVIEW_MARK = "!"
 REVIEW_MARK_STYLE = "bold red"
 
 
+def mark_cell(row: Any) -> Text:
+    return Text(REVIEW_MARK if row.review_count else "", style=REVIEW_MARK_STYLE)
+
+
 def status_cell(row: Any) -> Text:
-    """The status word, and the review mark when the link has something to review."""
-    cell = Text(LINK[LinkStatus(row.status)], style=STATUS_STYLE.get(row.status, ""))
-    if row.review_count:
-        cell.append(REVIEW_MARK, style=REVIEW_MARK_STYLE)
-    return cell
-
-
-def short_datetime(dt, tz: str) -> str:  # type: ignore[no-untyped-def]
-    """`06/10 15:30` in the insurer's zone."""
-    return to_local(dt, tz).strftime("%d/%m %H:%M")
+    return Text(LINK[LinkStatus(row.status)], style=STATUS_STYLE.get(row.status, ""))
 
 
 def email_label(status: str | None) -> str:
@@ -178,6 +174,7 @@ class HistoryScreen(LinkActionsMixin):
             if attempt and attempt.cd_error:
                 attempt_text += f" ({attempt.cd_error})"
             table.add_row(
+                mark_cell(row),
                 Text(to_local(row.created_at, tz).strftime("%d/%m")),
                 Text(row.reference),
                 Text(row.holder, overflow="ellipsis", no_wrap=True),
@@ -186,7 +183,7 @@ class HistoryScreen(LinkActionsMixin):
                 Text(email_label(row.email_status), overflow="ellipsis", no_wrap=True),
                 Text(attempt_text, overflow="ellipsis", no_wrap=True),
                 Text(row.authorization or ""),
-                Text(short_datetime(row.paid_at, tz) if row.paid_at else ""),
+                Text(to_local(row.paid_at, tz).strftime("%d/%m") if row.paid_at else ""),
                 key=row.reference,
             )
         if keep is not None:
