@@ -92,6 +92,7 @@ class GroupWriter:
     def __init__(self, ctx: AppContext, max_batch: int = 64) -> None:
         self.ctx = ctx
         self.max_batch = max_batch
+        self.schema = SchemaWatch(ctx)
         self._pending: list[tuple[str, asyncio.Future[Any]]] = []
         self._running = False
         self._task: asyncio.Task[None] | None = None  # referenced, so it is not collected
@@ -119,7 +120,7 @@ class GroupWriter:
                 del self._pending[: self.max_batch]
                 try:
                     results = await run_in_threadpool(
-                        notifications.receive_many, self.ctx, [value for value, _ in batch])
+                        self._receive_many, notifications, [value for value, _ in batch])
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting request
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -132,6 +133,49 @@ class GroupWriter:
         finally:
             self._running = False
             self._last_batch_end = time.monotonic()
+
+    def _receive_many(self, notifications: Any, values: list[str]) -> list[Any]:
+        self.schema.check()  # before anything is read or written
+        return notifications.receive_many(self.ctx, values)
+
+
+class SchemaChanged(Exception):
+    """The database was upgraded by a newer paylink-tui while this one runs."""
+
+
+class SchemaWatch:
+    """Refuses to work on a database whose schema is no longer the one this build knows.
+
+    A newer paylink-tui upgrades a SQLite file on its first start, and an upgrade may change
+    what a column means (0002 stored money as cents): a `serve` of the older build, still
+    running, would misread every amount. It checks the schema's version at most once every
+    `every` seconds, a query of a few microseconds, and from the first mismatch answers 503
+    (MIT retries later) until it is restarted with the new build."""
+
+    def __init__(self, ctx: AppContext, every: float = 2.0) -> None:
+        self.ctx = ctx
+        self.every = every
+        self._checked = float("-inf")
+        self.changed_to: str | None = None
+
+    def check(self) -> None:
+        from paylink_tui.store.db import current_revision
+        from paylink_tui.store.revision import HEAD_REVISION
+
+        if self.changed_to is None and time.monotonic() - self._checked >= self.every:
+            revision = current_revision(self.ctx.engine)
+            self._checked = time.monotonic()
+            if revision != HEAD_REVISION:
+                self.changed_to = revision or "ninguna"
+                log.error("the database schema is now %s, this build knows %s: restart "
+                          "paylink-tui serve with the new version", self.changed_to, HEAD_REVISION)
+        if self.changed_to is not None:
+            raise SchemaChanged(self.changed_to)
+
+
+SCHEMA_CHANGED = ("La base de datos fue actualizada por una versión más nueva de paylink-tui; "
+                  "reinicie «paylink-tui serve» con esa versión. Notificación no guardada; "
+                  "reintente.")
 
 
 def create_app(
@@ -161,6 +205,8 @@ def create_app(
         except notifications.Rejected as exc:
             log.warning("notification from %s refused: %s", client, exc.message)
             return _text(exc.message, 400)
+        except SchemaChanged:
+            return _text(SCHEMA_CHANGED, 503)
         except Exception:
             log.exception("notification from %s could NOT be stored; MIT will retry", client)
             return _text("No se pudo guardar la notificación; reintente.", 503)
@@ -176,8 +222,15 @@ def create_app(
         return PlainTextResponse("OK", background=BackgroundTask(_deliver, ctx, received.email_ids))
 
     async def health(request: Request) -> Response:
+        def check() -> None:
+            _ping(ctx)
+            writer.schema.check()
+
         try:
-            await run_in_threadpool(_ping, ctx)
+            await run_in_threadpool(check)
+        except SchemaChanged:
+            return JSONResponse({"status": "error", "database": "schema", "detail": SCHEMA_CHANGED},
+                                status_code=503)
         except Exception as exc:
             log.warning("health check: database unavailable (%s)", type(exc).__name__)
             return JSONResponse(

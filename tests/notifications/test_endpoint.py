@@ -209,3 +209,26 @@ async def test_email_delivery_waits_while_notifications_pour_in(ctx, monkeypatch
 async def test_email_delivery_waits_no_longer_than_max_defer_under_endless_load(ctx, monkeypatch):
     waited = await _first_delivery_after(ctx, monkeypatch, lambda: True, max_defer=0.3)
     assert 0.25 <= waited < 2.0
+
+
+async def test_a_database_upgraded_under_a_running_receiver_is_refused_until_restart(ctx, client):
+    """A newer build upgraded the file (0002 made money cents): this receiver would misread
+    every amount, so it answers 503, stores nothing and MIT retries."""
+    from sqlalchemy import text
+
+    first = make_link(ctx)
+    resp = await client.post(NOTIFY_PATH,
+                             data={"strResponse": str_response(notification_xml(first.reference))})
+    assert resp.status_code == 200
+    with ctx.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    await asyncio.sleep(2.1)  # the receiver looks again every 2 s
+    second = make_link(ctx)
+    resp = await client.post(NOTIFY_PATH, data={"strResponse": str_response(
+        notification_xml(second.reference, folio="777"))})
+    assert resp.status_code == 503
+    assert "reinicie «paylink-tui serve»" in resp.text
+    assert link_row(ctx, second.reference).state == "active"
+    assert len(all_notifications(ctx)) == 1
+    health = await client.get("/salud")
+    assert health.status_code == 503 and health.json()["database"] == "schema"
