@@ -10,7 +10,41 @@ import paylink_tui.store.db as db
 def test_head_revision_constant_matches_the_alembic_scripts():
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
-    assert ScriptDirectory.from_config(cfg).get_current_head() == db.HEAD_REVISION
+    scripts = ScriptDirectory.from_config(cfg)
+    assert scripts.get_current_head() == db.HEAD_REVISION
+    oldest_first = [s.revision for s in reversed(list(scripts.walk_revisions()))]
+    assert tuple(oldest_first) == db.REVISIONS
+
+
+def test_a_schema_from_a_newer_build_is_refused_before_anything_is_said_or_done(engine, capsys):
+    """SQLite and PostgreSQL alike: not "updating", not "out of date", but "update paylink-tui"."""
+    import pytest
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    told: list[str] = []
+    with pytest.raises(db.SchemaError, match="versión 0099 del esquema") as caught:
+        db.ensure_schema(engine, told.append)
+    assert told == []
+    assert "desactualizado" not in str(caught.value)
+    assert db.current_revision(engine) == "0099"
+
+
+def test_db_upgrade_refuses_a_newer_schema_in_spanish(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{(tmp_path / 'newer.db').as_posix()}"
+    engine = db.open_database(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    engine.dispose()
+    out = subprocess.run([sys.executable, "-m", "paylink_tui", "db", "upgrade"], capture_output=True,
+                         text=True, env={**os.environ, "PAYLINK_DATABASE_URL": url}, timeout=60)
+    assert out.returncode != 0
+    assert "versión 0099 del esquema" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_migrations_create_every_table(engine):
@@ -32,8 +66,8 @@ def test_outdated_postgres_schema_stops_with_a_message(pg_url):
 
     engine = db.make_engine(pg_url)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
-    with pytest.raises(db.SchemaError, match="paylink-tui db upgrade"):
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))  # a release behind
+    with pytest.raises(db.SchemaError, match="desactualizado.*paylink-tui db upgrade"):
         db.ensure_schema(engine)
     engine.dispose()
 

@@ -33,12 +33,14 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def run_upgrade(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from paylink_tui.store.db import current_revision, make_engine, upgrade
+    from paylink_tui.store.db import REVISIONS, current_revision, make_engine, newer_schema_message, upgrade
 
     settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     try:
         before = current_revision(engine)
+        if before is not None and before not in REVISIONS:
+            fail(newer_schema_message(before))
         upgrade(engine)
         after = current_revision(engine)
     except SQLAlchemyError as exc:

@@ -16,7 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-from paylink_tui.store.revision import HEAD_REVISION
+from paylink_tui.store.revision import HEAD_REVISION, REVISIONS
 
 
 class SchemaError(Exception):
@@ -116,6 +116,12 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def newer_schema_message(rev: str | None) -> str:
+    return (f"La base de datos está en la versión {rev} del esquema, que esta versión de "
+            f"paylink-tui no conoce (conoce hasta la {HEAD_REVISION}). Actualice paylink-tui; "
+            "la base de datos no se modificó.")
+
+
 def ensure_schema(engine: Engine, notify: Callable[[str], None] | None = None) -> None:
     """SQLite is upgraded on start; an outdated PostgreSQL database stops with a message.
 
@@ -124,6 +130,8 @@ def ensure_schema(engine: Engine, notify: Callable[[str], None] | None = None) -
     rev = current_revision(engine)
     if rev == HEAD_REVISION:
         return
+    if rev is not None and rev not in REVISIONS:
+        raise SchemaError(newer_schema_message(rev))
     if is_sqlite(engine):
         from alembic.util import CommandError  # here: importing Alembic costs a start 0.1 s
 
@@ -133,11 +141,7 @@ def ensure_schema(engine: Engine, notify: Callable[[str], None] | None = None) -
         try:
             upgrade(engine)
         except CommandError as exc:  # a revision this build does not know: a newer build's
-            raise SchemaError(
-                f"La base de datos está en la versión {rev} del esquema, que esta versión de "
-                f"paylink-tui no conoce (conoce hasta la {HEAD_REVISION}). Actualice "
-                "paylink-tui; la base de datos no se modificó."
-            ) from exc
+            raise SchemaError(newer_schema_message(rev)) from exc
         return
     if rev is None:
         raise SchemaError(

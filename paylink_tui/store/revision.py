@@ -1,4 +1,6 @@
-"""The newest migration. A test checks that it matches the Alembic scripts, so start-up
-can compare versions without loading Alembic (or SQLAlchemy: see store/first_page.py)."""
+"""The migrations this build knows, newest last. A test checks them against the Alembic
+scripts, so start-up can compare versions without loading Alembic (or SQLAlchemy: see
+store/first_page.py)."""
 
-HEAD_REVISION = "0002"
+REVISIONS = ("0001", "0002")
+HEAD_REVISION = REVISIONS[-1]
