@@ -49,6 +49,9 @@ def history_data(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             "last_attempt": None,
             "payment": None,
             "review_count": row.review_count,
+            # A payment of an older link for these receipts, por revisar: this one may be
+            # charged too (the references of those older links).
+            "flagged_by": [flag.older_reference for flag in row.flags],
         }
         if row.last_attempt is not None:
             a = row.last_attempt

@@ -78,9 +78,14 @@ class LinkRow:
     card_type: str | None
     card_mask: str | None
     cancelled_at: datetime | None
-    review_count: int  # unresolved reviews of its own payments, plus `flags`
-    flags: tuple[LinkFlag, ...] = ()
+    review_count: int  # unresolved reviews of its own payments
+    flags: tuple[LinkFlag, ...] = ()  # reviews of older links' payments for its receipts
     open_at_mit: bool = False  # MIT can still take a payment for it (cancelled or not)
+
+    @property
+    def needs_review(self) -> bool:
+        """Something about this link is "por revisar": its own payment, or a flag."""
+        return bool(self.review_count or self.flags)
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,7 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
             email_status=email_status.get(lk.id), last_attempt=attempts.get(lk.id),
             authorization=lk.authorization, paid_at=lk.paid_at, folio=lk.folio,
             card_type=lk.card_type, card_mask=lk.card_mask, cancelled_at=lk.cancelled_at,
-            review_count=reviews.get(lk.id, 0) + len(flags.get(lk.id, ())),
+            review_count=reviews.get(lk.id, 0),
             flags=tuple(flags.get(lk.id, ())),
             open_at_mit=lk.state != LinkState.PAID.value and utc(now) < utc(lk.expires_at),
         ))

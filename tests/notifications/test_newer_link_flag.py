@@ -40,7 +40,14 @@ def test_paying_a_cancelled_link_flags_its_newer_link_until_the_review_is_dismis
     assert (got.status, got.reason) == ("review", "cancelled_link")
 
     flagged = row(ctx, newer.reference)
-    assert flagged.review_count == 1
+    assert (flagged.review_count, flagged.needs_review) == (0, True)  # its own: none
+    # `history --format json`: each link's own reviews, and what flags it, apart.
+    from paylink_tui.cli.history_cmd import history_data
+
+    exported = {item["reference"]: item for item in history_data(ctx)["links"]}
+    assert (exported[newer.reference]["review_count"], exported[newer.reference]["flagged_by"]) \
+        == (0, [old.reference])
+    assert (exported[old.reference]["review_count"], exported[old.reference]["flagged_by"]) == (1, [])
     assert flagged_by(ctx, newer.reference) == [(old.reference, True)]
     assert flagged.open_at_mit is True  # the client can still pay it at MIT
     # The paid link shows its own review, and is flagged by nothing.
@@ -67,7 +74,7 @@ def test_a_late_notification_flags_the_newer_link_of_the_reappeared_receipts(ctx
     got = receive(ctx, notification_xml(old.reference, taken_at=LAST_VALID_2359))
     assert (got.status, got.reason) == ("review", "newer_link")
     assert flagged_by(ctx, newer.reference) == [(old.reference, True)]
-    assert row(ctx, newer.reference).review_count == 1
+    assert row(ctx, newer.reference).needs_review
 
 
 def test_a_payment_of_the_older_link_held_for_review_keeps_the_newer_link_flagged(ctx, clock):
@@ -83,13 +90,13 @@ def test_a_payment_of_the_older_link_held_for_review_keeps_the_newer_link_flagge
     # finding: the flag once vanished here).
     assert (applied.status, applied.reason) == ("review", "newer_link")
     assert flagged_by(ctx, newer.reference) == [(old.reference, True)]
-    assert row(ctx, newer.reference).review_count == 1
+    assert row(ctx, newer.reference).needs_review
     [still] = svc.list_review(ctx)
     assert newer.reference in (still.note or "")
     svc.dismiss_review(ctx, still.id, note="Se canceló la liga nueva y se avisó al cliente.",
                        agent="beto")
     assert flagged_by(ctx, newer.reference) == []
-    assert row(ctx, newer.reference).review_count == 0
+    assert not row(ctx, newer.reference).needs_review
 
 
 def test_applying_a_held_payment_without_a_newer_link_resolves_it(ctx, clock):
@@ -141,7 +148,7 @@ def test_history_pages_read_the_flags_of_all_their_links_at_once(ctx, clock):
             rows = history.list_links(ctx)
         finally:
             event.remove(ctx.engine, "before_cursor_execute", count)
-        assert [r.review_count for r in rows if r.reference == newer.reference] == [1]
+        assert [r.needs_review for r in rows if r.reference == newer.reference] == [True]
         return len(seen)
 
     assert statements(1) == statements(10)

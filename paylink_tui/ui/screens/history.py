@@ -54,7 +54,7 @@ REVIEW_MARK_STYLE = "bold red"
 
 
 def mark_cell(row: Any) -> Text:
-    return Text(REVIEW_MARK if row.review_count else "", style=REVIEW_MARK_STYLE)
+    return Text(REVIEW_MARK if row.needs_review else "", style=REVIEW_MARK_STYLE)
 
 
 def status_cell(row: Any) -> Text:
