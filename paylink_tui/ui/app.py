@@ -65,6 +65,13 @@ class PaylinkApp(App):
             return None
         return demo_banner(self.demo_info)
 
+    def on_unmount(self) -> None:
+        # What start-up froze belongs to this app: give it back to the collector (tests and
+        # `demo` may run more than one app in a process).
+        import gc
+
+        gc.unfreeze()
+
     def on_mount(self) -> None:
         from paylink_tui.ui.screens.pending import PendingScreen
 

@@ -129,3 +129,16 @@ async def test_keys_typed_into_the_search_box_are_text_not_commands(ctx):
         await pilot.pause(0.1)
         assert isinstance(app.screen, PendingScreen)
         assert app.screen.query_one("#search").value == "hql"
+
+
+async def test_start_up_objects_are_frozen_after_the_first_rows_and_given_back_on_exit(ctx):
+    """gc.freeze keeps a full collection from walking start-up's objects during a keystroke;
+    they belong to the app, so it unfreezes them when it ends."""
+    import gc
+
+    gc.unfreeze()
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0
