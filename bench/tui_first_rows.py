@@ -88,6 +88,7 @@ def child(url: str, started: float) -> None:
             search = app.screen.query_one("#search")
             search.focus()
             keys: list[float] = []
+            slowest: list[tuple[float, str]] = []
             for term in SEARCHES:
                 for i in range(len(term)):
                     value = term[: i + 1]
@@ -97,11 +98,13 @@ def child(url: str, started: float) -> None:
                                 and stamps["redraw"] > t and stamps["display"] > stamps["redraw"])
                     if len(value.strip()) >= 3:
                         keys.append((time.perf_counter() - t) * 1000)
+                        slowest.append((keys[-1], value))
                     await asyncio.sleep(0.12)
                 search.value = ""
                 await until(lambda: table.search == "" and not table.loading_page)
                 await asyncio.sleep(0.5)
             out["keystroke_ms"] = keys
+            out["slowest"] = sorted(slowest, reverse=True)[:3]
 
             pages: list[float] = []
             table.focus()
@@ -212,6 +215,8 @@ def main() -> None:
     print(f"  tecla en la búsqueda (3+ letras) -> filas en la tabla: mediana "
           f"{statistics.median(keys):.1f} ms, p90 {sorted(keys)[int(len(keys) * 0.9)]:.1f} ms, "
           f"peor {max(keys):.1f} ms (meta 50 ms)")
+    slow = sorted((tuple(x) for r in results for x in r["slowest"]), reverse=True)[:5]
+    print("  teclas más lentas: " + ", ".join(f"«{v}» {ms:.0f} ms" for ms, v in slow))
     if pages:
         print(f"  Av Pág en el borde de la ventana -> página siguiente: mediana "
               f"{statistics.median(pages):.1f} ms")
