@@ -316,16 +316,3 @@ def test_the_cli_says_an_old_sqlite_file_is_being_upgraded(tmp_path):
     again = subprocess.run([sys.executable, "-m", "paylink_tui", "pending", "--format", "csv"],
                            capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0 and "Actualizando" not in again.stderr
-
-
-def test_a_database_from_a_newer_build_is_refused_in_spanish_and_left_alone(tmp_path):
-    url = f"sqlite:///{(tmp_path / 'newer.db').as_posix()}"
-    engine = db.open_database(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
-    engine.dispose()
-    with pytest.raises(db.SchemaError, match="versión 0099 del esquema, que esta versión de "
-                                               "paylink-tui no conoce") as caught:
-        db.open_database(url)
-    assert "Actualice paylink-tui" in str(caught.value)
-    assert db.current_revision(make_engine(url)) == "0099"

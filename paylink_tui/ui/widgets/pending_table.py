@@ -291,6 +291,10 @@ class PendingTable(DataTable):
         if not self._fast_cells or row_index < 0 or column_index < 0:
             return datatables()
         try:
+            key = self._cell_key(row_index, column_index, base_style, cursor, hover)
+            cached = self._cell_render_cache.get(key)
+            if cached is not None:
+                return cached
             lines = self._fast_cell(row_index, column_index, base_style, width, cursor, hover)
         except Exception:  # DataTable's internals are not what they were: its own way, then
             log.warning("pending table: fast cell rendering off (DataTable changed)", exc_info=True)
@@ -307,7 +311,7 @@ class PendingTable(DataTable):
                 log.warning("pending table: fast cell rendering off (differs from DataTable's)")
                 self._fast_cells = False
             return theirs
-        self._cell_render_cache[self._cell_key(row_index, column_index, base_style, cursor, hover)] = lines
+        self._cell_render_cache[key] = lines
         return lines
 
     def _cell_key(self, row_index: int, column_index: int, base_style: Style, cursor: bool,
@@ -321,10 +325,6 @@ class PendingTable(DataTable):
         """The cell's lines as DataTable lays them out, or None to let DataTable do it."""
         if self.fixed_rows or self.fixed_columns or width <= 2 * self.cell_padding:
             return None
-        cached = self._cell_render_cache.get(self._cell_key(row_index, column_index, base_style,
-                                                            cursor, hover))
-        if cached is not None:
-            return cached
         row_key = self._row_locations.get_key(row_index)
         cell = self._get_row_renderables(row_index)[1][column_index]
         if not isinstance(cell, Text) or self.rows[row_key].height != 1:
