@@ -112,15 +112,13 @@ class GroupWriter:
         return await future
 
     async def _drain(self) -> None:
-        from paylink_tui.services import notifications
-
         try:
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 try:
                     results = await run_in_threadpool(
-                        self._receive_many, notifications, [value for value, _ in batch])
+                        self._receive_many, [value for value, _ in batch])
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting request
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -134,7 +132,9 @@ class GroupWriter:
             self._running = False
             self._last_batch_end = time.monotonic()
 
-    def _receive_many(self, notifications: Any, values: list[str]) -> list[Any]:
+    def _receive_many(self, values: list[str]) -> list[Any]:
+        from paylink_tui.services import notifications
+
         self.schema.check()  # before anything is read or written
         return notifications.receive_many(self.ctx, values)
 
