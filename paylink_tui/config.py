@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     mit_extra_data_in: Literal["url", "root"] = "url"
     mit_notify_payer: Literal[0, 1] = 0
     mit_timeout: float = Field(default=30.0, gt=0, le=600, allow_inf_nan=False)
+    # MIT's transaction query (xmltransacciones): with it, an approval counts only once MIT
+    # lists it; its key defaults to mit_key.
+    mit_query_url: str | None = None
+    mit_query_key: SecretStr | None = None
+    # Minutes between serve's own reconciliations with MIT (0: none).
+    reconcile_minutes: int = Field(default=30, ge=0, le=1440)
 
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -71,3 +71,40 @@ class Mailbox(MailDrop):
 
     def parsed(self) -> list:  # type: ignore[type-arg]
         return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in self.messages()]
+
+
+class ScriptedMIT:
+    """A stand-in for MIT's transaction query (`/pgs/services/xmltransacciones`) on loopback
+    that answers what the test scripts: each answer is (HTTP status, body, delay in seconds);
+    `answers` are used in order, then `default`. Every request body is kept in `requests`.
+    For what a real server can produce (faults, garbage, silence); the sandbox serves the
+    real thing."""
+
+    def __init__(self) -> None:
+        from collections import deque
+
+        self.answers: deque[tuple[int, str, float]] = deque()
+        self.default: tuple[int, str, float] = (200, "", 0.0)
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+
+    def answer(self, body: str, status: int = 200, delay: float = 0.0) -> None:
+        self.default = (status, body, delay)
+
+    def app(self):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        from paylink_tui.gateway.mit_query import QUERY_PATH
+
+        async def query(request: Request) -> Response:
+            self.requests.append((dict(request.headers), await request.body()))
+            status, body, delay = self.answers.popleft() if self.answers else self.default
+            if delay:
+                await asyncio.sleep(delay)
+            return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
+
+        return Starlette(routes=[Route(QUERY_PATH, query, methods=["POST"])])

@@ -1,9 +1,9 @@
 """The payment-gateway interface the services talk to, and its value types.
 
 `MitGateway` implements it against MIT Web Pay Plus (or the local sandbox, which speaks
-the same protocol). A `query(reference)` operation is foreseen: MIT has a SOAP
-transaction-query service without public documentation; implementations raise
-NotImplementedError until it is built.
+the same protocol): links are generated at `/gen`, results arrive as notifications, and
+`query(reference, day)` asks MIT's transaction query (SOAP `xmltransacciones`, see
+gateway/mit_query.py) what it really charged.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ __all__ = [
     "NotificationRejected",
     "PaymentGateway",
     "Response",
+    "Transaction",
 ]
 
 Response = Literal["approved", "denied", "error"]
@@ -90,6 +91,39 @@ class Notification:
     raw_xml: str = field(default="", repr=False)
 
 
+@dataclass(frozen=True)
+class Transaction:
+    """One transaction as MIT's query lists it (`<transaccion>`). Text fields are '' when
+    MIT sends an empty element. What the merchant does not need (the card holder's name,
+    a card token) is not carried."""
+
+    operation: str  # nu_operaion without its leading zeros: the notification's foliocpagos
+    reference: str  # nb_referencia
+    amount: Decimal | None  # nu_importe; None when missing or not a number
+    response: str  # nb_response, lower case: 'approved' | 'denied' (not validated here)
+    auth: str  # nu_auth, empty when denied
+    registered: str  # fh_registro as sent, 'dd/mm/yyyy HH:MM', MIT's local time
+    bank_date: str  # fh_bank
+    payment_type: str  # cd_tipopago: Contado, MSI, MCI
+    charge_type: str  # cd_tipocobro
+    instrument: str  # cd_instrumento (Credito, Debito...)
+    card_last4: str  # cc_num
+    card_brand: str  # cc_tp
+    operation_type: str  # tp_operacion: VENTA, CANCELACION, DEVOLUCION
+    currency: str  # nb_currency
+    bank_code: str  # cd_resp
+    bank_message: str  # nb_resp
+    user: str = ""  # cd_usuario
+    company: str = ""  # cd_empresa
+    branch: str = ""  # nu_sucursal
+    automatic: bool = False  # listed under transaccionesCautM (legacy automatic charges)
+    raw_xml: str = field(default="", repr=False)  # the <transaccion> element, token removed
+
+    @property
+    def approved(self) -> bool:
+        return self.response == "approved"
+
+
 @runtime_checkable
 class PaymentGateway(Protocol):
     def create_link(self, req: LinkRequest) -> CreatedLink:
@@ -100,8 +134,15 @@ class PaymentGateway(Protocol):
         """Decrypt and parse a result notification. Raises NotificationRejected."""
         ...
 
-    def query(self, reference: str) -> Notification | None:
-        """Ask the processor about a reference (not built yet: NotImplementedError)."""
+    @property
+    def can_query(self) -> bool:
+        """Whether `query` is configured (PAYLINK_MIT_QUERY_URL)."""
+        ...
+
+    def query(self, reference: str, day: date) -> list[Transaction]:
+        """The transactions MIT lists for `reference` (every one of the day when empty) on
+        the local calendar `day`. Raises a QueryError subclass (gateway/errors.py), or
+        GatewayNotConfigured when no query URL is set."""
         ...
 
     def close(self) -> None: ...

@@ -120,3 +120,91 @@ class GatewayConfigInvalid(GatewayError):
             "Corríjala; reintentar sin cambiarla no servirá.",
             retryable=False,
         )
+
+
+# -- MIT's transaction query (xmltransacciones) ----------------------------------------------
+# Every failure to get an answer is retryable: asking again later is always safe (a query
+# changes nothing at MIT). Each kind is its own class so that callers and logs can tell them
+# apart; none carries MIT's own text to the agent (it goes to the log, cleaned).
+
+_QUERY_LATER = "Se volverá a consultar más tarde; mientras tanto no se aplica ningún pago."
+
+
+class QueryError(GatewayError):
+    """MIT's transaction query did not give a usable answer."""
+
+    retryable = True
+    kind = "error"
+
+
+class QueryUnavailable(QueryError):
+    """No connection to the query service (refused, DNS, connect timeout)."""
+
+    kind = "unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("No se pudo conectar con el servicio de consulta de MIT. " + _QUERY_LATER)
+
+
+class QueryTimeout(QueryError):
+    """The query was sent and no answer came in time."""
+
+    kind = "timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"La consulta de MIT no respondió a tiempo ({seconds:g} s). "
+                         + _QUERY_LATER)
+
+
+class QueryHTTPError(QueryError):
+    """An HTTP error status (without a SOAP fault in the body)."""
+
+    kind = "http"
+
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        super().__init__(f"La consulta de MIT respondió con un error HTTP {status_code}. "
+                         + _QUERY_LATER)
+
+
+class QueryFault(QueryError):
+    """A SOAP fault: MIT read the request and refused it (credentials, date, key...)."""
+
+    kind = "fault"
+
+    def __init__(self, fault_code: str, fault_string: str) -> None:
+        self.fault_code = fault_code
+        self.fault_string = fault_string  # MIT's text: for the log only
+        super().__init__("MIT rechazó la consulta de transacciones (error SOAP). Revise "
+                         "PAYLINK_MIT_QUERY_URL, PAYLINK_MIT_QUERY_KEY y las credenciales de "
+                         "MIT. " + _QUERY_LATER)
+
+
+class QueryGarbage(QueryError):
+    """An answer that is not MIT's SOAP envelope with `transaccionesResponse/out`, or whose
+    decrypted content is not the list of transactions."""
+
+    kind = "garbage"
+
+    def __init__(self) -> None:
+        super().__init__("La consulta de MIT respondió algo que no es una lista de "
+                         "transacciones. " + _QUERY_LATER)
+
+
+class QueryEmpty(QueryError):
+    """An empty body, or an envelope whose `out` is empty."""
+
+    kind = "empty"
+
+    def __init__(self) -> None:
+        super().__init__("La consulta de MIT respondió vacía. " + _QUERY_LATER)
+
+
+class QueryUndecryptable(QueryError):
+    """`out` does not decrypt with the query key."""
+
+    kind = "undecryptable"
+
+    def __init__(self) -> None:
+        super().__init__("La respuesta de la consulta de MIT no se pudo descifrar (¿llave "
+                         "PAYLINK_MIT_QUERY_KEY incorrecta?). " + _QUERY_LATER)

@@ -32,4 +32,7 @@ def gateway_from_settings(settings: Settings, *, sandbox_url: str | None = None)
         extra_data_in=settings.mit_extra_data_in,
         notify_payer=bool(settings.mit_notify_payer),
         timeout=settings.mit_timeout,
+        query_url=settings.mit_query_url,
+        query_key=(settings.mit_query_key.get_secret_value() if settings.mit_query_key
+                   else None),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,13 @@ import httpx
 from paylink_tui.domain.money import CENT, mit_amount
 from paylink_tui.domain.text import describe_char, find_control_char
 from paylink_tui.domain.validity import fh_vigencia
-from paylink_tui.gateway.base import MAX_EXTRA, CreatedLink, LinkRequest, Notification
+from paylink_tui.gateway.base import (
+    MAX_EXTRA,
+    CreatedLink,
+    LinkRequest,
+    Notification,
+    Transaction,
+)
 from paylink_tui.gateway.crypto import CryptoError, decrypt, encrypt, key_bytes
 from paylink_tui.gateway.errors import (
     GatewayBadResponse,
@@ -39,6 +46,7 @@ from paylink_tui.gateway.messages import (
     parse_xml,
     text_of,
 )
+from paylink_tui.gateway.mit_query import MitQuery
 
 if TYPE_CHECKING:
     from paylink_tui.config import Settings
@@ -127,6 +135,8 @@ class MitGateway:
         notify_payer: bool = False,
         timeout: float = 30.0,
         client: httpx.Client | None = None,
+        query_url: str | None = None,
+        query_key: str | None = None,
     ) -> None:
         if not gen_url or not gen_url.startswith(("http://", "https://")):
             raise GatewayConfigInvalid("PAYLINK_MIT_GEN_URL", "debe ser una URL http(s)")
@@ -153,6 +163,9 @@ class MitGateway:
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             follow_redirects=False,
         )
+        # MIT's transaction query: its own URL and (usually the same) key.
+        self._query = MitQuery(query_url, data0, query_key or key, self._business,
+                               timeout=timeout, client=self._client) if query_url else None
 
     def __repr__(self) -> str:  # never show the key or the password
         return f"MitGateway(gen_url={self.gen_url!r})"
@@ -176,6 +189,9 @@ class MitGateway:
             notify_payer=bool(settings.mit_notify_payer),
             timeout=settings.mit_timeout,
             client=client,
+            query_url=settings.mit_query_url,
+            query_key=(settings.mit_query_key.get_secret_value()
+                       if settings.mit_query_key else None),
         )
 
     # -- the request -------------------------------------------------------------------
@@ -272,9 +288,15 @@ class MitGateway:
     def parse_notification(self, str_response: str) -> Notification:
         return parse_notification(str_response, self._key)
 
-    def query(self, reference: str) -> Notification | None:
-        """MIT's SOAP query service (xmltransacciones) has no public documentation yet."""
-        raise NotImplementedError("query() is not implemented for MIT yet")
+    @property
+    def can_query(self) -> bool:
+        return self._query is not None
+
+    def query(self, reference: str, day: date) -> list[Transaction]:
+        """MIT's transaction query (gateway/mit_query.py)."""
+        if self._query is None:
+            raise GatewayNotConfigured(["PAYLINK_MIT_QUERY_URL"])
+        return self._query.query(reference, day)
 
     def close(self) -> None:
         if self._own_client:

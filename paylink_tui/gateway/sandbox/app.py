@@ -1,5 +1,7 @@
 """An ASGI emulator of MIT Web Pay Plus: `/gen` speaks MIT's protocol, `/i/{id}` is the
-client's payment page, and every payment attempt is notified to `notify_url` like MIT does.
+client's payment page, every payment attempt is notified to `notify_url` like MIT does, and
+`/pgs/services/xmltransacciones` answers MIT's transaction query from the payments taken
+(gateway/sandbox/query.py).
 
 Repeating a generation with the same reference and amount returns the same link: our client
 retries with the same reference after a timeout, and must not end up with two links."""
@@ -33,7 +35,9 @@ from paylink_tui.gateway.messages import (
     read_extra,
     text_of,
 )
+from paylink_tui.gateway.mit_query import CONTENT_TYPE, QUERY_PATH
 from paylink_tui.gateway.sandbox import cards
+from paylink_tui.gateway.sandbox import query as transaction_query
 from paylink_tui.gateway.sandbox.state import Delivery, Payment, SandboxLink, SandboxState
 
 log = logging.getLogger(__name__)
@@ -388,6 +392,11 @@ def create_sandbox_app(
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def transactions(request: Request) -> Response:
+        body = await request.body()
+        status, text = transaction_query.answer(sandbox, body[:1_000_000])
+        return Response(text, status_code=status, media_type=CONTENT_TYPE)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -400,6 +409,7 @@ def create_sandbox_app(
             Route("/", index, methods=["GET"]),
             Route("/gen", gen, methods=["POST"]),
             Route("/salud", health, methods=["GET"]),
+            Route(QUERY_PATH, transactions, methods=["POST"]),
             Route("/i/{link_id}", payment_page, methods=["GET"]),
             Route("/i/{link_id}/pagar", pay, methods=["POST"]),
         ],

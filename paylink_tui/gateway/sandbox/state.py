@@ -97,8 +97,10 @@ class SandboxState:
                 return candidate
 
     def new_folio(self) -> str:
-        while True:  # 15 digits, as MIT's operation numbers look
-            candidate = str(100_000_000_000_000 + secrets.randbelow(900_000_000_000_000))
+        # 6 to 8 digits: MIT's transaction query lists operation numbers zero-padded to 9,
+        # so every sandbox folio exercises the comparison without leading zeros.
+        while True:
+            candidate = str(100_000 + secrets.randbelow(99_900_000))
             if candidate not in self._folios:
                 self._folios.add(candidate)
                 return candidate
