@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "paylink_tui.cli.link_cmd",
     "paylink_tui.cli.history_cmd",
     "paylink_tui.cli.review_cmd",
+    "paylink_tui.cli.reconcile_cmd",
     "paylink_tui.cli.serve_cmd",
     "paylink_tui.cli.sandbox_cmd",
     "paylink_tui.cli.db_cmd",

@@ -30,6 +30,7 @@ def describe(runtime) -> str:  # type: ignore[no-untyped-def]
         f"  Sandbox de MIT (ligas y pagos):  {runtime.base_url}/",
         f"  Generación de ligas:             {runtime.gen_url}",
         f"  Receptor de notificaciones:      {runtime.notify_url}",
+        f"  Consulta de transacciones:       {runtime.query_url}",
         f"  Servidor de correo (SMTP):       127.0.0.1:{runtime.smtp_port}",
         f"  Correos recibidos (.eml):        {runtime.mail_folder}",
         f"  Base de datos:                   {runtime.database_path}",

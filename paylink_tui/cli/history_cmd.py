@@ -64,6 +64,8 @@ def history_data(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
                 "authorization": row.authorization, "folio": row.folio,
                 "paid_at": iso(row.paid_at, tz), "card_type": row.card_type,
                 "card_mask": row.card_mask,
+                # What MIT charged: the link's amount unless applied by hand with another.
+                "amount": str(row.paid_amount if row.paid_amount is not None else row.amount),
             }
         links.append(item)
     review = [

@@ -26,7 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "Sin acción, lista las notificaciones de MIT guardadas para revisión (referencia "
             "desconocida, monto distinto, segunda aprobación, pago tardío, liga cancelada...).\n"
             "  review apply ID --link REFERENCIA   aplica la notificación a esa liga\n"
-            "  review dismiss ID --note TEXTO      la marca como resuelta, con una nota"
+            "  review dismiss ID --note TEXTO      la marca como resuelta, con una nota\n"
+            "Un pago cuyo monto no es el de la liga, tomado antes de que la liga existiera o\n"
+            "después de su vigencia, o que MIT no ha confirmado, no se aplica sin\n"
+            "--aceptar-diferencia; se registra y se confirma al cliente el monto que MIT cobró."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -37,6 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     apply.add_argument("id", type=int, help="número de la notificación (columna id)")
     apply.add_argument("--link", required=True, metavar="REFERENCIA",
                        help="referencia de la liga a la que corresponde el pago")
+    apply.add_argument("--aceptar-diferencia", action="store_true", dest="accept",
+                       help="aplicarla aunque el monto o la fecha no coincidan con la liga, o "
+                            "MIT no la haya confirmado (queda registrado)")
     apply.set_defaults(handler=run_apply)
     dismiss = sub.add_parser("dismiss", help="marca la notificación ID como resuelta sin aplicarla")
     dismiss.add_argument("id", type=int, help="número de la notificación (columna id)")
@@ -94,14 +100,23 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from paylink_tui.services.notifications import ReviewError, applied_message, apply_review
+    from paylink_tui.services.notifications import (
+        NeedsConfirmation,
+        ReviewError,
+        applied_message,
+        apply_review,
+    )
 
     ctx = context_or_exit()
     try:
-        got = apply_review(ctx, args.id, reference=args.link, agent=ctx.agent)
+        got = apply_review(ctx, args.id, reference=args.link, agent=ctx.agent,
+                           accept_differences=args.accept)
+    except NeedsConfirmation as exc:
+        fail(exc.message + " No se aplicó. Si lo revisó y es correcto, repita el comando con "
+             "--aceptar-diferencia.", 1)
     except ReviewError as exc:
         fail(exc.message, 1)
-    print(applied_message(args.id, args.link, got.status))
+    print(applied_message(args.id, args.link, got.status, got.email_problem))
     return 0
 
 

@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"Sandbox de MIT en {base}/ (generación: {base}/gen).", file=sys.stderr)
     print(f"Receptor de notificaciones en {base}/mit/notificacion (salud: {base}/salud), "
           f"{workers} proceso(s). Ctrl+C para salir.", file=sys.stderr)
+    if settings.gateway == "mit" and not settings.mit_query_url:
+        print("Aviso: sin PAYLINK_MIT_QUERY_URL, cada aprobación se aplica sin confirmarla con "
+              "MIT: quien tenga la llave de MIT puede hacer pasar un pago falso por bueno.",
+              file=sys.stderr)
     try:
         uvicorn.run(FACTORY, factory=True, host=args.host, port=args.port, workers=workers,
                     log_level="info", access_log=False)

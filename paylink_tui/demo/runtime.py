@@ -7,7 +7,9 @@
 - ONE uvicorn server on a free port (a background thread) serving the notification receiver
   and the MIT sandbox, which notifies that same receiver;
 - an AppContext whose gateway is MitGateway pointed at that sandbox's /gen with MIT's public
-  sandbox credentials, and whose mail goes to the MailDrop.
+  sandbox credentials, and whose mail goes to the MailDrop;
+- approvals confirmed with the sandbox's transaction query before they count, as they must
+  be with the real MIT (PAYLINK_MIT_QUERY_URL).
 
 The TUI owns the main thread; everything else runs in background threads.
 """
@@ -32,12 +34,13 @@ def default_folder() -> Path:
 
 class DemoRuntime:
     def __init__(self, folder: Path | None = None, *, receipts: int = DEMO_RECEIPTS,
-                 deliver_interval: float = 2.0) -> None:
+                 deliver_interval: float = 2.0, confirm_interval: float = 2.0) -> None:
         self.folder = Path(folder) if folder is not None else default_folder()
         self.mail_folder = self.folder / "correos"
         self.database_path = self.folder / "demo.db"
         self.receipts = receipts
         self.deliver_interval = deliver_interval
+        self.confirm_interval = confirm_interval
         self.ctx: AppContext | None = None
         self.base_url = ""
         self.smtp_port = 0
@@ -58,6 +61,12 @@ class DemoRuntime:
     @property
     def notify_url(self) -> str:
         return f"{self.base_url}/mit/notificacion"
+
+    @property
+    def query_url(self) -> str:
+        from paylink_tui.gateway.mit_query import QUERY_PATH
+
+        return f"{self.base_url}{QUERY_PATH}"
 
     @property
     def sandbox(self):  # type: ignore[no-untyped-def]
@@ -91,15 +100,17 @@ class DemoRuntime:
             self.base_url = server.url
             settings = Settings(
                 **settings_base, mit_gen_url=self.gen_url, sandbox_notify_url=self.notify_url,
+                mit_query_url=self.query_url,
             )
             ctx.settings = settings
             ctx.gateway = MitGateway(
                 self.gen_url, sd.SANDBOX_DATA0, sd.SANDBOX_KEY, sd.SANDBOX_ID_COMPANY,
                 sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER, sd.SANDBOX_PASSWORD,
-                timeout=10.0,
+                timeout=10.0, query_url=self.query_url,
             )
             server.app = create_app(
                 ctx, serve_sandbox=True, deliver_interval=self.deliver_interval,
+                confirm_interval=self.confirm_interval,
                 sandbox_kwargs={"company": settings.company, "timezone": settings.timezone,
                                 "notify_url": self.notify_url},
             )

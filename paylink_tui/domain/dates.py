@@ -59,3 +59,12 @@ def parse_mit_datetime(date_text: str, time_text: str, tz: str) -> datetime:
     t = datetime.strptime(time_text.strip(), "%H:%M:%S")  # noqa: DTZ007
     local = pendulum.datetime(d.year, d.month, d.day, t.hour, t.minute, t.second, tz=zone(tz))
     return utc(local)
+
+
+def parse_local_datetime(text: str, fmt: str, tz: str) -> datetime:
+    """A wall-clock time in `tz` written as `fmt` (e.g. MIT's query: dd/mm/yyyy HH:MM) ->
+    UTC instant. ValueError when it does not read."""
+    # Naive on purpose: a wall-clock value in `tz`, made aware just below.
+    t = datetime.strptime(text.strip(), fmt)  # noqa: DTZ007
+    return utc(pendulum.datetime(t.year, t.month, t.day, t.hour, t.minute, t.second,
+                                 tz=zone(tz)))

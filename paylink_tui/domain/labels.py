@@ -24,6 +24,12 @@ LINK = {
     LinkStatus.PAID: "Pagada",
     LinkStatus.EXPIRED: "Vencida",
     LinkStatus.CANCELLED: "Cancelada",
+    LinkStatus.PAYMENT_CONFIRMING: "Pago recibido, confirmando con MIT",
+}
+
+# Where a column has no room for the whole word (Historial's Estado: 13 characters).
+LINK_SHORT = {
+    LinkStatus.PAYMENT_CONFIRMING: "Pago recibido",
 }
 
 EMAIL = {
@@ -42,6 +48,7 @@ NOTIFICATION = {
     NotificationStatus.APPLIED: "Aplicada",
     NotificationStatus.REVIEW: "Por revisar",
     NotificationStatus.RESOLVED: "Resuelta",
+    NotificationStatus.CONFIRMING: "Confirmando con MIT",
 }
 
 REVIEW_REASON = {
@@ -52,6 +59,8 @@ REVIEW_REASON = {
     ReviewReason.CANCELLED_LINK: "Pago de una liga cancelada (aplicado)",
     ReviewReason.NEWER_LINK: "Los recibos ya tienen una liga más reciente (aplicado)",
     ReviewReason.MISSING_FIELDS: "Faltan datos obligatorios en la notificación",
+    ReviewReason.NOT_CONFIRMED: "MIT no confirma este pago (posible notificación falsa)",
+    ReviewReason.TAKEN_BEFORE_LINK: "Pago tomado antes de que existiera la liga",
 }
 
 

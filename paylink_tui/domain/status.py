@@ -29,6 +29,8 @@ class LinkStatus(str, Enum):
     """What the agent sees for a link."""
 
     PENDING_CONFIRMATION = "unconfirmed"
+    # An approval for it arrived and waits for MIT's transaction query to list it.
+    PAYMENT_CONFIRMING = "confirming"
     ACTIVE = "active"
     PAID = "paid"
     EXPIRED = "expired"
@@ -51,6 +53,8 @@ class NotificationStatus(str, Enum):
     APPLIED = "applied"
     REVIEW = "review"
     RESOLVED = "resolved"
+    # An approval stored and not applied: it counts once MIT's query lists it.
+    CONFIRMING = "confirming"
 
 
 class ReviewReason(str, Enum):
@@ -61,13 +65,19 @@ class ReviewReason(str, Enum):
     CANCELLED_LINK = "cancelled_link"
     NEWER_LINK = "newer_link"
     MISSING_FIELDS = "missing_fields"
+    NOT_CONFIRMED = "not_confirmed"  # MIT's query does not list it as notified
+    TAKEN_BEFORE_LINK = "taken_before_link"  # MIT's time is before the link existed
 
 
-def link_status(state: str, expires_at: datetime, now: datetime) -> LinkStatus:
-    """The status the agent sees, derived from the stored state and the clock."""
+def link_status(state: str, expires_at: datetime, now: datetime,
+                confirming: bool = False) -> LinkStatus:
+    """The status the agent sees, derived from the stored state and the clock; `confirming`:
+    an approval for the link waits for MIT's confirmation."""
     st = LinkState(state)
     if st is LinkState.PAID:
         return LinkStatus.PAID
+    if confirming:
+        return LinkStatus.PAYMENT_CONFIRMING
     if st is LinkState.CANCELLED:
         return LinkStatus.CANCELLED
     if utc(now) >= utc(expires_at):

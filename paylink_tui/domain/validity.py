@@ -61,3 +61,14 @@ def is_expired(expires_at: datetime, now: datetime) -> bool:
 def taken_in_time(taken_at: datetime, expires_at: datetime) -> bool:
     """A payment counts by when MIT took it: before the link's exclusive end."""
     return utc(taken_at) < utc(expires_at)
+
+
+# MIT's clock and ours differ by seconds, sometimes a minute or two: a payment this close to
+# the link's creation is not called impossible.
+CLOCK_TOLERANCE = timedelta(minutes=5)
+
+
+def taken_before(taken_at: datetime, created_at: datetime) -> bool:
+    """A payment MIT says it took before the link existed (beyond the clocks' difference):
+    impossible for that link, so never applied without a person."""
+    return utc(taken_at) < utc(created_at) - CLOCK_TOLERANCE

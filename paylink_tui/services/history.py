@@ -79,6 +79,7 @@ class LinkRow:
     card_mask: str | None
     cancelled_at: datetime | None
     review_count: int  # unresolved reviews of its own payments
+    paid_amount: Decimal | None = None  # what MIT charged (set when paid)
     flags: tuple[LinkFlag, ...] = ()  # reviews of older links' payments for its receipts
     open_at_mit: bool = False  # MIT can still take a payment for it (cancelled or not)
 
@@ -119,6 +120,7 @@ class NotificationRow:
     status: str
     review_reason: str | None
     note: str | None
+    confirm_error: str | None = None  # why MIT could not be asked yet (while confirming)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,10 @@ class PaidEvent:
     paid_at: datetime | None
     amount: Decimal
     currency: str
+    # False: the approval arrived and waits for MIT's confirmation (not applied yet).
+    confirmed: bool = True
+    # Applied, but the client's confirmation email could not be sent: why (Spanish).
+    email_problem: str | None = None
 
 
 VISIBLE_STATES = (LinkState.ACTIVE.value, LinkState.PAID.value, LinkState.CANCELLED.value,
@@ -172,6 +178,8 @@ def list_links(ctx: AppContext, *, status: str | None = None, mine: bool = False
     elif status in (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value):
         q = q.where(lk.state.notin_([LinkState.PAID.value, LinkState.CANCELLED.value]),
                     lk.expires_at > now)
+    elif status == LinkStatus.PAYMENT_CONFIRMING.value:
+        q = q.where(lk.state != LinkState.PAID.value, lk.reference.in_(_confirming_refs()))
     if limit is not None and status is None:
         q = q.limit(limit)
     with read_session(ctx.engine) as session:
@@ -226,6 +234,8 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
         ).all()
     )
     flags = _flags(session, ids)
+    confirming = set(session.execute(
+        _confirming_refs().where(n.reference.in_([lk.reference for lk in links]))).scalars())
     out = []
     for lk in links:
         policy, holder = policies.get(lk.policy_id, ("", ""))
@@ -234,15 +244,22 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
             receipts=receipts.get(lk.id, []), holder=holder, email=lk.email, amount=lk.amount,
             currency=lk.currency, agent=lk.agent, created_at=lk.created_at,
             valid_through=lk.last_valid_day,
-            status=link_status(lk.state, lk.expires_at, now).value,
+            status=link_status(lk.state, lk.expires_at, now,
+                               confirming=lk.reference in confirming).value,
             email_status=email_status.get(lk.id), last_attempt=attempts.get(lk.id),
             authorization=lk.authorization, paid_at=lk.paid_at, folio=lk.folio,
             card_type=lk.card_type, card_mask=lk.card_mask, cancelled_at=lk.cancelled_at,
-            review_count=reviews.get(lk.id, 0),
+            review_count=reviews.get(lk.id, 0), paid_amount=lk.paid_amount,
             flags=tuple(flags.get(lk.id, ())),
             open_at_mit=lk.state != LinkState.PAID.value and utc(now) < utc(lk.expires_at),
         ))
     return out
+
+
+def _confirming_refs():  # type: ignore[no-untyped-def]
+    """References with an approval waiting for MIT's confirmation."""
+    n = Notification.__table__.c
+    return select(n.reference).where(n.status == NotificationStatus.CONFIRMING.value).distinct()
 
 
 # A review of one of these was applied to its link (the receipts are paid); the others wait.
@@ -333,6 +350,7 @@ def _notification_row(x: Notification) -> NotificationRow:
         id=x.id or 0, folio=x.folio, reference=x.reference, response=x.response, amount=x.amount,
         authorization=x.authorization, taken_at=x.taken_at, received_at=x.received_at,
         status=x.status, review_reason=x.review_reason, note=x.note,
+        confirm_error=x.confirm_error,
     )
 
 
@@ -412,7 +430,8 @@ def summary(ctx: AppContext) -> Summary:
         collected = {
             cur: (Decimal(cents) / 100).quantize(Decimal("0.01"))
             for cur, cents in session.execute(
-                select(lk.currency, sum_in_cents(lk.amount)).where(lk.state == LinkState.PAID.value)
+                select(lk.currency, sum_in_cents(func.coalesce(lk.paid_amount, lk.amount)))
+                .where(lk.state == LinkState.PAID.value)
                 .group_by(lk.currency).order_by(lk.currency)
             )
         }
@@ -423,16 +442,43 @@ def summary(ctx: AppContext) -> Summary:
 
 
 def latest_payments(ctx: AppContext, since: datetime) -> list[PaidEvent]:
-    """Links paid after `since` (by when they were recorded), for the live toast."""
+    """For the live toast: links paid after `since` (by when they were recorded), with why
+    their confirmation email could not be sent if so; and approvals received after `since`
+    that still wait for MIT's confirmation (`confirmed=False`)."""
     lk = PaymentLink.__table__.c
     p = Policy.__table__.c
+    n = Notification.__table__.c
+    e = EmailMessage.__table__.c
     with read_session(ctx.engine) as session:
-        return [
-            PaidEvent(ref, pol, auth, paid_at, Decimal(amount), cur)
-            for ref, pol, auth, paid_at, amount, cur in session.execute(
-                select(lk.reference, p.number, lk.authorization, lk.paid_at, lk.amount, lk.currency)
-                .join(Policy.__table__, p.id == lk.policy_id)
-                .where(lk.state == LinkState.PAID.value, lk.updated_at > since)
-                .order_by(lk.updated_at)
-            )
-        ]
+        paid = session.execute(
+            select(lk.id, lk.reference, p.number, lk.authorization, lk.paid_at,
+                   func.coalesce(lk.paid_amount, lk.amount), lk.currency)
+            .join(Policy.__table__, p.id == lk.policy_id)
+            .where(lk.state == LinkState.PAID.value, lk.updated_at > since)
+            .order_by(lk.updated_at)
+        ).all()
+        problems: dict[int, str | None] = {}
+        if paid and not ctx.settings.mit_notify_payer:
+            for link_id, status, tries, error in session.execute(
+                select(e.link_id, e.status, e.attempts, e.last_error)
+                .where(e.link_id.in_([row[0] for row in paid]), e.kind == "confirmation")
+                .order_by(e.id)
+            ):
+                # Refused before any attempt (outbox.try_queue_confirmation), not a server
+                # that was down for a moment: the outbox retries those. The newest wins.
+                problems[link_id] = error if status == "failed" and tries == 0 else None
+        waiting = session.execute(
+            select(n.reference, p.number, n.authorization, n.taken_at, n.amount, lk.currency)
+            .join(PaymentLink.__table__, lk.reference == n.reference)
+            .join(Policy.__table__, p.id == lk.policy_id)
+            .where(n.status == NotificationStatus.CONFIRMING.value, n.received_at > since)
+            .order_by(n.received_at)
+        ).all()
+    events = [PaidEvent(ref, pol, auth, at, Decimal(amount), cur, confirmed=False)
+              for ref, pol, auth, at, amount, cur in waiting]
+    for link_id, ref, pol, auth, paid_at, amount, cur in paid:
+        problem = problems.get(link_id, "no se pudo preparar el mensaje (vea el registro)."
+                               if not ctx.settings.mit_notify_payer else None)
+        events.append(PaidEvent(ref, pol, auth, paid_at, Decimal(amount), cur,
+                                email_problem=problem))
+    return events

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from paylink_tui.store.types import Money, UTCDateTime
@@ -88,11 +88,15 @@ class PaymentLink(SQLModel, table=True):
     folio: str | None = Field(default=None, max_length=40)
     card_type: str | None = Field(default=None, max_length=100)
     card_mask: str | None = Field(default=None, max_length=30)
+    # What MIT charged: the link's amount, unless a person applied a different one by hand.
+    paid_amount: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
     # Set when cancelled (ours alone: MIT still takes a payment until it expires):
     cancelled_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
     cancelled_by: str | None = Field(default=None, max_length=100)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime = Field(sa_column=_utc_col())
+    # When `serve` last asked MIT's transaction query about it (services/reconcile.py).
+    reconciled_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
 
 
 class LinkReceipt(SQLModel, table=True):
@@ -127,6 +131,17 @@ class Notification(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     resolved_by: str | None = Field(default=None, max_length=100)
     resolved_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    # Where it came from: None for MIT's notification, "reconcile" for MIT's query.
+    source: str | None = Field(default=None, max_length=20)
+    # Confirming an approval with MIT's transaction query (services/notifications/confirm.py):
+    # when it was listed, how often MIT answered without it, when to ask next, who is asking.
+    confirmed_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    confirm_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False,
+                                                                server_default="0"))
+    confirm_next_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    confirm_claimed_until: datetime | None = Field(default=None,
+                                                   sa_column=_utc_col(nullable=True))
+    confirm_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class PaymentAttempt(SQLModel, table=True):

@@ -54,7 +54,7 @@ class PaylinkApp(App):
         self.live = live
         self.cursor_blink = cursor_blink
         self._payments_since: datetime = ctx.now()
-        self._seen_payments: set[str] = set()
+        self._seen_payments: set[tuple[str, bool]] = set()
         self._polling = False
 
     # --- start and the live part ----------------------------------------------------------
@@ -103,15 +103,27 @@ class PaylinkApp(App):
         # The next look overlaps this one a little: a payment committed while we were
         # reading is caught next time; the seen set keeps it from being told twice.
         self._payments_since = max(self._payments_since, event.asked_at - PAYMENT_OVERLAP)
-        fresh = [p for p in event.events if p.reference not in self._seen_payments]
+        fresh = [p for p in event.events
+                 if (p.reference, p.confirmed) not in self._seen_payments]
         if not fresh:
             return
         for paid in fresh:
-            self._seen_payments.add(paid.reference)
+            self._seen_payments.add((paid.reference, paid.confirmed))
+            if not paid.confirmed:  # not applied yet: it must not read as approved
+                self.notify(f"Pago recibido para la póliza {paid.policy}; confirmando con MIT "
+                            "antes de aplicarlo.", title="Pago recibido", timeout=10,
+                            markup=False)
+                continue
             self.notify(
                 f"Pago aprobado: póliza {paid.policy}, autorización {paid.authorization or '—'}",
                 title="Pago recibido", timeout=10, markup=False,
             )
+            if paid.email_problem:
+                self.notify(f"El pago de la póliza {paid.policy} quedó aplicado, pero el correo "
+                            f"de confirmación al cliente no se pudo enviar: "
+                            f"{paid.email_problem} Avísele por otro medio.",
+                            title="Correo no enviado", severity="warning", timeout=20,
+                            markup=False)
         self.refresh_screens()
 
     @work(thread=True, exclusive=True, group="live-outbox", exit_on_error=False)
@@ -121,6 +133,12 @@ class PaylinkApp(App):
 
             deliver_due(self.ctx)
         except Exception:  # noqa: S110 - the history shows what stays queued; retried in 30 s
+            pass
+        try:  # approvals waiting for MIT's confirmation, where no `serve` asks about them
+            from paylink_tui.services.notifications import confirm_due
+
+            confirm_due(self.ctx)
+        except Exception:  # noqa: S110 - they wait, "confirmando con MIT"; asked in 30 s
             pass
 
     def refresh_screens(self) -> None:

@@ -9,6 +9,8 @@ Concurrent notifications are stored and applied together by one writer (`GroupWr
 one transaction and one commit per batch, each answer sent after its batch committed.
 
 With `serve_sandbox` the sandbox gateway (`/gen`, `/i/...`) is mounted at `/` as well.
+With MIT's transaction query configured, the approvals held for MIT's confirmation and the
+periodic reconciliation run beside the outbox loop (web/loops.py).
 """
 
 from __future__ import annotations
@@ -184,6 +186,8 @@ def create_app(
     serve_sandbox: bool = False,
     sandbox_kwargs: dict[str, Any] | None = None,
     deliver_interval: float = 5.0,
+    confirm_interval: float = 5.0,
+    reconcile_minutes: float | None = None,
 ) -> Starlette:
     from paylink_tui.services import notifications
 
@@ -210,6 +214,9 @@ def create_app(
         except Exception:
             log.exception("notification from %s could NOT be stored; MIT will retry", client)
             return _text("No se pudo guardar la notificación; reintente.", 503)
+        confirm_now: asyncio.Event | None = getattr(request.app.state, "confirm_now", None)
+        if received.status == "confirming" and confirm_now is not None:
+            confirm_now.set()  # asked about at once, after this answer
         if received.pending:  # stored but not applied: MIT's retry applies it
             log.warning("notification from %s stored but not applied; MIT will retry", client)
             return _text("Notificación guardada pero no aplicada; reintente.", 503)
@@ -253,15 +260,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from paylink_tui.web import loops
+
         loop_task = None
         if deliver_interval > 0:
             kick = asyncio.Event()
             app.state.deliver_now = kick
             loop_task = asyncio.create_task(
                 _delivery_loop(ctx, deliver_interval, kick, busy=writer.busy))
+        mit_tasks = loops.start(app, ctx, confirm_interval, reconcile_minutes)
         try:
             yield
         finally:
+            for task in mit_tasks:
+                await loops.stop(task)
             if loop_task is not None:
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -185,3 +185,60 @@ def cancelled_then_newer(ctx, clock):  # type: ignore[no-untyped-def]
     rids = [r.id for r in receipts_of(ctx, old.id)]
     clock.advance(days=1)
     return old, make_link(ctx, receipts=rids)
+
+
+class SandboxMIT:
+    """The sandbox as the MIT our tests confirm with (see the `mit` fixture)."""
+
+    def __init__(self, app, url: str) -> None:  # type: ignore[no-untyped-def]
+        self.app = app
+        self.url = url
+
+    @classmethod
+    def start(cls, serve, clock) -> SandboxMIT:  # type: ignore[no-untyped-def]
+        from paylink_tui.gateway.sandbox import create_sandbox_app
+
+        app = create_sandbox_app(company="AXA", notify_url=None, now=clock)
+        return cls(app, serve(app).url)
+
+    @property
+    def query_url(self) -> str:
+        from paylink_tui.gateway.mit_query import QUERY_PATH
+
+        return f"{self.url}{QUERY_PATH}"
+
+    def gateway(self, **kwargs):  # type: ignore[no-untyped-def]
+        from paylink_tui.gateway.mit import MitGateway
+
+        args = dict(timeout=5.0, query_url=self.query_url)
+        args.update(kwargs)
+        return MitGateway(f"{self.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY,
+                          sd.SANDBOX_ID_COMPANY, sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER,
+                          sd.SANDBOX_PASSWORD, **args)
+
+    def take(self, link: PaymentLink, *, card: str = "4111 1111 1111 1111",
+             amount: Decimal | None = None):  # type: ignore[no-untyped-def]
+        """MIT takes a payment for `link` (its amount unless told), as a client paying on the
+        payment page would: the sandbox's Payment."""
+        import httpx
+
+        from paylink_tui.gateway.base import LinkRequest
+
+        with self.gateway() as gw:
+            made = gw.create_link(LinkRequest(link.reference, amount or link.amount, "MXN",
+                                              link.last_valid_day, link.email))
+        resp = httpx.post(f"{made.url}/pagar", data={
+            "nombre": "Rosa", "apellido_paterno": "Peña", "apellido_materno": "Ibáñez",
+            "tarjeta": card, "expira": "12/39", "cvv": "123", "correo": link.email,
+            "terminos": "on"}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return self.app.state.sandbox.state.by_reference[link.reference].payments[-1]
+
+
+def notification_of(link: PaymentLink, payment, **overrides: str) -> str:  # type: ignore[no-untyped-def]
+    """The notification MIT would post for `payment` (the sandbox's), as sent."""
+    fields = {"amount": f"{link.amount:.2f}", "folio": payment.folio, "auth": payment.auth,
+              "response": payment.response}
+    fields.update(overrides)
+    reference = fields.pop("reference", link.reference)
+    return notification_xml(reference, **fields)

@@ -113,14 +113,14 @@ async def test_oversized_chunked_body_is_cut_off_at_the_cap(ctx, client):
 
 
 async def test_unstorable_notification_answers_5xx_so_mit_retries(ctx, client, monkeypatch):
-    from paylink_tui.services import notifications as svc
+    from paylink_tui.services.notifications import receive as receive_step
 
     link = make_link(ctx)
 
     def broken_store(*args, **kwargs):
         raise OSError("disco lleno")
 
-    monkeypatch.setattr(svc, "_insert", broken_store)
+    monkeypatch.setattr(receive_step, "_insert", broken_store)
     resp = await client.post(NOTIFY_PATH,
                              data={"strResponse": str_response(notification_xml(link.reference))})
     assert resp.status_code == 503

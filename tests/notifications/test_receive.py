@@ -11,6 +11,8 @@ import pytest
 from sqlmodel import select
 
 from paylink_tui.services import notifications as svc
+from paylink_tui.services.notifications import apply as apply_step
+from paylink_tui.services.notifications import receive as receive_step
 from paylink_tui.store.db import read_session, write_session
 from paylink_tui.store.models import AuditEvent, PaymentLink
 from tests.notifications.support import (
@@ -262,7 +264,7 @@ def test_stored_notification_whose_apply_failed_stays_for_review_and_a_retry_fin
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(svc, "_decide", broken)
+    monkeypatch.setattr(apply_step, "_decide", broken)
     got = receive(ctx, xml)
     assert (got.status, got.reason) == ("review", None)
     [item] = svc.list_review(ctx)
@@ -309,14 +311,14 @@ def test_receive_many_applies_a_batch_in_order_with_each_outcome(ctx):
 
 def test_receive_many_with_one_failing_apply_keeps_the_others_and_stores_that_one(ctx, monkeypatch):
     good, bad = make_link(ctx), make_link(ctx)
-    real_decide = svc._decide
+    real_decide = apply_step._decide
 
     def decide(session, ctx_, n, now):
         if n.reference == bad.reference:
             raise RuntimeError("boom")
         return real_decide(session, ctx_, n, now)
 
-    monkeypatch.setattr(svc, "_decide", decide)
+    monkeypatch.setattr(apply_step, "_decide", decide)
     got = svc.receive_many(ctx, [str_response(notification_xml(good.reference)),
                                  str_response(notification_xml(bad.reference))])
 
@@ -330,14 +332,14 @@ def test_receive_many_with_one_failing_apply_keeps_the_others_and_stores_that_on
 
 def test_receive_many_that_cannot_store_one_reports_its_error_and_keeps_the_rest(ctx, monkeypatch):
     good, bad = make_link(ctx), make_link(ctx)
-    real_insert = svc._insert
+    real_insert = receive_step._insert
 
     def insert(session, ctx_, values):
         if values["reference"] == bad.reference:
             raise OSError("disco lleno")
         return real_insert(session, ctx_, values)
 
-    monkeypatch.setattr(svc, "_insert", insert)
+    monkeypatch.setattr(receive_step, "_insert", insert)
     got = svc.receive_many(ctx, [str_response(notification_xml(bad.reference)),
                                  str_response(notification_xml(good.reference))])
 

@@ -7,6 +7,7 @@ import pytest
 
 from paylink_tui.services import notifications as svc
 from paylink_tui.services.context import AppContext
+from paylink_tui.services.notifications import receive as receive_step
 from paylink_tui.store.db import make_engine
 from tests.notifications.support import (
     cancelled_then_newer,
@@ -97,8 +98,8 @@ def test_a_notification_stored_but_not_applied_asks_mit_to_resend(ctx, monkeypat
     def boom(*args, **kwargs):
         raise RuntimeError("apply failed")
 
-    monkeypatch.setattr(svc, "_receive_in", boom)
-    monkeypatch.setattr(svc, "_apply", boom)
+    monkeypatch.setattr(receive_step, "_receive_in", boom)
+    monkeypatch.setattr(receive_step, "_apply", boom)
     got = receive(ctx, notification_xml(link.reference, folio="9001"))
     assert got.pending is True
     monkeypatch.undo()

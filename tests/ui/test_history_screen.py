@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 from email import message_from_bytes, policy
 
 from rich.console import Console
@@ -182,6 +183,12 @@ async def test_review_lists_reasons_applies_to_a_link_and_dismisses_with_a_note(
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
         await pilot.press(*["backspace"] * 20, *"DA4000004211007", "enter")
+        # Taken (06/10 17:30 local) before the link existed (07/10 12:30): asked, both named.
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        warning = text_of(app.screen, "#prompt-message")
+        assert "06/10/2021 17:30, antes de que existiera la liga" in warning
+        assert "07/10/2021 12:30" in warning
+        await pilot.click("#confirm")
         await wait_until(pilot, lambda: len(screen.items) == 1)
         assert first not in [i.id for i in screen.items]
         assert history.list_links(ctx, status="paid", limit=None)[0].reference == "DA4000004211007"
@@ -193,6 +200,61 @@ async def test_review_lists_reasons_applies_to_a_link_and_dismisses_with_a_note(
         await pilot.press(*"Prueba del banco, no es un pago real", "enter")
         await wait_until(pilot, lambda: screen.items == [])
         assert "No hay notificaciones por revisar" in text_of(screen, "#review-detail")
+
+
+async def test_applying_another_amount_asks_naming_both_and_records_what_mit_charged(ctx):
+    """Review finding (issue 12): a $1,500.00 approval applied to a $905.98 link became Pagada
+    with no warning, and the client was told $905.98."""
+    add_link(ctx.engine, reference="DA4000004211007", receipt_ids=[6], amount="905.98",
+             policy_id=4, created_at=T_CREATED)
+    add_review(ctx.engine, reference="DA40000042", amount="1500.00")
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
+        screen = app.screen
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press(*["backspace"] * 20, *"DA4000004211007", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        warning = text_of(app.screen, "#prompt-message")
+        assert "MIT cobró $ 1,500.00 MXN y la liga es por $ 905.98 MXN" in warning
+        await pilot.press("escape")  # "Volver": nothing is applied
+        await settle(pilot)
+        assert history.list_links(ctx, limit=None)[0].status == "active"
+        assert len(screen.items) == 1
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press(*["backspace"] * 20, *"DA4000004211007", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: screen.items == [])
+    [paid] = history.list_links(ctx, status="paid", limit=None)
+    assert (paid.amount, paid.paid_amount) == (Decimal("905.98"), Decimal("1500.00"))
+
+
+async def test_an_unexpected_failure_on_apply_reads_as_spanish_not_an_exception_name(ctx,
+                                                                                    monkeypatch):
+    from paylink_tui.services.notifications import review as review_step
+
+    def broken(*args, **kwargs):
+        raise KeyError("link_id")
+
+    monkeypatch.setattr(review_step, "_lock_link", broken)
+    add_review(ctx.engine, reference="ZZ", amount="1.00")
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app._notifications)
+        [told] = [n.message for n in app._notifications]
+    assert told.startswith("No se pudo aplicar la notificación: ocurrió un error inesperado")
+    assert "KeyError" not in told and "link_id" not in told
 
 
 async def test_apply_to_an_unknown_reference_says_so(ctx):

@@ -3,6 +3,7 @@ Also: every key in the help, the command palette, quitting."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -142,3 +143,78 @@ async def test_start_up_objects_are_frozen_after_the_first_rows_and_given_back_o
         await settle(pilot)
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
+
+
+async def test_an_approval_waiting_for_mit_is_told_as_received_not_approved(live_ctx, sandbox,
+                                                                           mailbox, clock):
+    """Issue 11: with MIT's query configured, the toast must not say "Pago aprobado" before
+    the payment is applied; Historial shows it as received and being confirmed."""
+    import httpx
+
+    from paylink_tui.gateway.mit_query import QUERY_PATH
+    from paylink_tui.services.notifications import confirm_due, receive_notification
+    from tests.notifications.support import SandboxMIT
+
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000001"], email="ana@example.com")
+    assert httpx.post(f"{made.url}/pagar", data={
+        "nombre": "Ana", "apellido_paterno": "Peña", "apellido_materno": "Ruiz",
+        "tarjeta": "4111 1111 1111 1111", "expira": "12/39", "cvv": "123",
+        "correo": "ana@example.com", "terminos": "on"}).status_code == 200
+    payment = sandbox.app.state.sandbox.state.by_reference[made.reference].payments[-1]
+    serve_ctx = AppContext(
+        settings=live_ctx.settings.model_copy(update={"mit_query_url": sandbox.url + QUERY_PATH,
+                                                      "smtp_port": mailbox.port}),
+        engine=make_engine(live_ctx.settings.database_url), clock=clock)
+    serve_ctx.gateway = SandboxMIT(sandbox.app, sandbox.url).gateway()
+    app = make_app(live_ctx, live=True, cursor_blink=False)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await pilot.press("h")
+            await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen)
+                             and app.screen.rows)
+            clock.advance(seconds=3)
+            xml = notification_xml(made.reference, amount="75.17", folio=payment.folio,
+                                   auth=payment.auth)
+            got = await asyncio.to_thread(receive_notification, serve_ctx, str_response(xml),
+                                          deliver=False)
+            assert got.status == "confirming"
+            await wait_until(pilot, lambda: any("confirmando con MIT" in n.message
+                                                for n in app._notifications), timeout=5)
+            await wait_until(pilot, lambda: app.screen.rows[0].status == "confirming", timeout=5)
+            assert str(app.screen.query_one("#links").get_row_at(0)[5]) == "Pago recibido"
+            assert not any(n.message.startswith("Pago aprobado") for n in app._notifications)
+            clock.advance(seconds=3)
+            assert (await asyncio.to_thread(confirm_due, serve_ctx)).applied == 1
+            await wait_until(pilot, lambda: any(n.message.startswith("Pago aprobado")
+                                                for n in app._notifications), timeout=5)
+            await wait_until(pilot, lambda: app.screen.rows[0].status == "paid", timeout=5)
+    finally:
+        serve_ctx.gateway.close()
+        serve_ctx.engine.dispose()
+
+
+async def test_a_payment_whose_confirmation_cannot_be_sent_is_applied_and_the_agent_told(
+        live_ctx, mailbox, clock):
+    """Issue 12: an address the mail step refuses (muñoz@…) held the payment unapplied."""
+    from sqlalchemy import update
+
+    from paylink_tui.services.notifications import receive_notification
+    from paylink_tui.store.db import write_session
+    from paylink_tui.store.models import PaymentLink
+
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000001"], email="ana@example.com")
+    with write_session(live_ctx.engine) as s:
+        s.exec(update(PaymentLink).values(email="muñoz@gmail.com"))  # type: ignore[call-overload]
+    app = make_app(live_ctx, live=True, cursor_blink=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        clock.advance(seconds=3)
+        got = await asyncio.to_thread(
+            receive_notification, live_ctx,
+            str_response(notification_xml(made.reference, amount="75.17")))
+        assert (got.status, got.email_ids) == ("applied", ())
+        await wait_until(pilot, lambda: any(n.title == "Correo no enviado"
+                                            for n in app._notifications), timeout=5)
+        [told] = [n.message for n in app._notifications if n.title == "Correo no enviado"]
+    assert "quedó aplicado" in told and "«ñ»" in told and "InvalidAddress" not in told

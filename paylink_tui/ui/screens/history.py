@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Footer, Header, Select, Sparkline, Static
 
 from paylink_tui.domain.dates import to_local
-from paylink_tui.domain.labels import ATTEMPT, EMAIL, LINK
+from paylink_tui.domain.labels import ATTEMPT, EMAIL, LINK, LINK_SHORT
 from paylink_tui.domain.money import format_amount, format_money
 from paylink_tui.domain.status import AttemptResult, EmailStatus, LinkStatus
 from paylink_tui.ui.screens.link_actions import LinkActionsMixin
@@ -21,7 +21,7 @@ from paylink_tui.ui.screens.link_actions import LinkActionsMixin
 ALL = "all"
 STATUS_OPTIONS = [("Todos los estados", ALL)] + [(LINK[s], s.value) for s in (
     LinkStatus.ACTIVE, LinkStatus.PAID, LinkStatus.EXPIRED, LinkStatus.CANCELLED,
-    LinkStatus.PENDING_CONFIRMATION)]
+    LinkStatus.PENDING_CONFIRMATION, LinkStatus.PAYMENT_CONFIRMING)]
 
 COLUMNS = (  # fits 120 columns; the link's detail has every date and word in full
     ("mark", " ", 1),  # "!": something about this link is "por revisar"
@@ -44,6 +44,7 @@ STATUS_STYLE = {
     LinkStatus.PENDING_CONFIRMATION.value: "bold yellow",
     LinkStatus.EXPIRED.value: "dim",
     LinkStatus.CANCELLED.value: "dim",
+    LinkStatus.PAYMENT_CONFIRMING.value: "bold yellow",
 }
 
 
@@ -58,7 +59,8 @@ def mark_cell(row: Any) -> Text:
 
 
 def status_cell(row: Any) -> Text:
-    return Text(LINK[LinkStatus(row.status)], style=STATUS_STYLE.get(row.status, ""))
+    status = LinkStatus(row.status)
+    return Text(LINK_SHORT.get(status, LINK[status]), style=STATUS_STYLE.get(row.status, ""))
 
 
 def email_label(status: str | None) -> str:

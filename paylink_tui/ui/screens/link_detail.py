@@ -130,6 +130,9 @@ def render_link_detail(d: Any, tz: str) -> Group:
     facts.add_row("Póliza", Text(link.policy))
     facts.add_row("Contratante", Text(link.holder))
     facts.add_row("Monto", Text(format_money(link.amount, link.currency), style="bold"))
+    if link.paid_amount is not None and link.paid_amount != link.amount:
+        facts.add_row(Text("MIT cobró", style="bold red"),
+                      Text(format_money(link.paid_amount, link.currency), style="bold"))
     facts.add_row("Enviada a", Text(link.email))
     facts.add_row("Correo", Text(email_label(link.email_status)))
     facts.add_row("Creada", Text(f"{local_datetime_text(link.created_at, tz)} por {link.agent}"))
@@ -188,6 +191,8 @@ def render_link_detail(d: Any, tz: str) -> Group:
             if n.folio:
                 line.append(f"  folio {n.folio}")
             parts.append(line)
+            if n.confirm_error:  # waiting: MIT could not be asked yet
+                parts.append(Text.assemble("    ", ("Último intento: ", "dim"), n.confirm_error))
             if n.note:
                 parts.append(Text.assemble("    ", ("Nota: ", "dim"), n.note))
 

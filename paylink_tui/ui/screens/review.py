@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from paylink_tui.domain.dates import local_datetime_text
 from paylink_tui.domain.money import format_amount
-from paylink_tui.ui.screens.prompt import PromptDialog
+from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
 
 RESPONSES = {"approved": "Aprobado", "denied": "Rechazado", "error": "Error"}
 
@@ -48,10 +48,21 @@ class ReviewScreen(Screen):
             self.items = items
 
     class _Done(Message):
-        def __init__(self, text: str, error: bool) -> None:
+        def __init__(self, text: str, error: bool, warning: bool = False) -> None:
             super().__init__()
             self.text = text
             self.error = error
+            self.warning = warning
+
+    class _Differs(Message):
+        """The payment does not fit the link: the agent must confirm, seeing both sides."""
+
+        def __init__(self, notification_id: int, reference: str,
+                     differences: list[str]) -> None:
+            super().__init__()
+            self.notification_id = notification_id
+            self.reference = reference
+            self.differences = differences
 
     def __init__(self) -> None:
         super().__init__()
@@ -178,20 +189,45 @@ class ReviewScreen(Screen):
             required="Escriba una nota que explique por qué se resuelve sin aplicar."), chosen)
 
     @work(thread=True, group="review-action", exit_on_error=False)
-    def _apply(self, notification_id: int, reference: str) -> None:
+    def _apply(self, notification_id: int, reference: str, accept: bool = False) -> None:
+        import logging
+
         from paylink_tui.services import notifications
 
         ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            got = notifications.apply_review(ctx, notification_id, reference=reference, agent=ctx.agent)
+            got = notifications.apply_review(ctx, notification_id, reference=reference,
+                                             agent=ctx.agent, accept_differences=accept)
+        except notifications.NeedsConfirmation as exc:
+            self.post_message(self._Differs(notification_id, exc.reference, exc.differences))
+            return
         except notifications.ReviewError as exc:
             self.post_message(self._Done(exc.message, True))
             return
-        except Exception as exc:
-            self.post_message(self._Done(f"No se pudo aplicar ({type(exc).__name__}).", True))
+        except Exception:
+            logging.getLogger(__name__).exception("applying notification %s", notification_id)
+            self.post_message(self._Done(
+                notifications.unexpected_error("aplicar la notificación"), True))
             return
         self.post_message(self._Done(
-            notifications.applied_message(notification_id, reference, got.status), False))
+            notifications.applied_message(notification_id, reference, got.status,
+                                          got.email_problem),
+            False, warning=got.email_problem is not None))
+
+    @on(_Differs)
+    def _differs(self, event: _Differs) -> None:
+        message = Text.assemble(
+            "El pago no coincide con la liga ", (event.reference, "bold"), ":\n")
+        for line in event.differences:
+            message.append(f"\n• {line}")
+        message.append("\n\n¿Aplicarlo de todos modos? Quedará registrado que usted lo aceptó.")
+
+        def chosen(yes: bool | None) -> None:
+            if yes:
+                self._apply(event.notification_id, event.reference, True)
+
+        self.app.push_screen(ConfirmDialog("Confirmar la diferencia", message,
+                                           "Aplicar de todos modos"), chosen)
 
     @work(thread=True, group="review-action", exit_on_error=False)
     def _dismiss_item(self, notification_id: int, note: str) -> None:
@@ -203,13 +239,18 @@ class ReviewScreen(Screen):
         except notifications.ReviewError as exc:
             self.post_message(self._Done(exc.message, True))
             return
-        except Exception as exc:
-            self.post_message(self._Done(f"No se pudo resolver ({type(exc).__name__}).", True))
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("resolving notification %s", notification_id)
+            self.post_message(self._Done(
+                notifications.unexpected_error("resolver la notificación"), True))
             return
         self.post_message(self._Done(f"Notificación {notification_id} resuelta.", False))
 
     @on(_Done)
     def _done(self, event: _Done) -> None:
-        self.app.notify(event.text, severity="error" if event.error else "information",
-                        timeout=8, markup=False)
+        severity = "error" if event.error else "warning" if event.warning else "information"
+        self.app.notify(event.text, severity=severity, timeout=15 if event.warning else 8,
+                        markup=False)
         self.app.refresh_screens()  # type: ignore[attr-defined]
