@@ -32,7 +32,7 @@ from paylink_tui.domain.dates import utc
 from paylink_tui.domain.labels import EMAIL
 from paylink_tui.domain.status import EmailStatus, LinkState
 from paylink_tui.domain.text import full_name
-from paylink_tui.mail.errors import HeaderInjection, InvalidAddress, MailError, SendError
+from paylink_tui.mail.errors import MailError, SendError
 from paylink_tui.mail.message import (
     build_message,
     check_header,
@@ -82,7 +82,6 @@ __all__ = [
     "queue_email",
     "queue_link_email",
     "resend",
-    "try_queue_confirmation",
     "validate_address",  # for services that take an address from the agent
 ]
 
@@ -280,11 +279,12 @@ def queue_confirmation(session: Session, ctx: AppContext, link: Any, now: dateti
 
 def _confirmation_values(session: Session, ctx: AppContext, link: Any, now: datetime,
                          holder: tuple[str, str] | None = None) -> dict[str, object]:
-    return _confirmation_row(ctx, link, now, _render_confirmation(session, ctx, link, holder))
+    return confirmation_row(ctx, link, now, render_confirmation(session, ctx, link, holder))
 
 
-def _render_confirmation(session: Session, ctx: AppContext, link: Any,
-                         holder: tuple[str, str] | None = None) -> RenderedEmail:
+def render_confirmation(session: Session, ctx: AppContext, link: Any,
+                        holder: tuple[str, str] | None = None) -> RenderedEmail:
+    """The confirmation of a paid `link` (MailError when it cannot be written)."""
     if link.paid_at is None or not link.authorization:
         raise MailError(f"La liga {link.reference} no tiene un pago aprobado que confirmar.")
     s = ctx.settings
@@ -307,8 +307,9 @@ def _render_confirmation(session: Session, ctx: AppContext, link: Any,
     )
 
 
-def _confirmation_row(ctx: AppContext, link: Any, now: datetime,
-                      rendered: RenderedEmail) -> dict[str, object]:
+def confirmation_row(ctx: AppContext, link: Any, now: datetime,
+                     rendered: RenderedEmail) -> dict[str, object]:
+    """Its outbox row, every address and header checked (InvalidAddress, HeaderInjection)."""
     s = ctx.settings
     return _email_values(
         kind=KIND_CONFIRMATION,
@@ -320,65 +321,6 @@ def _confirmation_row(ctx: AppContext, link: Any, now: datetime,
         now=now,
         link_id=link.id,
     )
-
-
-def try_queue_confirmation(session: Session, ctx: AppContext, link: Any, now: datetime,
-                           holder: tuple[str, str] | None = None) -> tuple[int | None, str | None]:
-    """queue_confirmation for a payment being applied, which must never wait on the email:
-    (id, None) when queued; (None, why in Spanish) when it cannot be. A message refused for an
-    address or a header (the client's address the mail step refuses, a sender setting) is
-    kept as a failed message with the reason, visible with the link and retried like any
-    refused recipient; one that cannot even be written is only reported. Database errors
-    still raise: they belong to the payment's transaction."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    table = EmailMessage.__table__  # type: ignore[attr-defined]
-    try:
-        rendered = _render_confirmation(session, ctx, link, holder)
-    except SQLAlchemyError:
-        raise
-    except MailError as exc:
-        log.warning("confirmation for %s not built: %s", link.reference, exc.message)
-        return None, exc.message
-    except Exception:
-        log.exception("confirmation for %s not built: unexpected error", link.reference)
-        return None, ("no se pudo preparar el mensaje por un error inesperado (quedó en el "
-                      "registro).")
-    try:
-        values = _confirmation_row(ctx, link, now, rendered)
-    except (InvalidAddress, HeaderInjection) as exc:
-        session.connection().execute(insert(table), _unsendable_row(ctx, link, now, rendered,
-                                                                    exc.message))
-        return None, exc.message
-    return int(session.connection().execute(
-        insert(table).returning(table.c.id), values).scalar_one()), None
-
-
-def _unsendable_row(ctx: AppContext, link: Any, now: datetime, rendered: RenderedEmail,
-                    problem: str) -> dict[str, object]:
-    """The confirmation as it would have gone, stored as failed with `problem`: the agent
-    sees it with the link, and the outbox tries it again only after the longest backoff."""
-    s = ctx.settings
-    now = utc(now)
-    return {
-        "kind": KIND_CONFIRMATION,
-        "link_id": link.id,
-        "to_addr": (link.email or "")[:254],
-        "from_addr": s.notice_sender[:254],
-        "from_name": s.company or None,
-        "reply_to": s.agent_email[:254] if s.agent_email else None,
-        "subject": rendered.subject[:300],
-        "message_id": make_msgid(domain="paylink-tui.invalid"),
-        "body_text": rendered.text,
-        "body_html": rendered.html,
-        "status": EmailStatus.FAILED.value,
-        "attempts": 0,
-        "next_attempt_at": now + timedelta(seconds=BACKOFF_MAX),
-        "created_at": now,
-        "last_error": problem,
-        "claimed_until": None,
-        "sent_at": None,
-    }
 
 
 def mime_message(row: EmailMessage) -> MimeMessage:

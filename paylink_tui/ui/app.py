@@ -89,7 +89,7 @@ class PaylinkApp(App):
     def _check_payments(self, since: datetime) -> None:
         asked_at = self.ctx.now()
         try:
-            from paylink_tui.services.history import latest_payments
+            from paylink_tui.services.payment_events import latest_payments
 
             events = latest_payments(self.ctx, since=since)
         except Exception:

@@ -13,13 +13,17 @@ from decimal import Decimal
 
 import pytest
 
+from paylink_tui.cli.history_cmd import history_data
+from paylink_tui.domain.labels import LINK
+from paylink_tui.domain.status import LinkStatus
 from paylink_tui.gateway.crypto import encrypt
 from paylink_tui.gateway.mit_query import fault_envelope
 from paylink_tui.services import notifications as svc
 from paylink_tui.services.context import AppContext
-from paylink_tui.services.history import latest_payments, link_detail, list_links
+from paylink_tui.services.history import link_detail, list_links
 from paylink_tui.services.notifications import confirm as confirm_step
 from paylink_tui.services.notifications import receive as receive_step
+from paylink_tui.services.payment_events import latest_payments
 from paylink_tui.store.db import make_engine
 from tests.gateway.test_mit_query import MIT_SAMPLE, gateway_for, mit_envelope
 from tests.helpers import ScriptedMIT, closed_port
@@ -70,6 +74,9 @@ def test_an_approval_waits_confirming_until_mit_lists_it_then_it_is_applied(conf
     assert attempts(ctx, link.id) == [] and confirmations(ctx) == []
     assert svc.list_review(ctx) == []  # not for a person: MIT is being asked
     assert status_of(ctx, link.reference) == "confirming"
+    [row] = history_data(ctx)["links"]  # `history --format json`
+    assert (row["status"], row["payment"]) == ("confirming", None)
+    assert LINK[LinkStatus(row["status"])] == "Pago recibido, confirmando con MIT"
     detail = link_detail(ctx, link.reference)
     assert detail.notifications[0].status == "confirming"
     # The live toast hears of it, but not as approved.

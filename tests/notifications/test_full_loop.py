@@ -122,6 +122,9 @@ def test_demo_runtime_seeds_once_and_a_payment_on_its_sandbox_becomes_paid_with_
         assert rt.sandbox.wait_idle_sync(15)
         wait_for(lambda: [r for r in list_links(rt.ctx, references=[link.reference])
                           if r.status == "paid"])
+        # The demo confirms every approval with the sandbox's transaction query first.
+        [n] = all_notifications(rt.ctx)
+        assert (n.status, n.confirmed_at is not None) == ("applied", True)
         files = wait_for(lambda: len(rt.mail_files()) >= 2 and rt.mail_files())
         assert any("demo@example.com" in read_eml(f)["To"] for f in files)
     # Started again on the same folder: the data is kept, not seeded twice.

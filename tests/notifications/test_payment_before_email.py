@@ -18,7 +18,8 @@ from sqlmodel import select
 
 from paylink_tui.cli import main
 from paylink_tui.services import notifications as svc
-from paylink_tui.services.history import latest_payments, link_detail
+from paylink_tui.services.history import link_detail
+from paylink_tui.services.payment_events import latest_payments
 from paylink_tui.store.db import read_session
 from paylink_tui.store.models import AuditEvent
 from paylink_tui.web.app import NOTIFY_PATH, create_app

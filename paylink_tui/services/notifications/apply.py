@@ -34,6 +34,7 @@ from paylink_tui.services.notifications.common import (
     _sql,
     _write,
 )
+from paylink_tui.services.notifications.email import queue_confirmation
 from paylink_tui.store.models import Notification
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,7 @@ def _mark_paid(session: Session, ctx: AppContext, n: Any, link: Any,
                now: datetime) -> tuple[list[int], str | None]:
     """The link and its receipts paid (recording what MIT charged), the attempt recorded,
     the confirmation queued: (emails to deliver, why the confirmation could not be queued).
-    The email never holds the payment back (outbox.try_queue_confirmation)."""
-    from paylink_tui.services import outbox
+    The email never holds the payment back (notifications/email.py)."""
 
     paid = {
         "state": LinkState.PAID.value,
@@ -109,7 +109,7 @@ def _mark_paid(session: Session, ctx: AppContext, n: Any, link: Any,
                   full_name(link.holder_first, link.holder_last, link.holder_second))
     if ctx.settings.mit_notify_payer:
         return [], None  # MIT sends the client its own confirmation: we don't send a second
-    email_id, problem = outbox.try_queue_confirmation(session, ctx, link, now, holder=holder)
+    email_id, problem = queue_confirmation(session, ctx, link, now, holder=holder)
     if problem is not None:
         log.warning("payment %s applied to link %s; its confirmation email was NOT queued: %s",
                     n.folio, link.reference, problem)
