@@ -69,3 +69,16 @@ def test_secrets_do_not_show_in_the_settings_repr(monkeypatch):
     monkeypatch.setenv("PAYLINK_SMTP_PASSWORD", "s3cr3t")
     text = repr(load_settings())
     assert "5DCC6739" not in text and "s3cr3t" not in text
+
+
+@pytest.mark.parametrize("value", ["-1", "treinta", "5000"])
+def test_a_bad_reconcile_interval_is_one_spanish_line_naming_it(monkeypatch, value):
+    monkeypatch.setenv("PAYLINK_RECONCILE_MINUTES", value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "PAYLINK_RECONCILE_MINUTES" in str(caught.value)
+
+
+def test_the_query_settings_default_to_none_and_thirty_minutes():
+    s = load_settings()
+    assert (s.mit_query_url, s.mit_query_key, s.reconcile_minutes) == (None, None, 30)

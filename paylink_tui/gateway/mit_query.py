@@ -301,25 +301,25 @@ class MitQuery:
                 body = _read_capped(response)
                 status = response.status_code
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
-            log.warning("query %s %s: MIT unreachable", reference or "(all)", day)
+            log.warning("query %r %s: MIT unreachable", reference or "(all)", day)
             raise QueryUnavailable from None
         except (httpx.ReadTimeout, httpx.WriteTimeout):
-            log.warning("query %s %s: MIT timed out", reference or "(all)", day)
+            log.warning("query %r %s: MIT timed out", reference or "(all)", day)
             raise QueryTimeout(self.timeout) from None
         except httpx.TransportError:
-            log.warning("query %s %s: connection to MIT broken", reference or "(all)", day)
+            log.warning("query %r %s: connection to MIT broken", reference or "(all)", day)
             raise QueryUnavailable from None
         try:
             found = read_answer(status, body, self._key)
         except QueryFault as exc:
-            log.warning("query %s %s: SOAP fault %r: %r", reference or "(all)", day,
+            log.warning("query %r %s: SOAP fault %r: %r", reference or "(all)", day,
                         exc.fault_code, exc.fault_string)
             raise
         except Exception as exc:
-            log.warning("query %s %s: failed (%s, HTTP %s)", reference or "(all)", day,
+            log.warning("query %r %s: failed (%s, HTTP %s)", reference or "(all)", day,
                         getattr(exc, "kind", type(exc).__name__), status)
             raise
-        log.info("query %s %s: %d transaction(s)", reference or "(all)", day, len(found))
+        log.info("query %r %s: %d transaction(s)", reference or "(all)", day, len(found))
         return found
 
     def close(self) -> None:

@@ -298,7 +298,7 @@ def feed(ctx: AppContext, found: list[Transaction]) -> tuple[list[Found], list[i
             log.exception("reconcile: transaction %r of %r could not be stored", t.operation,
                           t.reference)
             continue
-        log.info("reconcile: %r of %r (%s): %s%s%s", t.operation, t.reference, t.response,
+        log.info("reconcile: %r of %r (%r): %s%s%s", t.operation, t.reference, t.response,
                  item.status, f" ({item.reason})" if item.reason else "",
                  ", already stored" if item.duplicate else "")
         out.append(item)

@@ -195,9 +195,11 @@ def _link_id(session: Any, reference: str | None) -> int | None:
 
 
 def _not_confirmed(session: Any, ctx: AppContext, n: Any, now: datetime, note: str) -> None:
-    log.error("APPROVAL NOT CONFIRMED BY MIT: notification %s (folio %s, ref %s, amount %s) "
-              "kept for review and NOT applied; it may be forged. %s",
-              n.id, n.folio, n.reference, n.amount, note)
+    # %r: the folio and reference are the notification's word, not yet MIT's (no forged
+    # line breaks in the log).
+    log.error("APPROVAL NOT CONFIRMED BY MIT: notification %s (folio %r, ref %r, amount %s) "
+              "kept for review and NOT applied; it may be forged", n.id, n.folio, n.reference,
+              n.amount)
     _conn(session).execute(update(_N).where(_N.c.id == n.id).values(
         status=NotificationStatus.REVIEW.value, review_reason=ReviewReason.NOT_CONFIRMED.value,
         note=note, confirm_claimed_until=None, confirm_next_at=None,
@@ -250,7 +252,7 @@ def _settle(ctx: AppContext, n: Any, token: datetime, verdict: str, t: Transacti
             report.not_confirmed += 1
             return
         delay = timedelta(seconds=NOT_LISTED_DELAYS[attempts - 1])
-        log.warning("notification %s (folio %s, ref %s): not listed by MIT yet (%d of %d); "
+        log.warning("notification %s (folio %r, ref %r): not listed by MIT yet (%d of %d); "
                     "asking again in %s", row.id, row.folio, row.reference, attempts,
                     NOT_LISTED_LIMIT, delay)
         _conn(session).execute(update(_N).where(_N.c.id == row.id).values(
@@ -285,7 +287,7 @@ def confirm_due(ctx: AppContext, *, limit: int = 20, ids: list[int] | None = Non
         try:
             found = gateway.query(n.reference, query_day(n, ctx.tz))
         except GatewayError as exc:
-            log.warning("notification %s (ref %s): MIT could not be asked (%s); again in %s",
+            log.warning("notification %s (ref %r): MIT could not be asked (%s); again in %s",
                         n.id, n.reference, getattr(exc, "kind", type(exc).__name__),
                         UNREACHABLE_DELAY)
             _unreachable(ctx, n, token, exc, report)

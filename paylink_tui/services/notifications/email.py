@@ -40,7 +40,7 @@ def queue_confirmation(session: Session, ctx: AppContext, link: Any, now: dateti
     except SQLAlchemyError:
         raise
     except MailError as exc:
-        log.warning("confirmation for %s not built: %s", link.reference, exc.message)
+        log.warning("confirmation for %s not built: %r", link.reference, exc.message)
         return None, exc.message
     except Exception:
         log.exception("confirmation for %s not built: unexpected error", link.reference)
