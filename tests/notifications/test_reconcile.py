@@ -92,6 +92,17 @@ def test_notified_first_then_found_changes_nothing(confirming_ctx, mit):
     assert len(all_notifications(ctx)) == 1 and len(confirmations(ctx)) == 1
 
 
+def test_a_denial_notified_first_then_found_changes_nothing(confirming_ctx, mit):
+    ctx = confirming_ctx
+    link = make_link(ctx)  # still payable after a denial: reconcile asks about it
+    denied = mit.take(link, card="4000 0000 0000 0002")
+    receive(ctx, notification_of(link, denied))
+    [found] = rec.reconcile(ctx).found
+    assert (found.operation, found.duplicate, found.status) == (denied.folio, True, "applied")
+    assert len(all_notifications(ctx)) == 1 and len(attempts(ctx, link.id)) == 1
+    assert link_row(ctx, link.reference).state == "active"
+
+
 def test_an_approval_waiting_for_confirmation_is_confirmed_by_what_reconcile_finds(
         confirming_ctx, mit):
     ctx = confirming_ctx
