@@ -60,10 +60,12 @@ from paylink_tui.store.models import (  # noqa: E402
 TZ = "America/Mexico_City"
 
 
-def make_links(url: str, count: int) -> list[tuple[str, Decimal]]:
-    """`count` active links, one receipt each, created now (so payments are in time)."""
+def make_links(url: str, count: int,
+               created_at: datetime | None = None) -> list[tuple[str, Decimal]]:
+    """`count` active links, one receipt each, created now (so payments are in time) unless
+    `created_at` says when."""
     engine = make_engine(url)
-    now = datetime.now(timezone.utc)
+    now = created_at or datetime.now(timezone.utc)
     window = link_window(now, TZ)
     out: list[tuple[str, Decimal]] = []
     run = uuid.uuid4().hex[:6].upper()

@@ -32,15 +32,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.notifications import make_links  # noqa: E402 - the same links, one receipt each
 from paylink_tui.config import Settings  # noqa: E402
 from paylink_tui.domain.dates import to_local  # noqa: E402
-from paylink_tui.domain.validity import link_window  # noqa: E402
 from paylink_tui.gateway import sandbox_defaults as sd  # noqa: E402
 from paylink_tui.gateway.mit import MitGateway  # noqa: E402
 from paylink_tui.gateway.mit_query import QUERY_PATH  # noqa: E402
 from paylink_tui.services.context import AppContext  # noqa: E402
-from paylink_tui.store.db import make_engine, normalise_url, upgrade, write_session  # noqa: E402
-from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt  # noqa: E402
+from paylink_tui.store.db import make_engine, normalise_url, upgrade  # noqa: E402
 
 TZ = "America/Mexico_City"
 
@@ -49,39 +48,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def make_links(url: str, count: int, created_at: datetime) -> list[tuple[str, Decimal]]:
-    engine = make_engine(url)
-    window = link_window(created_at, TZ)
-    run = uuid.uuid4().hex[:6].upper()
-    out = []
-    with write_session(engine) as s:
-        for i in range(count):
-            amount = Decimal(1000 + i) / 100
-            client = Client(first_name="Rosa", last_name="Peña", second_last_name="Ibáñez",
-                            email=f"cliente{i}@example.com")
-            s.add(client)
-            s.flush()
-            pol = Policy(number=f"C{run}{i:07d}", ramo="Autos", client_id=client.id)
-            s.add(pol)
-            s.flush()
-            rec = Receipt(number=f"R{run}{i:07d}", policy_id=pol.id, policy_number=pol.number,
-                          amount=amount, currency="MXN", due_date=window.generated_on,
-                          created_at=created_at, updated_at=created_at)
-            ref = f"CONC{run}{i:07d}"
-            link = PaymentLink(reference=ref, policy_id=pol.id, amount=amount, currency="MXN",
-                               email=f"cliente{i}@example.com", agent="bench", state="active",
-                               created_at=created_at, last_valid_day=window.last_valid_day,
-                               expires_at=window.expires_at, hidden_until=window.hidden_until,
-                               updated_at=created_at)
-            s.add(rec)
-            s.add(link)
-            s.flush()
-            s.add(LinkReceipt(link_id=link.id, receipt_id=rec.id, amount=amount))
-            out.append((ref, amount))
-    engine.dispose()
-    return out
 
 
 def run_sandbox(port: int, paid: list[tuple[str, str]], taken_at: datetime, ready,  # type: ignore[no-untyped-def]

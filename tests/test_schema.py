@@ -86,3 +86,42 @@ def test_opening_an_up_to_date_database_does_not_load_alembic(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_migration_0004_records_what_was_charged_for_links_paid_before_it(engine):
+    """A link paid before 0004 was charged its own amount: paid_amount is filled from it (the
+    same representation on each engine), and 0004 goes down and up again."""
+    from decimal import Decimal
+
+    from sqlalchemy import select, text
+
+    from paylink_tui.store.db import read_session, write_session
+    from paylink_tui.store.models import Client, PaymentLink, Policy
+    from tests.test_money_storage import _migrate
+
+    _migrate(engine, "downgrade", "0002")
+    with write_session(engine) as s:
+        client = Client(first_name="Rosa", last_name="Peña")
+        s.add(client)
+        s.flush()
+        policy = Policy(number="AU1", client_id=client.id)
+        s.add(policy)
+        s.flush()
+        policy_id = policy.id
+    with engine.begin() as conn:
+        for ref, state, cents in (("PAID", "paid", 590608), ("LIVE", "active", 7517)):
+            amount = cents if engine.dialect.name == "sqlite" else Decimal(cents) / 100
+            conn.execute(text(
+                "INSERT INTO payment_link (reference, policy_id, amount, currency, email, agent, "
+                "state, created_at, last_valid_day, expires_at, hidden_until, updated_at) VALUES "
+                "(:ref, :pid, :amount, 'MXN', 'a@example.com', 'ana', :state, :t, '2021-10-10', "
+                ":t, :t, :t)"), {"ref": ref, "pid": policy_id, "amount": amount, "state": state,
+                                 "t": "2021-10-07 21:04:56"})
+    _migrate(engine, "upgrade", "head")
+    with read_session(engine) as s:
+        links = {x.reference: x for x in s.scalars(select(PaymentLink))}
+    assert links["PAID"].paid_amount == Decimal("5906.08") == links["PAID"].amount
+    assert links["LIVE"].paid_amount is None and links["LIVE"].reconciled_at is None
+    _migrate(engine, "downgrade", "0002")
+    _migrate(engine, "upgrade", "head")
+    assert db.current_revision(engine) == db.HEAD_REVISION

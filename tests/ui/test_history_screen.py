@@ -202,6 +202,22 @@ async def test_review_lists_reasons_applies_to_a_link_and_dismisses_with_a_note(
         assert "No hay notificaciones por revisar" in text_of(screen, "#review-detail")
 
 
+async def apply_from_review(pilot, reference: str | None = None) -> ReviewScreen:
+    """Open "Por revisar" and apply its first item to `reference` (None: the one offered)."""
+    app = pilot.app
+    await settle(pilot)
+    if not isinstance(app.screen, ReviewScreen):
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
+    screen = app.screen
+    await pilot.press("a")
+    await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+    if reference is not None:
+        await pilot.press(*["backspace"] * 20, *reference)
+    await pilot.press("enter")
+    return screen
+
+
 async def test_applying_another_amount_asks_naming_both_and_records_what_mit_charged(ctx):
     """Review finding (issue 12): a $1,500.00 approval applied to a $905.98 link became Pagada
     with no warning, and the client was told $905.98."""
@@ -210,13 +226,7 @@ async def test_applying_another_amount_asks_naming_both_and_records_what_mit_cha
     add_review(ctx.engine, reference="DA40000042", amount="1500.00")
     app = app_for(ctx)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
-        screen = app.screen
-        await pilot.press("a")
-        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
-        await pilot.press(*["backspace"] * 20, *"DA4000004211007", "enter")
+        screen = await apply_from_review(pilot, "DA4000004211007")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         warning = text_of(app.screen, "#prompt-message")
         assert "MIT cobró $ 1,500.00 MXN y la liga es por $ 905.98 MXN" in warning
@@ -224,9 +234,7 @@ async def test_applying_another_amount_asks_naming_both_and_records_what_mit_cha
         await settle(pilot)
         assert history.list_links(ctx, limit=None)[0].status == "active"
         assert len(screen.items) == 1
-        await pilot.press("a")
-        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
-        await pilot.press(*["backspace"] * 20, *"DA4000004211007", "enter")
+        await apply_from_review(pilot, "DA4000004211007")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.click("#confirm")
         await wait_until(pilot, lambda: screen.items == [])
@@ -245,12 +253,7 @@ async def test_an_unexpected_failure_on_apply_reads_as_spanish_not_an_exception_
     add_review(ctx.engine, reference="ZZ", amount="1.00")
     app = app_for(ctx)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
-        await pilot.press("a")
-        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
-        await pilot.press("enter")
+        await apply_from_review(pilot)
         await wait_until(pilot, lambda: app._notifications)
         [told] = [n.message for n in app._notifications]
     assert told.startswith("No se pudo aplicar la notificación: ocurrió un error inesperado")
@@ -261,12 +264,7 @@ async def test_apply_to_an_unknown_reference_says_so(ctx):
     add_review(ctx.engine, reference="ZZ", amount="1.00")
     app = app_for(ctx)
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
-        await pilot.press("a")
-        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
-        await pilot.press("enter")
+        await apply_from_review(pilot)
         await wait_until(pilot, lambda: any("No existe una liga con la referencia ZZ" in n.message
                                             for n in app._notifications))
 

@@ -43,10 +43,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('payment_link') as batch:
-        batch.drop_column('reconciled_at')
-        batch.drop_column('paid_amount')
-    with op.batch_alter_table('notification') as batch:
-        for name in ('confirm_error', 'confirm_claimed_until', 'confirm_next_at',
-                     'confirm_attempts', 'confirmed_at', 'source'):
-            batch.drop_column(name)
+    # ALTER TABLE DROP COLUMN (SQLite 3.35+): no table copy, which the foreign keys that point
+    # at payment_link would refuse. Approvals still waiting for MIT go back to "por revisar,
+    # not applied yet", which the older build shows and a person resolves.
+    op.execute("UPDATE notification SET status = 'review', review_reason = NULL "
+               "WHERE status = 'confirming'")
+    for name in ('reconciled_at', 'paid_amount'):
+        op.drop_column('payment_link', name)
+    for name in ('confirm_error', 'confirm_claimed_until', 'confirm_next_at',
+                 'confirm_attempts', 'confirmed_at', 'source'):
+        op.drop_column('notification', name)
