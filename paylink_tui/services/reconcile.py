@@ -197,24 +197,24 @@ def ask(ctx: AppContext, asks: list[Ask], *, pace: float = 0.0,
     seen: set[tuple[str, str]] = set()
     email_ids: list[int] = []
     failed_links: list[int] = []
-    for ask in asks:
+    for item in asks:
         listed: list[Transaction] = []
         failed = False
-        for day in ask.days:
+        for day in item.days:
             if pace and report.queries:
                 time.sleep(pace)
             report.queries += 1
             try:
-                listed += gateway.query(ask.reference, day)
+                listed += gateway.query(item.reference, day)
             except GatewayError as exc:
                 report.failed += 1
                 failed = True
                 if exc.message not in report.errors:
                     report.errors.append(exc.message)
-                log.warning("reconcile %r %s: MIT could not be asked (%s)", ask.reference, day,
+                log.warning("reconcile %r %s: MIT could not be asked (%s)", item.reference, day,
                             getattr(exc, "kind", type(exc).__name__))
         if failed:
-            failed_links.append(ask.link_id)
+            failed_links.append(item.link_id)
         fresh = []
         for t in listed:
             key = (t.reference, t.operation)

@@ -327,3 +327,40 @@ def test_two_processes_confirming_at_once_apply_the_payment_once(database_url, c
     for context in contexts:
         context.gateway.close()
         context.engine.dispose()
+
+
+MIT_ENV = {"PAYLINK_GATEWAY": "mit", "PAYLINK_MIT_GEN_URL": "https://u.mitec.com.mx/gen",
+           "PAYLINK_MIT_DATA0": "SNDBX123", "PAYLINK_MIT_KEY": KEY,
+           "PAYLINK_MIT_ID_COMPANY": "SNBX", "PAYLINK_MIT_ID_BRANCH": "01SNBXBRNCH",
+           "PAYLINK_MIT_USER": "SNBXUSR0123", "PAYLINK_MIT_PASSWORD": "SECRETO"}
+
+
+@pytest.mark.parametrize("query_url,warned", [
+    (None, True), ("https://ssl.e-pago.com.mx/pgs/services/xmltransacciones", False)])
+def test_serve_with_the_real_mit_says_what_running_without_the_query_costs(
+        sqlite_url, monkeypatch, capsys, query_url, warned):
+    import uvicorn
+
+    from paylink_tui.cli import main
+
+    for name, value in {**MIT_ENV, "PAYLINK_DATABASE_URL": sqlite_url}.items():
+        monkeypatch.setenv(name, value)
+    if query_url:
+        monkeypatch.setenv("PAYLINK_MIT_QUERY_URL", query_url)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    assert main(["serve"]) == 0
+    err = capsys.readouterr().err
+    assert ("sin PAYLINK_MIT_QUERY_URL" in err and "pago falso" in err) is warned
+
+
+def test_serve_refuses_a_plain_http_query_url_naming_it(sqlite_url, monkeypatch, capsys):
+    from paylink_tui.cli import main
+
+    for name, value in {**MIT_ENV, "PAYLINK_DATABASE_URL": sqlite_url,
+                        "PAYLINK_MIT_QUERY_URL": "http://vip.e-pago.com.mx/x"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exc:
+        main(["serve"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "PAYLINK_MIT_QUERY_URL" in err and "https://" in err and KEY not in err

@@ -184,6 +184,10 @@ async def test_an_approval_waiting_for_mit_is_told_as_received_not_approved(live
             await wait_until(pilot, lambda: app.screen.rows[0].status == "confirming", timeout=5)
             assert str(app.screen.query_one("#links").get_row_at(0)[5]) == "Pago recibido"
             assert not any(n.message.startswith("Pago aprobado") for n in app._notifications)
+            await pilot.press("r")  # resend the link to a client who paid? no
+            await wait_until(pilot, lambda: any("El cliente ya pagó esta liga" in n.message
+                                                for n in app._notifications), timeout=5)
+            assert len(mailbox.messages()) == 1  # the link email only
             clock.advance(seconds=3)
             assert (await asyncio.to_thread(confirm_due, serve_ctx)).applied == 1
             await wait_until(pilot, lambda: any(n.message.startswith("Pago aprobado")

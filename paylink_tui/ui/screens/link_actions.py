@@ -18,6 +18,10 @@ from paylink_tui.domain.dates import long_date
 from paylink_tui.domain.status import LinkStatus
 from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
 
+# The client already paid (MIT is being asked to confirm it): chasing them would be wrong.
+PAYMENT_ARRIVED = ("El cliente ya pagó esta liga; el pago se está confirmando con MIT. No la "
+                   "reenvíe ni la cancele.")
+
 
 class LinkActionDone(Message):
     def __init__(self, text: str, *, error: bool = False, warning: bool = False) -> None:
@@ -48,6 +52,9 @@ class LinkActionsMixin(Screen):
     def action_resend(self) -> None:
         link = self.selected_link()
         if link is None:
+            return
+        if link.status == LinkStatus.PAYMENT_CONFIRMING.value:
+            self.app.notify(PAYMENT_ARRIVED, severity="warning", markup=False)
             return
         if link.status not in (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value):
             self.app.notify("Sólo se reenvían ligas vigentes.", severity="warning", markup=False)
@@ -90,6 +97,9 @@ class LinkActionsMixin(Screen):
     def action_cancel_link(self) -> None:
         link = self.selected_link()
         if link is None:
+            return
+        if link.status == LinkStatus.PAYMENT_CONFIRMING.value:
+            self.app.notify(PAYMENT_ARRIVED, severity="warning", markup=False)
             return
         if link.status not in (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value):
             self.app.notify("Sólo se cancelan ligas vigentes.", severity="warning", markup=False)
