@@ -13,12 +13,12 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import StatementError
 
 import paylink_tui.store.db as db
+from paylink_tui.backend.first_page import first_page
 from paylink_tui.config import Settings
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.receipts import pending_page, pending_totals
 from paylink_tui.store.bulk import executemany
 from paylink_tui.store.db import make_engine, read_session, write_session
-from paylink_tui.store.first_page import first_page
 from paylink_tui.store.models import Client, LinkReceipt, Notification, PaymentLink, Policy, Receipt
 from paylink_tui.store.types import Money, sum_in_cents
 
@@ -279,7 +279,7 @@ def test_migration_0002_turns_sqlite_floats_into_exact_cents(tmp_path, clock):
 
 def test_migration_0002_leaves_postgresql_numeric_alone(pg_url):
     engine = make_engine(pg_url)
-    assert db.current_revision(engine) == "0002"
+    assert db.current_revision(engine) == db.HEAD_REVISION
     with write_session(engine) as session:
         _policy(session.connection())
         session.add(Receipt(**_receipt("R1", Decimal("5906.07"))))

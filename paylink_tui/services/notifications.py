@@ -20,7 +20,6 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -33,8 +32,10 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from paylink_tui.domain.dates import parse_mit_datetime
+from paylink_tui.domain.errors import ReviewError
 from paylink_tui.domain.labels import REVIEW_REASON
 from paylink_tui.domain.money import CENT, format_money
+from paylink_tui.domain.results import Received, ReviewItem
 from paylink_tui.domain.status import (
     AttemptResult,
     LinkState,
@@ -46,7 +47,7 @@ from paylink_tui.domain.text import full_name
 from paylink_tui.domain.validity import taken_in_time
 from paylink_tui.gateway.base import Notification as MitNotification
 from paylink_tui.gateway.errors import NotificationRejected
-from paylink_tui.services import audit
+from paylink_tui.services import audit, events
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import is_sqlite, read_session, write_session
 from paylink_tui.store.models import (
@@ -91,27 +92,6 @@ _PA = PaymentAttempt.__table__  # type: ignore[attr-defined]
 _AU = AuditEvent.__table__  # type: ignore[attr-defined]
 _PO = Policy.__table__  # type: ignore[attr-defined]
 _CL = Client.__table__  # type: ignore[attr-defined]
-
-
-class ReviewError(Exception):
-    """A review action that cannot be done; the message (Spanish) says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-@dataclass(frozen=True)
-class Received:
-    notification_id: int
-    status: str  # NotificationStatus value
-    reason: str | None  # ReviewReason value, or None
-    duplicate: bool
-    email_ids: tuple[int, ...] = ()  # confirmation emails queued (deliver after commit)
-    pending: bool = False  # stored but not applied: answer 5xx so that MIT resends it
 
 
 # -- step 0: parse ------------------------------------------------------------------------
@@ -406,6 +386,7 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
     if link is None:
         return _review(ReviewReason.UNKNOWN_REFERENCE)
     n.link_id = link.id
+    n.event_link = link  # for the events `_tell` writes
     if n.response != "approved":
         # The client may retry with another card: the link stays as it is.
         _attempt(session, ctx, n, link, now)
@@ -497,7 +478,32 @@ def _apply_in(session: Session, ctx: AppContext, notification_id: int, now: date
         detail += f", {REVIEW_REASON[ReviewReason(reason)]}"
     _audit(session, ctx, at=now, agent=MIT_AGENT, action=action,
            subject=f"notificación {n.id} ref {n.reference}", detail=detail)
+    _tell(session, ctx, n, getattr(n, "event_link", None), status, reason, now)
     return status, reason, tuple(email_ids)
+
+
+_APPLIED_WITH_REVIEW = (ReviewReason.NEWER_LINK.value, ReviewReason.CANCELLED_LINK.value)
+
+
+def _tell(session: Session, ctx: AppContext, n: Any, link: Any, status: str, reason: str | None,
+          now: datetime) -> None:
+    """The events the agents hear about this notification (services/events.py)."""
+    base = {"at": now, "link_id": getattr(link, "id", None),
+            "reference": getattr(link, "reference", None) or n.reference,
+            "policy_number": getattr(link, "policy_number", None),
+            "agent": getattr(link, "agent", None)}
+    stmt = events.statement(is_sqlite(ctx.engine))
+    applied = status == NotificationStatus.APPLIED.value or reason in _APPLIED_WITH_REVIEW
+    if n.response == "approved" and applied:
+        _later(session, stmt, events.row(kind=events.PAYMENT_APPROVED, **base, data={
+            "authorization": n.authorization, "amount": n.amount, "folio": n.folio}))
+    elif n.response in ("denied", "error") and link is not None:
+        kind = events.PAYMENT_DENIED if n.response == "denied" else events.PAYMENT_ERROR
+        _later(session, stmt, events.row(kind=kind, **base, data={
+            "cd_error": n.cd_error, "nb_error": n.nb_error, "folio": n.folio}))
+    if status == NotificationStatus.REVIEW.value and reason is not None:
+        _later(session, stmt, events.row(kind=events.REVIEW_ADDED, **base, data={
+            "reason": reason, "notification_id": n.id, "response": n.response}))
 
 
 def _receive_in(session: Session, ctx: AppContext, values: dict[str, Any],
@@ -623,23 +629,6 @@ def receive_many(ctx: AppContext, str_responses: Sequence[str]) -> list[Received
 # -- review -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReviewItem:
-    id: int
-    received_at: datetime
-    reference: str | None
-    folio: str | None
-    response: str | None
-    amount: Decimal | None
-    authorization: str | None
-    taken_at: datetime | None
-    reason: str | None  # ReviewReason value; None: stored but not applied yet
-    reason_label: str
-    applied: bool  # the payment is already applied (cancelled_link, newer_link)
-    link_reference: str | None
-    note: str | None
-
-
 def list_review(ctx: AppContext) -> list[ReviewItem]:
     """Notifications kept for review, oldest first."""
     with read_session(ctx.engine) as session:
@@ -729,6 +718,14 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
             n.resolved_by = agent
             n.resolved_at = now
             n.note = f"Aplicada a la liga {link.reference} tras revisión."
+        policy_number = session.scalar(select(Policy.number).where(Policy.id == link.policy_id))
+        tell = {"at": now, "link_id": link.id, "reference": link.reference,
+                "policy_number": policy_number, "agent": link.agent}
+        if n.response == "approved":
+            events.record(session, kind=events.PAYMENT_APPROVED, **tell, data={
+                "authorization": n.authorization, "amount": n.amount, "folio": n.folio})
+        events.record(session, kind=events.REVIEW_RESOLVED, **tell,
+                      data={"notification_id": n.id, "by": agent})
     _deliver(ctx, tuple(email_ids))
     return Received(notification_id, n.status, n.review_reason, False, tuple(email_ids))
 
@@ -757,3 +754,5 @@ def dismiss_review(ctx: AppContext, notification_id: int, *, note: str, agent: s
         session.add(n)
         audit.record(session, at=now, agent=agent, action="review_dismissed",
                      subject=f"notificación {n.id}", detail=note[:500])
+        events.record(session, at=now, kind=events.REVIEW_RESOLVED, link_id=n.link_id,
+                      reference=n.reference, data={"notification_id": n.id, "by": agent})
