@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from paylink_tui.cli.common import context_or_exit, fail, settings_or_exit
+from paylink_tui.cli.common import fail, settings_or_exit
 
 FACTORY = "paylink_tui.web.app:app_from_settings"
 
@@ -35,18 +35,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from paylink_tui.gateway.errors import GatewayError
+    from paylink_tui.domain.errors import AgentError
+    from paylink_tui.web.app import preflight
 
     if args.workers < 1:
         fail("--workers debe ser 1 o más.")
     settings = settings_or_exit()
-    ctx = context_or_exit(settings)  # schema checked once, before any worker starts
     try:
-        ctx.get_gateway()  # the receiver needs the gateway's key to read notifications
-    except GatewayError as exc:
+        # Once, before any worker starts: the schema, and the gateway's key (the receiver
+        # needs it to read notifications).
+        preflight(settings, notify=lambda message: print(message, file=sys.stderr))
+    except AgentError as exc:
         fail(exc.message)
-    finally:
-        ctx.engine.dispose()
     workers = args.workers
     base = f"http://{args.host}:{args.port}"
     if settings.gateway == "sandbox":

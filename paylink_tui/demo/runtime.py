@@ -60,6 +60,14 @@ class DemoRuntime:
         return f"{self.base_url}/mit/notificacion"
 
     @property
+    def backend(self):  # type: ignore[no-untyped-def]
+        """The local backend on the demo's context (what the TUI is given)."""
+        from paylink_tui.backend.local import LocalBackend
+
+        assert self.ctx is not None  # noqa: S101 - started
+        return LocalBackend(self.ctx)
+
+    @property
     def sandbox(self):  # type: ignore[no-untyped-def]
         """The running `Sandbox` (links, deliveries, wait_idle_sync)."""
         return self._server.app.state.sandbox if self._server else None

@@ -321,6 +321,29 @@ async def _delivery_loop(ctx: AppContext, interval: float, kick: asyncio.Event,
         kick.clear()
 
 
+def preflight(settings: Any, notify: Callable[[str], None] | None = None) -> None:
+    """What `serve` checks once before it starts: the database opens with a schema this
+    build knows (SQLite upgraded), and the gateway's settings are usable. AgentError else."""
+    from paylink_tui.backend.factory import open_local
+    from paylink_tui.domain.errors import AgentError
+    from paylink_tui.gateway.errors import GatewayError
+
+    backend = open_local(settings, notify)
+    try:
+        backend.ctx.get_gateway()  # type: ignore[attr-defined]
+    except GatewayError as exc:
+        raise AgentError(exc.message) from None
+    finally:
+        backend.close()
+
+
+def sandbox_app_from_settings(settings: Any) -> Any:
+    """The MIT emulator alone (`paylink-tui sandbox`), with the configured credentials."""
+    from paylink_tui.gateway.sandbox import create_sandbox_app
+
+    return create_sandbox_app(**sandbox_kwargs_from_settings(settings))
+
+
 def app_from_settings() -> Starlette:
     """The uvicorn factory (`paylink_tui.web.app:app_from_settings`, factory=True): each
     worker process opens the configured database. With PAYLINK_GATEWAY=sandbox it also

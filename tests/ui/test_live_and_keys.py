@@ -8,6 +8,7 @@ import time
 
 from textual.widgets import Static
 
+from paylink_tui.backend.local import LocalBackend
 from paylink_tui.config import Settings
 from paylink_tui.services import links
 from paylink_tui.services.context import AppContext
@@ -22,7 +23,7 @@ from tests.ui.conftest import app_for, settle, wait_until
 
 async def test_a_payment_applied_by_the_receiver_shows_within_five_seconds(live_ctx, mailbox, clock):
     made = links.generate_link(live_ctx, receipt_numbers=["4100000001"], email="ana@example.com")
-    app = make_app(live_ctx, live=True, cursor_blink=False)
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("h")
@@ -66,7 +67,7 @@ async def test_queued_emails_are_retried_while_the_app_is_open(make_ctx, sandbox
 
     monkeypatch.setattr(app_module, "OUTBOX_SECONDS", 0.2)
     working.clock.advance(minutes=30)  # past the retry back-off
-    app = make_app(working, live=True, cursor_blink=False)
+    app = make_app(LocalBackend(working), live=True, cursor_blink=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: len(mailbox.messages()) == 1, timeout=10)
 
@@ -142,3 +143,28 @@ async def test_start_up_objects_are_frozen_after_the_first_rows_and_given_back_o
         await settle(pilot)
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_declined_payment_and_one_kept_for_review_are_told_with_what_to_do(live_ctx, mailbox, clock):
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await wait_until(pilot, lambda: app._events_cursor is not None)
+        from paylink_tui.services.notifications import receive_notification
+
+        receive_notification(live_ctx, str_response(notification_xml(
+            made.reference, amount="12480.00", response="denied", cd_error="11",
+            nb_error="Tarjeta declinada hoy")), deliver=False)
+        receive_notification(live_ctx, str_response(notification_xml(
+            made.reference, amount="99.00")), deliver=False)  # wrong amount: for review
+
+        def messages() -> list[str]:
+            return [n.message for n in app._notifications]
+
+        await wait_until(pilot, lambda: len(messages()) >= 2, timeout=6)
+        denied, review = messages()[:2]
+        assert denied.startswith("Pago rechazado: póliza GM2000002 (Tarjeta declinada hoy, código 11)")
+        assert "puede intentar con otra tarjeta" in denied
+        assert review.startswith("Un pago de MIT quedó por revisar (El monto no coincide con la liga)")
+        assert review.endswith("Ábralo con v.")
