@@ -1,16 +1,16 @@
 """The event log: what the agents should hear about, in the order it was committed.
 
 `record` adds an event inside the caller's transaction (so it exists exactly when the change
-does); `read` returns the events after a cursor. The cursor must never skip an event that
-commits late: on SQLite writers are serialised, so the row id is the commit order. On
-PostgreSQL ids are handed out before commit, so a later id can become visible first. There
-each event carries its transaction's id (`xid`) and is read in (xid, id) order, and only the
-events of transactions older than the oldest one still running (the snapshot's `xmin`):
-all of those have committed or rolled back, and every transaction that commits later has an
-xid at or above that xmin, so it lands after the cursor. A long write transaction (a big
-import) delays the events behind it until it ends.
-
-Cursors are opaque text: `"<id>"` on SQLite, `"<xid>.<id>"` on PostgreSQL.
+does); `read` returns the events after a cursor, which is the last id read. That cursor must
+never skip an event that commits late, so ids must become visible in id order:
+- SQLite serialises writers (BEGIN IMMEDIATE): the id order is the commit order;
+- PostgreSQL hands ids out before commit, so two writers could commit out of order. Each
+  transaction that writes events first takes one transaction-level advisory lock, held until
+  it commits: event writers take their ids one after the other, each after the one before
+  committed. Events are written as late as possible in their transaction (the notification
+  path writes them right before the commit), so the lock is held for little more than the
+  commit. The lock concerns only transactions that write events: nothing else on the server
+  (another database, a long import's reads) can hold the log back.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal_column, or_, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from paylink_tui.domain.results import Event as EventRecord
 from paylink_tui.services.context import AppContext
-from paylink_tui.store.db import is_sqlite
 from paylink_tui.store.models import Event
 
 PAYMENT_APPROVED = "payment_approved"
@@ -37,89 +36,68 @@ LINK_CHANGED = "link_changed"
 IMPORT_DONE = "import_done"
 
 _EV = Event.__table__  # type: ignore[attr-defined]
-_XID = literal_column("pg_current_xact_id()::text::bigint")
-_XMIN = text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-_FAR = 2**31 - 1  # past any id of the integer primary key
-
-
-def statement(sqlite_engine: bool) -> Any:
-    """The INSERT for event rows: on PostgreSQL it stamps the writing transaction's id."""
-    stmt = insert(_EV)
-    return stmt if sqlite_engine else stmt.values(xid=_XID)
+# pg_advisory_xact_lock's key for "writing to the event log" ("paylink" in ASCII).
+EVENT_LOCK = 0x7061796C696E6B
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def row(*, at: datetime, kind: str, link_id: int | None = None, reference: str | None = None,
         policy_number: str | None = None, agent: str | None = None,
         data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The values of one event row (for `statement`, alone or in an executemany)."""
+    """The values of one event row (for `insert_rows`)."""
     clean = {k: "" if v is None else str(v) for k, v in (data or {}).items()}
     return {"at": at, "kind": kind, "link_id": link_id, "reference": reference,
             "policy_number": policy_number, "agent": agent,
             "data": json.dumps(clean, ensure_ascii=False) if clean else None}
 
 
+def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write event rows in the connection's transaction, in the log's order (see above)."""
+    if not rows:
+        return
+    if conn.engine.dialect.name != "sqlite":
+        conn.execute(_LOCK, {"key": EVENT_LOCK})
+    conn.execute(insert(_EV), rows)
+
+
 def record(session: Any, **values: Any) -> None:
     """Add one event in the session's transaction (see `row` for the values)."""
-    conn: Connection = session.connection()
-    conn.execute(statement(is_sqlite(conn.engine)), [row(**values)])
-
-
-def _parse(cursor: str | None) -> tuple[int, int] | None:
-    if not cursor:
-        return None
-    try:
-        if "." in cursor:
-            xid, _, ident = cursor.partition(".")
-            return int(xid), int(ident)
-        return 0, int(cursor)
-    except ValueError:
-        return None
+    insert_rows(session.connection(), [row(**values)])
 
 
 def current_cursor(ctx: AppContext) -> str:
     """A cursor after everything committed so far."""
     with ctx.engine.connect() as conn:
-        if is_sqlite(ctx.engine):
-            return str(conn.execute(select(func.coalesce(func.max(_EV.c.id), 0))).scalar_one())
-        xmin = int(conn.execute(select(_XMIN)).scalar_one())
-        return f"{xmin - 1}.{_FAR}"
+        return str(conn.execute(select(func.coalesce(func.max(_EV.c.id), 0))).scalar_one())
 
 
 def read(ctx: AppContext, cursor: str | None, *, limit: int = 200,
          where: Any = None) -> tuple[list[EventRecord], str]:
-    """Events after `cursor` (oldest first) and the cursor after them. An unreadable or
-    missing cursor starts from now (nothing is replayed). `where`: an extra filter (the
+    """Events after `cursor` (oldest first) and the cursor after them. A missing or
+    unreadable cursor starts from now (nothing is replayed). `where`: an extra filter (the
     portfolio rule in team mode)."""
-    position = _parse(cursor)
-    if position is None:
+    try:
+        after = int(cursor) if cursor else None
+    except ValueError:
+        after = None
+    if after is None:
         return [], current_cursor(ctx)
     c = _EV.c
-    sqlite_engine = is_sqlite(ctx.engine)
-    q = select(_EV)
-    if sqlite_engine:
-        q = q.where(c.id > position[1]).order_by(c.id)
-    else:
-        xid, ident = position
-        q = (q.where(or_(c.xid > xid, and_(c.xid == xid, c.id > ident)),
-                     c.xid < _XMIN)
-             .order_by(c.xid, c.id))
+    q = select(_EV).where(c.id > after)
     if where is not None:
         q = q.where(where)
-    q = q.limit(limit)
+    q = q.order_by(c.id).limit(limit)
     with ctx.engine.connect() as conn:
         rows = conn.execute(q).mappings().all()
     if not rows:
-        return [], cursor or ""
-    events = [_event(r, sqlite_engine) for r in rows]
+        return [], str(after)
+    events = [EventRecord(id=str(r["id"]), kind=r["kind"], at=r["at"], reference=r["reference"],
+                          policy=r["policy_number"],
+                          data=json.loads(r["data"]) if r["data"] else {})
+              for r in rows]
     return events, events[-1].id
 
 
-def _event(r: Any, sqlite_engine: bool) -> EventRecord:
-    ident = str(r["id"]) if sqlite_engine else f"{r['xid']}.{r['id']}"
-    return EventRecord(id=ident, kind=r["kind"], at=r["at"], reference=r["reference"],
-                       policy=r["policy_number"], data=json.loads(r["data"]) if r["data"] else {})
-
-
-__all__ = ["IMPORT_DONE", "LINK_CHANGED", "PAYMENT_APPROVED", "PAYMENT_DENIED", "PAYMENT_ERROR",
-           "PAYMENT_RECEIVED", "REVIEW_ADDED", "REVIEW_RESOLVED", "current_cursor", "read",
-           "record", "row", "statement"]
+__all__ = ["EVENT_LOCK", "IMPORT_DONE", "LINK_CHANGED", "PAYMENT_APPROVED", "PAYMENT_DENIED",
+           "PAYMENT_ERROR", "PAYMENT_RECEIVED", "REVIEW_ADDED", "REVIEW_RESOLVED",
+           "current_cursor", "insert_rows", "read", "record", "row"]

@@ -126,7 +126,7 @@ def apply_read_result(
                 "at": now, "agent": agent, "action": "import", "subject": filename[:200],
                 "detail": json.dumps(_audit_detail(report), ensure_ascii=False),
             }])
-            conn.execute(events.statement(is_sqlite(engine)), [events.row(
+            events.insert_rows(conn, [events.row(
                 at=now, kind=events.IMPORT_DONE, agent=agent,
                 data={"added": report.added, "updated": report.updated,
                       "settled": report.settled_elsewhere})])

@@ -180,6 +180,7 @@ def _row_values(ctx: AppContext, n: MitNotification, now: datetime) -> dict[str,
 
 
 _PENDING = "paylink_pending_inserts"
+_EVENTS = "paylink_pending_events"
 
 
 @lru_cache(maxsize=2)
@@ -259,6 +260,8 @@ def _write(ctx: AppContext) -> Iterator[Session]:
             conn = _conn(session)
             for stmt, rows in pending.items():
                 conn.execute(stmt, rows)  # one executemany per table
+        # Last, right before the commit: the event log's lock is held for no longer.
+        events.insert_rows(_conn(session), session.info.pop(_EVENTS, []))
 
 
 def _later(session: Session, stmt: Any, row: dict[str, Any]) -> None:
@@ -492,17 +495,17 @@ def _tell(session: Session, ctx: AppContext, n: Any, link: Any, status: str, rea
             "reference": getattr(link, "reference", None) or n.reference,
             "policy_number": getattr(link, "policy_number", None),
             "agent": getattr(link, "agent", None)}
-    stmt = events.statement(is_sqlite(ctx.engine))
+    tell = session.info.setdefault(_EVENTS, []).append
     applied = status == NotificationStatus.APPLIED.value or reason in _APPLIED_WITH_REVIEW
     if n.response == "approved" and applied:
-        _later(session, stmt, events.row(kind=events.PAYMENT_APPROVED, **base, data={
+        tell(events.row(kind=events.PAYMENT_APPROVED, **base, data={
             "authorization": n.authorization, "amount": n.amount, "folio": n.folio}))
     elif n.response in ("denied", "error") and link is not None:
         kind = events.PAYMENT_DENIED if n.response == "denied" else events.PAYMENT_ERROR
-        _later(session, stmt, events.row(kind=kind, **base, data={
+        tell(events.row(kind=kind, **base, data={
             "cd_error": n.cd_error, "nb_error": n.nb_error, "folio": n.folio}))
     if status == NotificationStatus.REVIEW.value and reason is not None:
-        _later(session, stmt, events.row(kind=events.REVIEW_ADDED, **base, data={
+        tell(events.row(kind=events.REVIEW_ADDED, **base, data={
             "reason": reason, "notification_id": n.id, "response": n.response}))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from paylink_tui.store.types import Money, UTCDateTime
@@ -197,14 +197,11 @@ class Event(SQLModel, table=True):
     """What happened, for the agents' live view (the TUI's toasts, the API's event stream).
 
     Written by the use case in the same transaction as what it records, so an event exists
-    exactly when its change was committed. Read in order of `position` (services/events.py):
-    on SQLite the id (writers are serialised), on PostgreSQL the writing transaction's id
-    `xid`, then the id, and only of transactions older than every one still running."""
+    exactly when its change was committed; ids become visible in id order
+    (services/events.py), so a reader's cursor is the last id it read."""
 
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_position", "xid", "id"),)
     id: int | None = Field(default=None, primary_key=True)
-    xid: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     at: datetime = Field(sa_column=_utc_col())
     kind: str = Field(max_length=30)
     link_id: int | None = Field(default=None, foreign_key="payment_link.id", index=True)

@@ -23,7 +23,6 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('event',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('xid', sa.BigInteger(), nullable=True),
     sa.Column('at', paylink_tui.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
     sa.Column('link_id', sa.Integer(), nullable=True),
@@ -35,12 +34,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('event', schema=None) as batch_op:
-        batch_op.create_index('ix_event_position', ['xid', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_event_link_id'), ['link_id'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_event_link_id'))
-        batch_op.drop_index('ix_event_position')
     op.drop_table('event')
