@@ -279,7 +279,7 @@ def test_migration_0002_turns_sqlite_floats_into_exact_cents(tmp_path, clock):
 
 def test_migration_0002_leaves_postgresql_numeric_alone(pg_url):
     engine = make_engine(pg_url)
-    assert db.current_revision(engine) == "0002"
+    assert db.current_revision(engine) == db.HEAD_REVISION
     with write_session(engine) as session:
         _policy(session.connection())
         session.add(Receipt(**_receipt("R1", Decimal("5906.07"))))

@@ -2,5 +2,5 @@
 scripts, so start-up can compare versions without loading Alembic (or SQLAlchemy: see
 store/first_page.py)."""
 
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 HEAD_REVISION = REVISIONS[-1]
