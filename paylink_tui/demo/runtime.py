@@ -100,8 +100,9 @@ class DemoRuntime:
             )
             server.app = create_app(
                 ctx, serve_sandbox=True, deliver_interval=self.deliver_interval,
+                # The demo's sandbox lists its links at / (on loopback only: it checks Host).
                 sandbox_kwargs={"company": settings.company, "timezone": settings.timezone,
-                                "notify_url": self.notify_url},
+                                "notify_url": self.notify_url, "list_links": True},
             )
             self._server = server
             self.ctx = ctx

@@ -226,12 +226,14 @@ def parse_notification(str_response: str, key_hex: str) -> Notification:
         raise NotificationRejected("strResponse too large")
     try:
         xml_text = decrypt(str_response, key_hex)
+        root = parse_xml(xml_text, lenient=True)
     except CryptoError as exc:
         raise NotificationRejected(exc.cause) from None
-    try:
-        root = parse_xml(xml_text, lenient=True)
     except UnsafeXML as exc:
         raise NotificationRejected(f"decrypted, but {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - anything else is a refusal like the others:
+        # a different answer for an unforeseen failure would be an oracle of its own.
+        raise NotificationRejected(f"unreadable ({type(exc).__name__})") from None
     if root.tag != "CENTEROFPAYMENTS":
         raise NotificationRejected("decrypted, but not a CENTEROFPAYMENTS document")
     t = lambda tag: text_of(root, tag)  # noqa: E731
