@@ -70,12 +70,13 @@ class DemoRuntime:
         from paylink_tui.gateway import sandbox_defaults as sd
         from paylink_tui.gateway.mit import MitGateway
         from paylink_tui.mail.server import MailDrop
+        from paylink_tui.paths import private_dir
         from paylink_tui.store.db import open_database
         from paylink_tui.web.app import create_app
         from paylink_tui.web.server import BackgroundServer
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.mail_folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder, tighten=True)
+        private_dir(self.mail_folder, tighten=True)
         try:
             self._maildrop = MailDrop(self.mail_folder).start()
             self.smtp_port = self._maildrop.port

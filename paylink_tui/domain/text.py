@@ -80,8 +80,6 @@ def loggable(value: object, limit: int = 120) -> str:
 def describe_char(ch: str) -> str:
     names = {"\r": "retorno de carro (CR)", "\n": "salto de línea (LF)", "\t": "tabulador",
              "\x1b": "escape (ESC)", "\x00": "carácter nulo"}
-    if BIDI_RE.match(ch):
-        return f"carácter de control de dirección del texto U+{ord(ch):04X}"
     return names.get(ch, f"carácter de control U+{ord(ch):04X}")
 
 

@@ -21,7 +21,13 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from paylink_tui.domain.money import CENT, InvalidAmount, parse_amount, parse_currency
-from paylink_tui.domain.text import CONTROL_RE, describe_char, find_control_char, fold
+from paylink_tui.domain.text import (
+    UNSAFE_RE,
+    describe_char,
+    find_bidi_char,
+    find_control_char,
+    fold,
+)
 
 COLUMNS = (
     "poliza", "recibo", "ramo", "nombre", "apellido_paterno", "apellido_materno",
@@ -97,9 +103,11 @@ class ReadResult:
 
 
 def printable(value: str, limit: int = 60) -> str:
-    """Escape control characters (\\n, \\x1b, …) so a bad value cannot drive the terminal."""
+    """Escape control characters (\\n, \\x1b, …) and bidirectional overrides (U+202E) so a
+    bad value can drive neither the terminal nor the order in which it is read."""
     text = "".join(
-        (repr(ch)[1:-1] if find_control_char(ch) else ch) for ch in value
+        (ch.encode("unicode_escape").decode("ascii") if UNSAFE_RE.match(ch) else ch)
+        for ch in value
     )
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -343,7 +351,7 @@ def _quick_row(
     if len(values) != width:
         return None
     try:
-        if CONTROL_RE.search(_EMPTY.join(values)):  # type: ignore[arg-type]
+        if UNSAFE_RE.search(_EMPTY.join(values)):  # type: ignore[arg-type]
             return None
     except TypeError:  # not all text: an XLSX row
         return None
@@ -415,11 +423,17 @@ def _validate_row(
         for name, index in columns.items()
         for v in (values[index] if index < count else "",)
     }
-    if CONTROL_RE.search(_EMPTY.join(texts.values())):
+    if UNSAFE_RE.search(_EMPTY.join(texts.values())):
         for name, raw in texts.items():
             bad = find_control_char(raw)
             if bad is not None:
                 errors.append(RowError(line, name, raw, f"contiene un {describe_char(bad)}"))
+            elif (bidi := find_bidi_char(raw)) is not None:
+                # "Ana\u202eZEREP" is shown as "AnaPEREZ": the name would read as another.
+                errors.append(RowError(
+                    line, name, raw,
+                    f"contiene un carácter invisible que cambia el sentido del texto "
+                    f"(U+{ord(bidi):04X}): se leería distinto de lo que es"))
         return None, errors
     for name, raw in texts.items():
         texts[name] = raw.strip()
