@@ -7,7 +7,6 @@ field name and every other value is MIT's."""
 
 from __future__ import annotations
 
-import base64
 import re
 from urllib.parse import quote
 
@@ -96,7 +95,3 @@ def plus_as_space(xml: str, key: str = KEY) -> str:
         if "+" in b64:
             return b64.replace("+", " ")
     raise AssertionError("no ciphertext with a '+' in 500 tries")
-
-
-def b64_bytes(value: str) -> bytes:
-    return base64.b64decode(value)
