@@ -12,15 +12,17 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from paylink_tui.domain.money import format_money
-from paylink_tui.domain.text import find_control_char, full_name
+from paylink_tui.domain.text import UNSAFE_RE, full_name
 
 SortKey = tuple[str, date, str]
 
 
 def printable(value: str, limit: int = 60) -> str:
-    """Escape control characters (\\n, \\x1b, …) so a bad value cannot drive the terminal."""
+    """Escape control characters (\\n, \\x1b, …) and bidirectional overrides (U+202E) so a
+    bad value can drive neither the terminal nor the order in which it is read."""
     text = "".join(
-        (repr(ch)[1:-1] if find_control_char(ch) else ch) for ch in value
+        (ch.encode("unicode_escape").decode("ascii") if UNSAFE_RE.match(ch) else ch)
+        for ch in value
     )
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

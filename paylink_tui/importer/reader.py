@@ -23,7 +23,13 @@ from email_validator import EmailNotValidError, validate_email
 from paylink_tui.domain.errors import ImportFileError  # noqa: F401 - re-exported
 from paylink_tui.domain.money import CENT, InvalidAmount, parse_amount, parse_currency
 from paylink_tui.domain.results import RowError, printable  # noqa: F401 - re-exported
-from paylink_tui.domain.text import CONTROL_RE, describe_char, find_control_char, fold
+from paylink_tui.domain.text import (
+    UNSAFE_RE,
+    describe_char,
+    find_bidi_char,
+    find_control_char,
+    fold,
+)
 
 COLUMNS = (
     "poliza", "recibo", "ramo", "nombre", "apellido_paterno", "apellido_materno",
@@ -314,7 +320,7 @@ def _quick_row(
     if len(values) != width:
         return None
     try:
-        if CONTROL_RE.search(_EMPTY.join(values)):  # type: ignore[arg-type]
+        if UNSAFE_RE.search(_EMPTY.join(values)):  # type: ignore[arg-type]
             return None
     except TypeError:  # not all text: an XLSX row
         return None
@@ -386,11 +392,17 @@ def _validate_row(
         for name, index in columns.items()
         for v in (values[index] if index < count else "",)
     }
-    if CONTROL_RE.search(_EMPTY.join(texts.values())):
+    if UNSAFE_RE.search(_EMPTY.join(texts.values())):
         for name, raw in texts.items():
             bad = find_control_char(raw)
             if bad is not None:
                 errors.append(RowError(line, name, raw, f"contiene un {describe_char(bad)}"))
+            elif (bidi := find_bidi_char(raw)) is not None:
+                # "Ana\u202eZEREP" is shown as "AnaPEREZ": the name would read as another.
+                errors.append(RowError(
+                    line, name, raw,
+                    f"contiene un carácter invisible que cambia el sentido del texto "
+                    f"(U+{ord(bidi):04X}): se leería distinto de lo que es"))
         return None, errors
     for name, raw in texts.items():
         texts[name] = raw.strip()

@@ -120,6 +120,9 @@ class Notification(SQLModel, table=True):
     card_mask: str | None = Field(default=None, max_length=30)
     email: str | None = Field(default=None, max_length=254)
     raw_xml: str = Field(sa_column=Column(Text, nullable=False))
+    # NULL when folio and reference identify it; else "folio:…" or "sha256:<decrypted body>".
+    identity_key: str | None = Field(default=None, max_length=80, index=True, unique=True)
+    promotion: str | None = Field(default=None, max_length=40)  # MIT's promocion: C, 3, 6…
     received_at: datetime = Field(sa_column=_utc_col(index=True))
     status: str = Field(default="review", max_length=20, index=True)
     review_reason: str | None = Field(default=None, max_length=40)
