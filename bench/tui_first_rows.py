@@ -42,13 +42,13 @@ def child(url: str, started: float) -> None:
 
     os.environ["PAYLINK_DATABASE_URL"] = url
     sys.path.insert(0, str(ROOT))
-    from paylink_tui.cli.common import context_or_exit, settings_or_exit
+    from paylink_tui.cli.common import backend_or_exit, settings_or_exit
 
-    ctx = context_or_exit(settings_or_exit())
+    backend = backend_or_exit(settings_or_exit())
     from paylink_tui.ui.app import make_app
     from paylink_tui.ui.widgets.pending_table import PendingTable
 
-    app = make_app(ctx, live=False, cursor_blink=False)
+    app = make_app(backend, live=False, cursor_blink=False)
     out: dict[str, object] = {}
 
     async def run() -> None:
@@ -186,7 +186,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from datetime import datetime, timezone
 
-    from paylink_tui.store.first_page import first_page, sqlite_path
+    from paylink_tui.backend.first_page import first_page, sqlite_path
 
     first_receipt = first_page(sqlite_path(url), datetime.now(timezone.utc), 1)[0].receipt
     terminal = [in_terminal(url, first_receipt) for _ in range(args.runs)]

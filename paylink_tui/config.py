@@ -68,12 +68,25 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["none", "starttls", "ssl"] = "none"
     smtp_timeout: float = Field(default=20.0, gt=0, le=600, allow_inf_nan=False)
+    # A login over an unencrypted connection to another machine sends the password in clear:
+    # refused unless the operator says so here (mail/transport.py).
+    smtp_allow_plain_login: bool = False
+
+    # `serve`, the notification receiver (web/guard.py, web/server.py).
+    proxy_headers: bool = False  # take the client's address from X-Forwarded-For
+    forwarded_allow_ips: str = "127.0.0.1"  # the proxies whose X-Forwarded-For is believed
+    mit_allowed_ips: str | None = None  # addresses or networks MIT posts from; empty: any
+    notify_max_failures: int = Field(default=10, ge=1, le=100_000)
+    notify_failure_window: float = Field(default=600.0, gt=0, le=86_400, allow_inf_nan=False)
+    serve_max_connections: int = Field(default=256, ge=1, le=100_000)
+    serve_read_timeout: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
 
     link_sender: str = "pagopoliza@mitec.com.mx"
     notice_sender: str = "notificaciones@mitec.com.mx"
     agent_email: str | None = None
     templates_dir: Path | None = None
     sandbox_notify_url: str | None = None
+    sandbox_hosts: str | None = None  # Host names the sandbox answers besides this machine's
 
     @field_validator("mit_notify_payer", mode="before")
     @classmethod
@@ -92,6 +105,22 @@ class Settings(BaseSettings):
             pendulum.timezone(value)
         except Exception as exc:
             raise ValueError(f"zona horaria desconocida: {value}") from exc
+        return value
+
+    @field_validator("mit_allowed_ips", "forwarded_allow_ips")
+    @classmethod
+    def _address_list(cls, value: str | None) -> str | None:
+        from ipaddress import ip_network
+
+        for item in (value or "").split(","):
+            item = item.strip()
+            if not item or item == "*":
+                continue
+            try:
+                ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"«{item}» no es una dirección IP ni una red (p. ej. "
+                                 "200.57.0.0/16), separadas por comas") from None
         return value
 
     @field_validator("database_url")

@@ -132,8 +132,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, DemoRuntime(Path(tmp) / "demo") as runtime:
         prepare(runtime)
-        app = make_app(runtime.ctx, demo_info={"base_url": runtime.base_url,
-                                               "mail_folder": str(runtime.mail_folder)},
+        app = make_app(runtime.backend, demo_info={"base_url": runtime.base_url,
+                                                   "mail_folder": str(runtime.mail_folder)},
                        live=False, cursor_blink=False)
         for path in asyncio.run(shoot(app, out)):
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from paylink_tui.backend.first_page import FirstRow, first_page, sqlite_path
 from paylink_tui.cli import first_frame
 from paylink_tui.cli.first_frame import peek_settings, render, table_rows
 from paylink_tui.services.receipts import pending_page
-from paylink_tui.store.first_page import FirstRow, first_page, sqlite_path
 from paylink_tui.store.models import Receipt
 from tests.helpers import seed
 from tests.test_pending import ROWS, make_ctx

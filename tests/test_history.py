@@ -2,6 +2,7 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 
+from paylink_tui.backend.local import LocalBackend
 from paylink_tui.cli.history_cmd import history_data
 from paylink_tui.config import Settings
 from paylink_tui.domain.validity import link_window
@@ -65,7 +66,7 @@ def test_history_json_has_the_documented_shape(engine, clock):
         s.add(Notification(folio="10", reference="NOPE", response="approved", amount=Decimal("1.00"),
                            raw_xml="<x/>", received_at=clock(), status="review",
                            review_reason="unknown_reference"))
-    data = json.loads(json.dumps(history_data(make_ctx(engine, clock))))
+    data = json.loads(json.dumps(history_data(LocalBackend(make_ctx(engine, clock)))))
     assert set(data) == {"links", "review"}
     link = data["links"][0]
     assert link["amount"] == "75.17" and link["currency"] == "MXN"
@@ -112,7 +113,7 @@ def test_history_csv_lists_links_and_the_notifications_kept_for_review(engine, c
         s.add(Notification(folio="10", reference="NOPE", response="approved", amount=Decimal("1.00"),
                            raw_xml="<x/>", received_at=clock(), status="review",
                            review_reason="unknown_reference"))
-    monkeypatch.setattr(common, "context_or_exit", lambda *a, **k: make_ctx(engine, clock))
+    monkeypatch.setattr(common, "backend_or_exit", lambda *a, **k: LocalBackend(make_ctx(engine, clock)))
     assert history_cmd.run(argparse.Namespace(format="csv")) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0][0] == "tipo" and rows[1][0] == "liga" and rows[2][0] == "por_revisar"

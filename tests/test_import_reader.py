@@ -155,6 +155,18 @@ def test_control_character_in_a_field_is_rejected(tmp_path, char, described):
     assert char not in str(error)  # shown escaped, so it cannot drive the terminal
 
 
+@pytest.mark.parametrize("char", ["\u202e", "\u202d", "\u2066", "\u2067", "\u200f", "\u061c"])
+def test_a_bidirectional_override_in_a_name_is_rejected_with_its_line_and_reason(tmp_path, char):
+    # "Jos\u202eañeP" is shown as "JosPeña": the agent would read another client's name.
+    text = f"{HEADER}\n{GOOD}\n{GOOD.replace('R1', 'R2').replace('José', f'Jos{char}é')}\n"
+    result = read_receipts(write(tmp_path, text))
+    assert [r.receipt for r in result.rows] == ["R1"]  # the good row is kept
+    [error] = result.errors
+    assert (error.line, error.column) == (3, "nombre")
+    assert f"U+{ord(char):04X}" in error.reason and "sentido del texto" in error.reason
+    assert char not in str(error)  # shown escaped, so it cannot reorder the message either
+
+
 def test_line_break_inside_a_quoted_field_is_rejected_at_the_row_start_line(tmp_path):
     text = f'{HEADER}\n{GOOD}\nAU2,R2,,"Ana\nMaría",Ruiz,,,,5.00,,01/01/2024\nAU3,R3,,Eva,Cruz,,,,6.00,,01/01/2024\n'
     result = read_receipts(write(tmp_path, text))

@@ -13,12 +13,12 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import StatementError
 
 import paylink_tui.store.db as db
+from paylink_tui.backend.first_page import first_page
 from paylink_tui.config import Settings
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.receipts import pending_page, pending_totals
 from paylink_tui.store.bulk import executemany
 from paylink_tui.store.db import make_engine, read_session, write_session
-from paylink_tui.store.first_page import first_page
 from paylink_tui.store.models import Client, LinkReceipt, Notification, PaymentLink, Policy, Receipt
 from paylink_tui.store.types import Money, sum_in_cents
 
@@ -241,7 +241,7 @@ def test_migration_0002_turns_sqlite_floats_into_exact_cents(tmp_path, clock):
     assert "real" in before  # what the old code left behind
     engine.dispose()
     # This test writes every money column 0002 converts; payment_link.paid_amount comes with
-    # 0004, after the conversion, copied from `amount` (cents already): tests/test_schema.py.
+    # 0005, after the conversion, copied from `amount` (cents already): tests/test_schema.py.
     assert _money_columns() == {("receipt", "amount"), ("payment_link", "amount"),
                                 ("link_receipt", "amount"), ("notification", "amount"),
                                 ("payment_link", "paid_amount")}

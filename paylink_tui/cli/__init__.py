@@ -111,11 +111,20 @@ def _configure_logging(command_module: str) -> None:
 
         import platformdirs
 
+        from paylink_tui.paths import private_dir, private_file
+
+        class PrivateRotatingFileHandler(RotatingFileHandler):
+            """Each log file (and each rotated one) 0600: lines name clients and links."""
+
+            def _open(self):  # type: ignore[no-untyped-def]
+                private_file(self.baseFilename)
+                return super()._open()
+
         folder = platformdirs.user_log_path("paylink-tui", appauthor=False)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            handler = RotatingFileHandler(folder / "paylink-tui.log", maxBytes=2_000_000,
-                                          backupCount=3, encoding="utf-8")
+            private_dir(folder, tighten=True)
+            handler = PrivateRotatingFileHandler(folder / "paylink-tui.log", maxBytes=2_000_000,
+                                                 backupCount=3, encoding="utf-8")
         except OSError:
             handler = logging.NullHandler()
     handler.setFormatter(fmt)

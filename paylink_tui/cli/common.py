@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:  # pragma: no cover
+    from paylink_tui.backend.base import Backend
     from paylink_tui.config import Settings
 
 # pydantic-settings loads only when a command needs the settings: `--help`, `--version`
@@ -31,26 +32,17 @@ def settings_or_exit() -> Settings:
         fail(str(exc))
 
 
-def context_or_exit(settings: Settings | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
-    """The AppContext on the configured database, or a clear message and exit 2."""
-    from sqlalchemy.exc import OperationalError
-
-    from paylink_tui.services.context import open_context
-    from paylink_tui.store.db import SchemaError
+def backend_or_exit(settings: Settings | None = None) -> Backend:
+    """The backend this machine uses (the configured database here; the agency's server in
+    team mode), or a clear message and exit 2."""
+    from paylink_tui.backend.factory import open_backend
+    from paylink_tui.domain.errors import AgentError
 
     settings = settings or settings_or_exit()
     try:
-        return open_context(settings, notify=lambda message: print(message, file=sys.stderr),
-                            **kwargs)
-    except SchemaError as exc:
-        fail(str(exc))
-    except OperationalError as exc:
-        fail(f"No se pudo abrir la base de datos: {_db_reason(exc)}")
-
-
-def _db_reason(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-    return text[:200]
+        return open_backend(settings, notify=lambda message: print(message, file=sys.stderr))
+    except AgentError as exc:
+        fail(exc.message)
 
 
 def add_format_argument(parser: argparse.ArgumentParser) -> None:

@@ -31,23 +31,14 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_upgrade(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from paylink_tui.store.db import REVISIONS, current_revision, make_engine, newer_schema_message, upgrade
+    from paylink_tui.backend.admin import upgrade_database
+    from paylink_tui.domain.errors import AgentError
 
     settings = settings_or_exit()
-    engine = make_engine(settings.database_url)
     try:
-        before = current_revision(engine)
-        if before is not None and before not in REVISIONS:
-            fail(newer_schema_message(before))
-        upgrade(engine)
-        after = current_revision(engine)
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
-        fail(f"No se pudo actualizar la base de datos: {reason}")
-    finally:
-        engine.dispose()
+        before, after = upgrade_database(settings)
+    except AgentError as exc:
+        fail(exc.message)
     if before == after:
         print(f"El esquema ya estaba al día (versión {after}).")
     else:

@@ -2,7 +2,7 @@
 
 Python needs about a second and a half on these machines to load SQLAlchemy,
 pydantic-settings and Textual before the app can draw anything. So `paylink-tui` first
-reads the first page with the standard library (store/first_page.py) and paints it in the
+reads the first page with the standard library (backend/first_page.py) and paints it in the
 alternate screen, in the app's layout, with plain ANSI codes; the app then loads and draws
 over it. Keys typed meanwhile are not lost: the terminal stops echoing them and keeps them
 queued until the app reads them.
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TextIO
 
+from paylink_tui.backend.first_page import FirstRow, first_page, sqlite_path
 from paylink_tui.domain.text import CONTROL_RE
 from paylink_tui.paths import DEFAULT_TIMEZONE
-from paylink_tui.store.first_page import FirstRow, first_page, sqlite_path
 
 # The app's layout (ui/styles/pending.tcss, ui/widgets/pending_table.py).
 COLUMNS = (("", 1), ("Póliza", 12), ("Recibo", 11), ("Ramo", 6), ("Contratante", 38),

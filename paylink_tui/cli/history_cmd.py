@@ -26,12 +26,10 @@ def iso(dt: datetime | None, tz: str) -> str | None:
     return to_local(dt, tz).isoformat()
 
 
-def history_data(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from paylink_tui.services.history import list_links, list_review_rows
-
-    tz = ctx.tz
+def history_data(backend) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    tz = backend.identity().timezone
     links = []
-    for row in list_links(ctx, limit=None):
+    for row in backend.list_links(limit=None):
         item: dict[str, Any] = {
             "reference": row.reference,
             "url": row.url,
@@ -73,21 +71,20 @@ def history_data(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             "id": n.id, "reference": n.reference, "folio": n.folio, "response": n.response,
             "amount": None if n.amount is None else str(n.amount),
             "authorization": n.authorization, "taken_at": iso(n.taken_at, tz),
-            "received_at": iso(n.received_at, tz), "reason": n.review_reason,
+            "received_at": iso(n.received_at, tz), "reason": n.reason,
         }
-        for n in list_review_rows(ctx)
+        for n in backend.list_review()
     ]
     return {"links": links, "review": review}
 
 
 def run(args: argparse.Namespace) -> int:
-    from paylink_tui.cli.common import context_or_exit, print_table, write_csv, write_json
+    from paylink_tui.cli.common import backend_or_exit, print_table, write_csv, write_json
     from paylink_tui.domain import labels
     from paylink_tui.domain.money import format_money
     from paylink_tui.domain.status import EmailStatus, LinkStatus, ReviewReason
 
-    ctx = context_or_exit()
-    data = history_data(ctx)
+    data = history_data(backend_or_exit())
     if args.format == "json":
         write_json(data)
         return 0

@@ -39,28 +39,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings=None) -> int:  # type: ignore[no-untyped-def]
     from pathlib import Path
 
-    from sqlalchemy.exc import OperationalError
-
-    from paylink_tui.cli.common import context_or_exit
-    from paylink_tui.importer.reader import ImportFileError, read_receipts
-    from paylink_tui.services.importing import apply_read_result
+    from paylink_tui.cli.common import backend_or_exit
+    from paylink_tui.domain.errors import AgentError, ImportFileError
 
     path = Path(args.file)
-    ctx = context_or_exit(settings)
+    backend = backend_or_exit(settings)
     try:
         with _Progress(path) as progress:
-            result = read_receipts(path, on_progress=progress.rows_read)
-            progress.saving(result.total_rows)
-            report = apply_read_result(ctx.engine, result, filename=path.name, full=args.full,
-                                       yes=args.yes, agent=ctx.agent, now=ctx.now())
+            report = backend.import_file(path, full=args.full, yes=args.yes,
+                                         on_progress=progress.update)
     except ImportFileError as exc:
         print(f"Error: {exc} No se importó nada.", file=sys.stderr)
         return 2
-    except OperationalError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
-        print(f"Error: la base de datos no aceptó la importación ({reason}). "
-              "No se importó nada.", file=sys.stderr)
+    except AgentError as exc:  # the database (or the server) did not take it
+        print(f"Error: {exc.message} No se importó nada.", file=sys.stderr)
         return 2
+    finally:
+        backend.close()
     print_report(report, args.full)
     return report.exit_code
 
@@ -139,11 +134,12 @@ class _Progress:
         if self._progress is not None:
             self._progress.stop()
 
-    def rows_read(self, rows: int) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, rows=rows)
-
-    def saving(self, rows: int) -> None:
-        if self._progress is not None and self._task is not None:
+    def update(self, stage: str, rows: int) -> None:
+        """The backend's progress: `reading` rows of the file, then `saving` them."""
+        if self._progress is None or self._task is None:
+            return
+        if stage == "saving":
             self._progress.update(self._task, description="Guardando en la base de datos",
                                   rows=rows)
+        else:
+            self._progress.update(self._task, rows=rows)

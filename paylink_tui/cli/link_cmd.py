@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paylink_tui.cli.common import context_or_exit, fail, settings_or_exit
+    from paylink_tui.cli.common import backend_or_exit, fail, settings_or_exit
 
     receipts = [r for r in (args.receipts or []) if r.strip()]
     if not receipts and not args.policy:
@@ -59,32 +59,27 @@ def run(args: argparse.Namespace) -> int:
     if not args.email:
         fail("falta --email CORREO (el correo del cliente).", EXIT_USAGE)
 
-    settings = settings_or_exit()
-    ctx = context_or_exit(settings)
+    backend = backend_or_exit(settings_or_exit())
     try:
-        return _generate(ctx, receipts, args.policy, args.email)
+        return _generate(backend, receipts, args.policy, args.email)
     finally:
-        ctx.engine.dispose()
+        backend.close()
 
 
-def _generate(ctx, receipts: list[str], policy: str | None, email: str) -> int:  # type: ignore[no-untyped-def]
+def _generate(backend, receipts: list[str], policy: str | None, email: str) -> int:  # type: ignore[no-untyped-def]
     from paylink_tui.domain.dates import long_date
+    from paylink_tui.domain.errors import AgentError, OutcomeUnknown
     from paylink_tui.domain.labels import EMAIL
     from paylink_tui.domain.status import EmailStatus
-    from paylink_tui.services.links import LinkError, OutcomeUnknown, generate_link
 
     try:
-        link = generate_link(ctx, receipt_numbers=receipts, policy_number=policy, email=email)
+        link = backend.generate_link(receipt_numbers=receipts, policy_number=policy, email=email)
     except OutcomeUnknown as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return EXIT_UNCONFIRMED
-    except LinkError as exc:
+    except AgentError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return EXIT_FAILED
-    finally:
-        gateway = ctx.gateway
-        if gateway is not None:
-            gateway.close()
 
     print(f"Liga generada para la póliza {link.policy_number} "
           f"(recibos {', '.join(link.receipt_numbers)}).")

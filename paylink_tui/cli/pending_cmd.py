@@ -22,12 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from paylink_tui.cli.common import context_or_exit, print_table, write_csv, write_json
+    from paylink_tui.cli.common import backend_or_exit, print_table, write_csv, write_json
     from paylink_tui.domain.money import format_amount
-    from paylink_tui.services.receipts import iter_pending
 
-    ctx = context_or_exit()
-    rows = iter_pending(ctx, search=args.search)
+    backend = backend_or_exit()
+    rows = backend.iter_pending(search=args.search)
 
     def values(r):  # type: ignore[no-untyped-def]
         return [r.receipt, r.policy, r.ramo, r.first_name, r.last_name, r.second_last_name,

@@ -8,7 +8,7 @@ import argparse
 import sys
 from datetime import date, datetime
 
-from paylink_tui.cli.common import context_or_exit, fail, print_table
+from paylink_tui.cli.common import backend_or_exit, fail, print_table
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -56,14 +56,13 @@ def outcome_text(item) -> str:  # type: ignore[no-untyped-def]
 
 def run(args: argparse.Namespace) -> int:
     from paylink_tui.cli.review_cmd import label_response
-    from paylink_tui.gateway.errors import GatewayError
-    from paylink_tui.services.reconcile import reconcile
+    from paylink_tui.domain.errors import ReconcileError
 
-    ctx = context_or_exit()
+    backend = backend_or_exit()
     try:
-        report = reconcile(ctx, day=args.fecha)
-    except GatewayError as exc:
-        fail(exc.message + " La conciliación necesita la consulta de transacciones de MIT.")
+        report = backend.reconcile(day=args.fecha)
+    except ReconcileError as exc:
+        fail(exc.message)
     if report.found:
         print_table(
             ["Referencia", "Operación", "Respuesta", "Monto", "Resultado"],

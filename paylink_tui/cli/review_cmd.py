@@ -7,7 +7,7 @@ import argparse
 
 from paylink_tui.cli.common import (
     add_format_argument,
-    context_or_exit,
+    backend_or_exit,
     fail,
     print_table,
     write_csv,
@@ -74,10 +74,9 @@ def label_response(response: str | None) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from paylink_tui.services.notifications import list_review
-
-    ctx = context_or_exit()
-    items = list_review(ctx)
+    backend = backend_or_exit()
+    tz = backend.identity().timezone
+    items = backend.list_review()
     if args.format == "json":
         write_json([
             {
@@ -91,42 +90,37 @@ def run_list(args: argparse.Namespace) -> int:
             for it in items
         ])
     elif args.format == "csv":
-        write_csv(HEADERS, _rows(items, ctx.tz))
+        write_csv(HEADERS, _rows(items, tz))
     elif not items:
         print("No hay notificaciones por revisar.")
     else:
-        print_table(HEADERS, _rows(items, ctx.tz), title="Notificaciones por revisar")
+        print_table(HEADERS, _rows(items, tz), title="Notificaciones por revisar")
     return 0
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from paylink_tui.services.notifications import (
-        NeedsConfirmation,
-        ReviewError,
-        applied_message,
-        apply_review,
-    )
+    from paylink_tui.domain.errors import AgentError, NeedsConfirmation
 
-    ctx = context_or_exit()
+    backend = backend_or_exit()
     try:
-        got = apply_review(ctx, args.id, reference=args.link, agent=ctx.agent,
-                           accept_differences=args.accept)
+        got = backend.apply_review(args.id, reference=args.link,
+                                   accept_differences=args.accept)
     except NeedsConfirmation as exc:
         fail(exc.message + " No se aplicó. Si lo revisó y es correcto, repita el comando con "
              "--aceptar-diferencia.", 1)
-    except ReviewError as exc:
+    except AgentError as exc:
         fail(exc.message, 1)
-    print(applied_message(args.id, args.link, got.status, got.email_problem))
+    print(got.message)
     return 0
 
 
 def run_dismiss(args: argparse.Namespace) -> int:
-    from paylink_tui.services.notifications import ReviewError, dismiss_review
+    from paylink_tui.domain.errors import AgentError
 
-    ctx = context_or_exit()
+    backend = backend_or_exit()
     try:
-        dismiss_review(ctx, args.id, note=args.note, agent=ctx.agent)
-    except ReviewError as exc:
+        got = backend.dismiss_review(args.id, note=args.note)
+    except AgentError as exc:
         fail(exc.message, 1)
-    print(f"Notificación {args.id} marcada como resuelta.")
+    print(got.message)
     return 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from paylink_tui.gateway import sandbox_defaults as sd
+SANDBOX_HOST = "127.0.0.1"
+SANDBOX_PORT = 8765
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -18,29 +19,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "PAYLINK_SANDBOX_NOTIFY_URL."
         ),
     )
-    parser.add_argument("--host", default=sd.SANDBOX_HOST, help="dirección (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=sd.SANDBOX_PORT, help="puerto (8765)")
+    parser.add_argument("--host", default=SANDBOX_HOST, help="dirección (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=SANDBOX_PORT, help="puerto (8765)")
     parser.set_defaults(handler=run)
     return parser
 
 
 def build_app(settings):  # noqa: ANN001, ANN201 - Settings/Starlette, imported lazily
-    from paylink_tui.gateway.sandbox import create_sandbox_app
+    from paylink_tui.web.app import sandbox_app_from_settings
 
-    return create_sandbox_app(
-        key=settings.mit_key.get_secret_value() if settings.mit_key else sd.SANDBOX_KEY,
-        data0=settings.mit_data0 or sd.SANDBOX_DATA0,
-        id_company=settings.mit_id_company or sd.SANDBOX_ID_COMPANY,
-        id_branch=settings.mit_id_branch or sd.SANDBOX_ID_BRANCH,
-        users=(settings.mit_user,) if settings.mit_user else sd.SANDBOX_USERS,
-        password=(
-            settings.mit_password.get_secret_value() if settings.mit_password
-            else sd.SANDBOX_PASSWORD
-        ),
-        company=settings.company,
-        timezone=settings.timezone,
-        notify_url=settings.sandbox_notify_url,
-    )
+    return sandbox_app_from_settings(settings)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,5 +1,7 @@
-"""`paylink-tui serve [--host] [--port] [--workers]`: the notification receiver under uvicorn
-(plus the sandbox gateway when PAYLINK_GATEWAY=sandbox)."""
+"""`paylink-tui serve [--host] [--port] [--workers] [--proxy-headers]`: the notification
+receiver under uvicorn (plus the sandbox gateway when PAYLINK_GATEWAY=sandbox), with its
+limits (web/server.py) and, behind a trusted proxy, the client's address from
+X-Forwarded-For."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import argparse
 import os
 import sys
 
-from paylink_tui.cli.common import context_or_exit, fail, settings_or_exit
+from paylink_tui.cli.common import fail, settings_or_exit
 
 FACTORY = "paylink_tui.web.app:app_from_settings"
 
@@ -28,6 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--workers", type=int, default=1,
                         help="procesos de trabajo (por omisión 1; varios requieren PostgreSQL "
                              "o aceptan la espera de escritura de SQLite)")
+    parser.add_argument("--proxy-headers", action="store_true",
+                        help="tomar la dirección del cliente de X-Forwarded-For (solo detrás de "
+                             "un proxy de confianza; igual que PAYLINK_PROXY_HEADERS=1)")
+    parser.add_argument("--forwarded-allow-ips", default=None, metavar="DIRECCIONES",
+                        help="los proxies cuyo X-Forwarded-For se cree, separados por comas "
+                             "(por omisión 127.0.0.1; igual que PAYLINK_FORWARDED_ALLOW_IPS)")
     parser.set_defaults(handler=run)
     return parser
 
@@ -35,18 +43,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from paylink_tui.gateway.errors import GatewayError
+    from paylink_tui.domain.errors import AgentError
+    from paylink_tui.web.app import preflight
+    from paylink_tui.web.server import GuardedH11Protocol, uvicorn_limits
 
     if args.workers < 1:
         fail("--workers debe ser 1 o más.")
+    # Workers read the settings again: the environment carries the flags to them.
+    if args.proxy_headers:
+        os.environ["PAYLINK_PROXY_HEADERS"] = "1"
+    if args.forwarded_allow_ips is not None:
+        os.environ["PAYLINK_FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
     settings = settings_or_exit()
-    ctx = context_or_exit(settings)  # schema checked once, before any worker starts
     try:
-        ctx.get_gateway()  # the receiver needs the gateway's key to read notifications
-    except GatewayError as exc:
+        # Once, before any worker starts: the schema, and the gateway's key (the receiver
+        # needs it to read notifications).
+        preflight(settings, notify=lambda message: print(message, file=sys.stderr))
+    except AgentError as exc:
         fail(exc.message)
-    finally:
-        ctx.engine.dispose()
     workers = args.workers
     base = f"http://{args.host}:{args.port}"
     if settings.gateway == "sandbox":
@@ -55,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
             # sandbox posts to itself, so a wildcard address becomes loopback.
             own = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
             os.environ["PAYLINK_SANDBOX_NOTIFY_URL"] = f"http://{own}:{args.port}/mit/notificacion"
+        own_host = args.host not in ("0.0.0.0", "::", "")  # noqa: S104
+        if own_host and not settings.sandbox_hosts:
+            os.environ["PAYLINK_SANDBOX_HOSTS"] = args.host  # its pages, at the address given
         if workers > 1:
             print("Aviso: con el sandbox se usa un solo proceso (sus ligas viven en memoria).",
                   file=sys.stderr)
@@ -66,9 +83,13 @@ def run(args: argparse.Namespace) -> int:
         print("Aviso: sin PAYLINK_MIT_QUERY_URL, cada aprobación se aplica sin confirmarla con "
               "MIT: quien tenga la llave de MIT puede hacer pasar un pago falso por bueno.",
               file=sys.stderr)
+    if settings.proxy_headers:
+        print(f"Dirección del cliente: X-Forwarded-For de {settings.forwarded_allow_ips}.",
+              file=sys.stderr)
     try:
         uvicorn.run(FACTORY, factory=True, host=args.host, port=args.port, workers=workers,
-                    log_level="info", access_log=False)
+                    log_level="info", access_log=False, http=GuardedH11Protocol,
+                    **uvicorn_limits(settings.serve_max_connections))
     except OSError as exc:
         fail(f"No se pudo escuchar en {args.host}:{args.port}: {exc.strerror or exc}", 1)
     return 0

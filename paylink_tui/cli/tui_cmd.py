@@ -31,12 +31,12 @@ def run(args: argparse.Namespace | None = None) -> int:
     global _frame
     frame, _frame = _frame, None
     try:
-        from paylink_tui.cli.common import context_or_exit, settings_or_exit
+        from paylink_tui.cli.common import backend_or_exit, settings_or_exit
 
-        ctx = context_or_exit(settings_or_exit())
+        backend = backend_or_exit(settings_or_exit())
         from paylink_tui.ui.app import make_app  # Textual loads only when the TUI runs
 
-        app = make_app(ctx)
+        app = make_app(backend)
     except BaseException:
         if frame is not None:
             frame.close()  # an error message goes to the agent's own screen

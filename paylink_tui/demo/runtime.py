@@ -69,6 +69,14 @@ class DemoRuntime:
         return f"{self.base_url}{QUERY_PATH}"
 
     @property
+    def backend(self):  # type: ignore[no-untyped-def]
+        """The local backend on the demo's context (what the TUI is given)."""
+        from paylink_tui.backend.local import LocalBackend
+
+        assert self.ctx is not None  # noqa: S101 - started
+        return LocalBackend(self.ctx)
+
+    @property
     def sandbox(self):  # type: ignore[no-untyped-def]
         """The running `Sandbox` (links, deliveries, wait_idle_sync)."""
         return self._server.app.state.sandbox if self._server else None
@@ -79,12 +87,13 @@ class DemoRuntime:
         from paylink_tui.gateway import sandbox_defaults as sd
         from paylink_tui.gateway.mit import MitGateway
         from paylink_tui.mail.server import MailDrop
+        from paylink_tui.paths import private_dir
         from paylink_tui.store.db import open_database
         from paylink_tui.web.app import create_app
         from paylink_tui.web.server import BackgroundServer
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.mail_folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder, tighten=True)
+        private_dir(self.mail_folder, tighten=True)
         try:
             self._maildrop = MailDrop(self.mail_folder).start()
             self.smtp_port = self._maildrop.port
@@ -111,8 +120,9 @@ class DemoRuntime:
             server.app = create_app(
                 ctx, serve_sandbox=True, deliver_interval=self.deliver_interval,
                 confirm_interval=self.confirm_interval,
+                # The demo's sandbox lists its links at / (on loopback only: it checks Host).
                 sandbox_kwargs={"company": settings.company, "timezone": settings.timezone,
-                                "notify_url": self.notify_url},
+                                "notify_url": self.notify_url, "list_links": True},
             )
             self._server = server
             self.ctx = ctx

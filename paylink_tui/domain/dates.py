@@ -53,9 +53,14 @@ def mit_datetime_text(dt: datetime, tz: str) -> str:
 
 
 def parse_mit_datetime(date_text: str, time_text: str, tz: str) -> datetime:
-    """MIT's `date` (dd/mm/yy) and `time` (HH:MM:SS), local to the insurer -> UTC instant."""
+    """MIT's `date` and `time` (HH:MM:SS), local to the insurer -> UTC instant.
+
+    The date comes as dd/mm/yy (`05/09/22`) or dd/mm/yyyy (`29/09/2021`): MIT's own encrypted
+    samples use both. ValueError for anything else."""
+    text = date_text.strip()
     # Naive on purpose: these are wall-clock values in `tz`, made aware just below.
-    d = datetime.strptime(date_text.strip(), "%d/%m/%y")  # noqa: DTZ007
+    pattern = "%d/%m/%Y" if len(text.rsplit("/", 1)[-1]) == 4 else "%d/%m/%y"
+    d = datetime.strptime(text, pattern)  # noqa: DTZ007
     t = datetime.strptime(time_text.strip(), "%H:%M:%S")  # noqa: DTZ007
     local = pendulum.datetime(d.year, d.month, d.day, t.hour, t.minute, t.second, tz=zone(tz))
     return utc(local)

@@ -9,6 +9,12 @@ import unicodedata
 # whole row at once with it is what keeps an import fast; find_control_char names the
 # culprit after.
 CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Unicode's bidirectional formatting characters: embeddings and overrides (U+202A-U+202E),
+# isolates (U+2066-U+2069), the marks (U+200E, U+200F, U+061C). "Ana\u202eZEREP" is shown
+# as "AnaPEREZ": text from outside is refused or cleaned of them.
+BIDI_RE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Either kind, in one search (the import's quick path checks a whole row at once).
+UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _fold_slow(text: str) -> str:
@@ -44,6 +50,31 @@ def find_control_char(text: str) -> str | None:
     """The first control character in text (CR, LF, tab, ESC, …) or None."""
     found = CONTROL_RE.search(text or "")
     return found.group() if found else None
+
+
+def find_bidi_char(text: str) -> str | None:
+    """The first bidirectional formatting character in text (U+202E…) or None."""
+    found = BIDI_RE.search(text or "")
+    return found.group() if found else None
+
+
+def clean_text(value: str | None) -> str:
+    """Text from outside made plain: each control character (line breaks too) becomes a
+    space, bidirectional formatting characters go, blanks at either end go. For what must be
+    kept although it is odd (a payment notification), where an import refuses instead."""
+    text = value or ""
+    if UNSAFE_RE.search(text):
+        text = BIDI_RE.sub("", CONTROL_RE.sub(" ", text))
+    return text.strip()
+
+
+def loggable(value: object, limit: int = 120) -> str:
+    """A value as it may go into a log line: control and bidirectional characters escaped
+    (a line break in a field can't forge a second log line), long text cut."""
+    text = "" if value is None else str(value)
+    if UNSAFE_RE.search(text):
+        text = UNSAFE_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_char(ch: str) -> str:

@@ -76,7 +76,7 @@ class Notification:
     cd_error: str
     nb_error: str
     time: str  # HH:MM:SS, insurer-local
-    date: str  # dd/mm/yy, insurer-local
+    date: str  # dd/mm/yy or dd/mm/yyyy, insurer-local
     nb_company: str
     nb_merchant: str
     cc_type: str
@@ -87,6 +87,7 @@ class Notification:
     id_url: str
     email: str
     cc_mask: str
+    promocion: str = ""  # the plan the client chose: 'C' or the months ('3'); newer accounts
     extra: tuple[tuple[str, str], ...] = ()
     raw_xml: str = field(default="", repr=False)
 

@@ -100,11 +100,18 @@ class InvalidLinkRequest(GatewayError):
 
 class NotificationRejected(Exception):
     """A notification body that is not ours: not base64, does not decrypt, or is not
-    MIT's CENTEROFPAYMENTS XML. Nothing may change because of it."""
+    MIT's CENTEROFPAYMENTS XML. Nothing may change because of it.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    Its `message` is the same whatever failed: the sender must learn nothing from it (an
+    answer that differs between bad padding and bad XML is a padding oracle: issue 11).
+    What failed is in `reason` (a few English words), for the log only."""
+
+    MESSAGE = "Notificación rechazada."
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.MESSAGE)
+        self.message = self.MESSAGE
+        self.reason = reason
 
     def __str__(self) -> str:
         return self.message

@@ -1,19 +1,32 @@
 """MIT's XML messages: the link request, the P_RESPONSE answer and the CENTEROFPAYMENTS
 notification. Built with ElementTree (so names like `Peña & Hijos` are escaped) and parsed
-defensively: no DTDs or entities, a size cap."""
+defensively with defusedxml: no DTDs or entities, a size cap, a nesting-depth cap.
+
+Real notifications come in forms a strict reader would refuse (docs: "What real
+notifications look like"): a malformed declaration (`<?xml version='1.0'encoding='UTF-8'?>`),
+pretty-printing, a stray text node after the root's start tag, fields we don't know. Every
+one of them is read as a clean one; only what is not a CENTEROFPAYMENTS document at all is
+rejected, always with the same message (the reason goes to `NotificationRejected.reason`)."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - DTDs/entities are refused before parsing
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - only to build; parsing goes through defusedxml
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 
 from paylink_tui.gateway.base import Notification
 from paylink_tui.gateway.crypto import CryptoError, decrypt
 from paylink_tui.gateway.errors import NotificationRejected
 
 MAX_XML_CHARS = 64_000
+# CENTEROFPAYMENTS/datos_adicionales/data/label is 4 deep. A document 5,000 deep parses (expat
+# does not recurse) but ElementTree's serialiser does, and raised RecursionError downstream.
+MAX_XML_DEPTH = 16
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
 # Every child of <CENTEROFPAYMENTS>, in MIT's order (datos_adicionales comes last).
@@ -25,21 +38,63 @@ NOTIFICATION_FIELDS = (
 
 
 class UnsafeXML(ValueError):
-    """XML refused before or while parsing (too big, DTD/entities, malformed)."""
+    """XML refused before or while parsing (too big, DTD/entities, too deep, malformed)."""
 
 
-def parse_xml(text: str, max_chars: int = MAX_XML_CHARS) -> ET.Element:
-    """Parse untrusted XML: refuse DTDs and entity declarations (billion laughs, XXE)
-    before the parser sees them, and cap the size."""
+# Any XML declaration in front of the root, well-formed or not: public integrations strip
+# MIT's `<?xml version='1.0'encoding='UTF-8'?>` (no space) by hand before parsing.
+_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml(?:\s[^>]*|[^>\s][^>]*)?\?>", re.IGNORECASE)
+# '&' that starts no entity or character reference: "Peña & Hijos" as a sender wrote it.
+_BARE_AMPERSAND = re.compile(r"&(?!(?:[A-Za-z_][\w.-]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
+
+
+class _DepthLimitedBuilder(ET.TreeBuilder):
+    def __init__(self, max_depth: int) -> None:
+        super().__init__()
+        self.depth = 0
+        self.max_depth = max_depth
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:  # type: ignore[override]
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise UnsafeXML(f"more than {self.max_depth} levels deep")
+        return super().start(tag, attrs)
+
+    def end(self, tag: str) -> ET.Element:  # type: ignore[override]
+        self.depth -= 1
+        return super().end(tag)
+
+
+def _parse(text: str, max_depth: int) -> ET.Element:
+    parser = DefusedXMLParser(target=_DepthLimitedBuilder(max_depth), forbid_dtd=True,
+                              forbid_entities=True, forbid_external=True)
+    parser.feed(text)
+    return parser.close()
+
+
+def parse_xml(text: str, max_chars: int = MAX_XML_CHARS, max_depth: int = MAX_XML_DEPTH,
+              *, lenient: bool = False) -> ET.Element:
+    """Parse untrusted XML with defusedxml (no DTDs, no entities: billion laughs, XXE),
+    capped in size and depth. Any declaration in front of the root is dropped first (the
+    text is already decoded). `lenient`: a bare '&' is read as text, as its sender meant.
+    UnsafeXML says why it was refused, in English, for logs."""
     if len(text) > max_chars:
-        raise UnsafeXML("demasiado grande")
-    upper = text.upper()
-    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
-        raise UnsafeXML("contiene declaraciones DTD o entidades")
+        raise UnsafeXML("too large")
+    text = _DECLARATION.sub("", text, count=1).strip()
     try:
-        return ET.fromstring(text)  # noqa: S314 - guarded above
+        return _parse(text, max_depth)
+    except UnsafeXML:
+        raise
+    except DefusedXmlException:
+        raise UnsafeXML("DTD or entity declarations") from None
     except ET.ParseError as exc:
-        raise UnsafeXML("no es XML válido") from exc
+        repaired = _BARE_AMPERSAND.sub("&amp;", text) if lenient else text
+        if repaired != text:
+            try:
+                return _parse(repaired, max_depth)
+            except (UnsafeXML, DefusedXmlException, ET.ParseError):
+                pass
+        raise UnsafeXML("not well-formed XML") from exc
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
@@ -163,26 +218,24 @@ def _amount(text: str) -> Decimal | None:
 
 def parse_notification(str_response: str, key_hex: str) -> Notification:
     """Decrypt and read MIT's strResponse. Missing optional elements become '' (the service
-    decides what to review); only bodies that are not ours are rejected."""
+    decides what to review); only bodies that are not ours are rejected, all with the same
+    message (NotificationRejected.reason says why, for the log)."""
     if not str_response or not str_response.strip():
-        raise NotificationRejected("Notificación rechazada: llegó vacía (falta strResponse).")
+        raise NotificationRejected("empty strResponse")
     if len(str_response) > 4 * MAX_XML_CHARS:
-        raise NotificationRejected("Notificación rechazada: el contenido es demasiado grande.")
+        raise NotificationRejected("strResponse too large")
     try:
         xml_text = decrypt(str_response, key_hex)
+        root = parse_xml(xml_text, lenient=True)
     except CryptoError as exc:
-        raise NotificationRejected(f"Notificación rechazada: {exc.message}") from None
-    try:
-        root = parse_xml(xml_text.strip())
+        raise NotificationRejected(exc.cause) from None
     except UnsafeXML as exc:
-        raise NotificationRejected(
-            f"Notificación rechazada: el contenido descifrado {exc}."
-        ) from None
+        raise NotificationRejected(f"decrypted, but {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - anything else is a refusal like the others:
+        # a different answer for an unforeseen failure would be an oracle of its own.
+        raise NotificationRejected(f"unreadable ({type(exc).__name__})") from None
     if root.tag != "CENTEROFPAYMENTS":
-        raise NotificationRejected(
-            "Notificación rechazada: no es una notificación de pago de MIT "
-            "(falta el elemento CENTEROFPAYMENTS)."
-        )
+        raise NotificationRejected("decrypted, but not a CENTEROFPAYMENTS document")
     t = lambda tag: text_of(root, tag)  # noqa: E731
     return Notification(
         reference=t("reference"),
@@ -204,6 +257,7 @@ def parse_notification(str_response: str, key_hex: str) -> Notification:
         id_url=t("id_url"),
         email=t("email"),
         cc_mask=t("cc_mask"),
+        promocion=t("promocion"),
         extra=read_extra(root),
         raw_xml=xml_text,
     )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from paylink_tui.domain.hosts import is_loopback_url
 from paylink_tui.domain.money import CENT, mit_amount
 from paylink_tui.domain.text import describe_char, find_control_char
 from paylink_tui.domain.validity import fh_vigencia
@@ -140,6 +141,13 @@ class MitGateway:
     ) -> None:
         if not gen_url or not gen_url.startswith(("http://", "https://")):
             raise GatewayConfigInvalid("PAYLINK_MIT_GEN_URL", "debe ser una URL http(s)")
+        if gen_url.startswith("http://") and not is_loopback_url(gen_url):
+            # The request carries MIT's user and password (encrypted with the key, which has
+            # no MAC): outside this machine it goes over TLS only.
+            raise GatewayConfigInvalid(
+                "PAYLINK_MIT_GEN_URL",
+                "debe empezar con https:// (http:// solo se admite hacia esta misma máquina: "
+                "localhost o 127.0.0.1)")
         if not data0 or find_control_char(data0):
             raise GatewayConfigInvalid("PAYLINK_MIT_DATA0", "está vacío o es inválido")
         try:

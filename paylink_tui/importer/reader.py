@@ -20,8 +20,16 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from paylink_tui.domain.errors import ImportFileError  # noqa: F401 - re-exported
 from paylink_tui.domain.money import CENT, InvalidAmount, parse_amount, parse_currency
-from paylink_tui.domain.text import CONTROL_RE, describe_char, find_control_char, fold
+from paylink_tui.domain.results import RowError, printable  # noqa: F401 - re-exported
+from paylink_tui.domain.text import (
+    UNSAFE_RE,
+    describe_char,
+    find_bidi_char,
+    find_control_char,
+    fold,
+)
 
 COLUMNS = (
     "poliza", "recibo", "ramo", "nombre", "apellido_paterno", "apellido_materno",
@@ -38,10 +46,6 @@ PROGRESS_EVERY = 1000
 ProgressCallback = Callable[[int], None]
 
 
-class ImportFileError(Exception):
-    """The file cannot be read at all; the message is one Spanish sentence for the agent."""
-
-
 @dataclass(slots=True)  # not frozen: a frozen dataclass takes 4 µs to build, 100,000 times
 class ReceiptRow:
     line: int
@@ -56,27 +60,6 @@ class ReceiptRow:
     amount: Decimal
     currency: str
     due_date: date
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    column: str | None
-    value: str
-    reason: str
-
-    @property
-    def shown_value(self) -> str:
-        """The value made safe to print: control characters escaped, long text cut."""
-        return printable(self.value)
-
-    def __str__(self) -> str:
-        where = f"línea {self.line}"
-        if self.column:
-            where += f", columna {self.column}"
-        if self.column and self.value != "":
-            where += f", valor «{self.shown_value}»"
-        return f"{where}: {self.reason}"
 
 
 @dataclass(slots=True)
@@ -96,12 +79,6 @@ class ReadResult:
         return len({e.line for e in self.errors})
 
 
-def printable(value: str, limit: int = 60) -> str:
-    """Escape control characters (\\n, \\x1b, …) so a bad value cannot drive the terminal."""
-    text = "".join(
-        (repr(ch)[1:-1] if find_control_char(ch) else ch) for ch in value
-    )
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 # ---------------------------------------------------------------- file level
 
@@ -343,7 +320,7 @@ def _quick_row(
     if len(values) != width:
         return None
     try:
-        if CONTROL_RE.search(_EMPTY.join(values)):  # type: ignore[arg-type]
+        if UNSAFE_RE.search(_EMPTY.join(values)):  # type: ignore[arg-type]
             return None
     except TypeError:  # not all text: an XLSX row
         return None
@@ -415,11 +392,17 @@ def _validate_row(
         for name, index in columns.items()
         for v in (values[index] if index < count else "",)
     }
-    if CONTROL_RE.search(_EMPTY.join(texts.values())):
+    if UNSAFE_RE.search(_EMPTY.join(texts.values())):
         for name, raw in texts.items():
             bad = find_control_char(raw)
             if bad is not None:
                 errors.append(RowError(line, name, raw, f"contiene un {describe_char(bad)}"))
+            elif (bidi := find_bidi_char(raw)) is not None:
+                # "Ana\u202eZEREP" is shown as "AnaPEREZ": the name would read as another.
+                errors.append(RowError(
+                    line, name, raw,
+                    f"contiene un carácter invisible que cambia el sentido del texto "
+                    f"(U+{ord(bidi):04X}): se leería distinto de lo que es"))
         return None, errors
     for name, raw in texts.items():
         texts[name] = raw.strip()

@@ -16,6 +16,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from paylink_tui.paths import private_dir, write_private
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+|\.{2,}")  # no separators, no ".."
 
 
@@ -37,7 +39,7 @@ class _DropHandler:
         safe = _UNSAFE.sub("_", rcpt)[:80]
         path = self.folder / f"{stamp}-{seq:04d}-{safe}.eml"
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
+        write_private(tmp, data)  # 0600: a client's name, address and link
         tmp.replace(path)  # readers never see half a file
         return "250 OK mensaje guardado"
 
@@ -89,7 +91,7 @@ class MailDrop:
         return self._controller.port
 
     def start(self) -> MailDrop:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder, tighten=True)
         self._controller.start()
         return self
 

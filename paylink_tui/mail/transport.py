@@ -15,6 +15,7 @@ import ssl
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Literal
 
+from paylink_tui.domain.hosts import is_loopback_host
 from paylink_tui.mail.errors import SendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,6 +37,7 @@ class SmtpTransport:
         timeout: float = 20.0,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        allow_plain_login: bool = False,
     ) -> None:
         if tls not in ("none", "starttls", "ssl"):
             raise ValueError(f"modo TLS desconocido: {tls}")
@@ -47,6 +49,7 @@ class SmtpTransport:
         self.timeout = float(timeout)
         # A custom context lets tests (or an operator's private CA) verify the server.
         self.ssl_context = ssl_context
+        self.allow_plain_login = allow_plain_login
 
     @classmethod
     def from_settings(
@@ -61,6 +64,7 @@ class SmtpTransport:
             password=password,
             timeout=settings.smtp_timeout,
             ssl_context=ssl_context,
+            allow_plain_login=settings.smtp_allow_plain_login,
         )
 
     def __repr__(self) -> str:  # never the password
@@ -103,8 +107,23 @@ class SmtpTransport:
         if code != 235:
             raise smtplib.SMTPAuthenticationError(code, reply)
 
+    def plain_login_refused(self) -> str | None:
+        """Why this transport must not log in, or None: with PAYLINK_SMTP_TLS=none the
+        password would cross the network in clear, which only this machine (loopback) or
+        the operator's explicit PAYLINK_SMTP_ALLOW_PLAIN_LOGIN=1 may accept."""
+        if (not self.username or self.tls != "none" or self.allow_plain_login
+                or is_loopback_host(self.host)):
+            return None
+        return (f"No se envió: iniciar sesión en el servidor de correo {self.where} sin cifrar "
+                "(PAYLINK_SMTP_TLS=none) mandaría la contraseña legible por la red. Use "
+                "PAYLINK_SMTP_TLS=starttls o ssl; solo si esa red es de confianza, "
+                "PAYLINK_SMTP_ALLOW_PLAIN_LOGIN=1.")
+
     def send(self, msg: EmailMessage) -> None:
         """Hand the message to the server; SendError (Spanish, no secret) on any failure."""
+        refused = self.plain_login_refused()
+        if refused:  # before connecting: not even the user name goes out
+            raise SendError(refused, permanent=True)
         smtp: smtplib.SMTP | None = None
         try:
             smtp = self._connect()

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
 
 from paylink_tui.domain.dates import local_date, to_local, utc
+from paylink_tui.domain.results import (  # noqa: F401 - re-exported
+    AttemptRow,
+    EmailRow,
+    LinkDetail,
+    LinkFlag,
+    LinkRow,
+    NotificationRow,
+    Summary,
+    TimelineEvent,
+)
 from paylink_tui.domain.status import (
     LinkState,
     LinkStatus,
@@ -31,116 +40,6 @@ from paylink_tui.store.models import (
     Receipt,
 )
 from paylink_tui.store.types import sum_in_cents
-
-
-@dataclass(frozen=True)
-class AttemptRow:
-    result: str  # approved | denied | error
-    cd_error: str | None
-    nb_error: str | None
-    authorization: str | None
-    taken_at: datetime | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class LinkFlag:
-    """Why a link is flagged for review: a payment for an OLDER link with some of the same
-    receipts is kept "por revisar" (domain.md: a late payment for an older link is applied and
-    the newer link is flagged). Derived, not stored: it lasts while that review is unresolved."""
-
-    notification_id: int
-    older_reference: str
-    applied: bool  # the payment was applied to the older link: the receipts are paid
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class LinkRow:
-    link_id: int
-    reference: str
-    url: str | None
-    policy: str
-    receipts: list[str]
-    holder: str
-    email: str
-    amount: Decimal
-    currency: str
-    agent: str
-    created_at: datetime
-    valid_through: date
-    status: str  # LinkStatus value
-    email_status: str | None  # status of the newest link email
-    last_attempt: AttemptRow | None
-    authorization: str | None
-    paid_at: datetime | None
-    folio: str | None
-    card_type: str | None
-    card_mask: str | None
-    cancelled_at: datetime | None
-    review_count: int  # unresolved reviews of its own payments
-    paid_amount: Decimal | None = None  # what MIT charged (set when paid)
-    flags: tuple[LinkFlag, ...] = ()  # reviews of older links' payments for its receipts
-    open_at_mit: bool = False  # MIT can still take a payment for it (cancelled or not)
-
-    @property
-    def needs_review(self) -> bool:
-        """Something about this link is "por revisar": its own payment, or a flag."""
-        return bool(self.review_count or self.flags)
-
-
-@dataclass(frozen=True)
-class EmailRow:
-    id: int
-    kind: str
-    to: str
-    status: str
-    attempts: int
-    last_error: str | None
-    sent_at: datetime | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class TimelineEvent:
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True)
-class NotificationRow:
-    id: int
-    folio: str | None
-    reference: str | None
-    response: str | None
-    amount: Decimal | None
-    authorization: str | None
-    taken_at: datetime | None
-    received_at: datetime
-    status: str
-    review_reason: str | None
-    note: str | None
-    confirm_error: str | None = None  # why MIT could not be asked yet (while confirming)
-
-
-@dataclass(frozen=True)
-class LinkDetail:
-    link: LinkRow
-    receipts: list[tuple[str, Decimal, str, date]]  # number, amount, currency, due date
-    emails: list[EmailRow]
-    attempts: list[AttemptRow]
-    notifications: list[NotificationRow]
-    timeline: list[TimelineEvent]
-
-
-@dataclass(frozen=True)
-class Summary:
-    sent_today: int
-    sent_week: int
-    paid_share: float | None
-    collected: dict[str, Decimal] = field(default_factory=dict)
-    daily_sent: list[int] = field(default_factory=list)  # last 14 local days, oldest first
-
 
 VISIBLE_STATES = (LinkState.ACTIVE.value, LinkState.PAID.value, LinkState.CANCELLED.value,
                   LinkState.UNCONFIRMED.value, LinkState.CREATING.value)

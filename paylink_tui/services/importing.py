@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,9 +28,11 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
+from paylink_tui.domain.results import ImportReport, RefusedChange
 from paylink_tui.domain.status import LinkState, ReceiptStatus
 from paylink_tui.domain.text import full_name, search_text
 from paylink_tui.importer.reader import ReadResult, ReceiptRow, RowError, read_receipts
+from paylink_tui.services import events
 from paylink_tui.store.bulk import executemany
 from paylink_tui.store.db import is_sqlite, write_session
 from paylink_tui.store.models import (
@@ -52,62 +54,6 @@ LIVE_LINK_STATES = (LinkState.CREATING.value, LinkState.UNCONFIRMED.value,
 
 ProgressCallback = Callable[[int], None]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RefusedChange:
-    """An amount/currency change not applied because a link already carries the old one."""
-
-    line: int
-    receipt: str
-    old_amount: Decimal
-    old_currency: str
-    new_amount: Decimal
-    new_currency: str
-    reason: str
-
-    def __str__(self) -> str:
-        return (f"línea {self.line}, recibo {self.receipt}: el monto no se cambió de "
-                f"{self.old_amount} {self.old_currency} a {self.new_amount} {self.new_currency} "
-                f"porque {self.reason}")
-
-
-@dataclass
-class ImportReport:
-    filename: str
-    total_rows: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    refused_changes: list[RefusedChange] = field(default_factory=list)
-    policies_added: int = 0
-    clients_updated: int = 0
-    full: bool = False
-    settled_elsewhere: int = 0
-    # --full outcomes that settled nothing, and why:
-    settle_blocked_by_errors: bool = False
-    needs_confirmation: bool = False  # would settle more than 10%: nothing was written
-    would_settle: int = 0
-    pending_total: int = 0
-    kept_with_live_link: int = 0
-
-    @property
-    def rejected(self) -> int:
-        return len({e.line for e in self.errors})
-
-    @property
-    def written(self) -> bool:
-        return not self.needs_confirmation
-
-    @property
-    def exit_code(self) -> int:
-        """0: all rows accepted; 1: some rejected or not fully applied; 2: nothing imported."""
-        if self.needs_confirmation:
-            return 2
-        if self.errors or self.refused_changes:
-            return 1
-        return 0
 
 
 class ImportRefused(Exception):
@@ -180,6 +126,10 @@ def apply_read_result(
                 "at": now, "agent": agent, "action": "import", "subject": filename[:200],
                 "detail": json.dumps(_audit_detail(report), ensure_ascii=False),
             }])
+            events.insert_rows(conn, [events.row(
+                at=now, kind=events.IMPORT_DONE, agent=agent,
+                data={"added": report.added, "updated": report.updated,
+                      "settled": report.settled_elsewhere})])
     except ImportRefused:
         # Rolled back: nothing of this run was written.
         report.added = report.updated = report.unchanged = 0

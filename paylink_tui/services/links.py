@@ -48,20 +48,34 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from paylink_tui.domain.addresses import check_email  # noqa: F401 - re-exported
 from paylink_tui.domain.dates import local_date, local_datetime_text, long_date, utc
+from paylink_tui.domain.errors import (  # noqa: F401 - re-exported: the use cases' errors
+    AlreadyLinked,
+    GatewayFailure,
+    GatewayNotConfiguredError,
+    InvalidEmail,
+    LinkError,
+    LinkNotFound,
+    LinkStateError,
+    MixedReceipts,
+    NotPending,
+    OutcomeUnknown,
+    ReceiptNotFound,
+)
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.results import EmailResult, GeneratedLink
 from paylink_tui.domain.status import LinkState, NotificationStatus, ReceiptStatus
 from paylink_tui.domain.text import fold
 from paylink_tui.domain.validity import link_window
 from paylink_tui.gateway.base import LinkRequest, PaymentGateway
 from paylink_tui.gateway.errors import GatewayError, GatewayNotConfigured, GatewayUnavailable
 from paylink_tui.mail.errors import MailError
-from paylink_tui.services import audit
+from paylink_tui.services import audit, events
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import write_session
 from paylink_tui.store.models import (
@@ -82,132 +96,6 @@ MAX_EXTRA_VALUE = 50  # MIT's limit for a datos_adicionales value
 MAX_MIT_EMAIL = 50  # MIT's limit for mail_cliente (it only pre-fills the payment form)
 REFERENCE_MAX = 40
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-
-
-# -- errors ------------------------------------------------------------------------------
-
-
-class LinkError(Exception):
-    """A link could not be made (or changed). `.message` is Spanish, for the agent."""
-
-    retryable: bool = False
-
-    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if retryable is not None:
-            self.retryable = retryable
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class ReceiptNotFound(LinkError):
-    pass
-
-
-class NotPending(LinkError):
-    """Paid, settled elsewhere, or (for a policy) nothing left to collect."""
-
-
-class AlreadyLinked(LinkError):
-    def __init__(self, message: str, *, reference: str) -> None:
-        super().__init__(message)
-        self.reference = reference
-
-
-class MixedReceipts(LinkError):
-    pass
-
-
-class InvalidEmail(LinkError):
-    pass
-
-
-class GatewayNotConfiguredError(LinkError):
-    def __init__(self, missing: list[str]) -> None:
-        self.missing = list(missing)
-        if self.missing == ["PAYLINK_GATEWAY"]:
-            text = (
-                "No se puede generar la liga: la pasarela de pago no está configurada. "
-                "Defina PAYLINK_GATEWAY («mit» para MIT, con sus datos PAYLINK_MIT_*, o "
-                "«sandbox» para el simulador) en el entorno o en el archivo de configuración."
-            )
-        else:
-            text = (
-                "No se puede generar la liga: faltan datos de la pasarela MIT: "
-                f"{', '.join(self.missing)}. Defínalos en el entorno o en el archivo de "
-                "configuración."
-            )
-        super().__init__(text)
-
-
-class GatewayFailure(LinkError):
-    """MIT (or the way to it) failed for sure. Keeps MIT's message and `.retryable`.
-
-    Nothing was stored, unless `.still_unconfirmed` names a link retried after an unknown
-    outcome (that link stays unconfirmed)."""
-
-    def __init__(self, error: GatewayError, *, still_unconfirmed: str | None = None) -> None:
-        text = error.message
-        if still_unconfirmed:
-            text += (
-                f" La liga {still_unconfirmed} sigue sin confirmar: el primer intento pudo "
-                "haberla creado. Reinténtela más tarde o cancélela."
-            )
-        super().__init__(text, retryable=error.retryable)
-        self.gateway_error = error
-        self.still_unconfirmed = still_unconfirmed
-
-
-class OutcomeUnknown(LinkError):
-    """MIT may have created the link: it stays 'unconfirmed'; retry with the same reference."""
-
-    retryable = True
-
-    def __init__(self, message: str, *, reference: str) -> None:
-        super().__init__(message)
-        self.reference = reference
-
-
-class LinkNotFound(LinkError):
-    pass
-
-
-class LinkStateError(LinkError):
-    """The link is not in a state that allows what was asked."""
-
-
-# -- results -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GeneratedLink:
-    link_id: int
-    reference: str
-    url: str
-    email: str
-    amount: Decimal
-    currency: str
-    policy_number: str
-    receipt_numbers: tuple[str, ...]
-    valid_through: date  # local D+3, the last day the client can pay
-    reappears_on: date  # local D+5, when unpaid receipts are pending again
-    expires_at: datetime  # UTC instant of local 00:00 of D+4
-    email_status: str  # 'sent' | 'queued' | 'failed'
-    email_error: str | None
-
-    @property
-    def amount_text(self) -> str:
-        return format_money(self.amount, self.currency)
-
-
-@dataclass(frozen=True)
-class EmailResult:
-    reference: str
-    to: str
-    email_status: str
-    email_error: str | None
 
 
 @dataclass(frozen=True)
@@ -294,6 +182,7 @@ def cancel_link(ctx: AppContext, reference: str, *, agent: str) -> None:
         _restore_hidden(session, receipts, exclude_link_id=link.id, now=now)
         audit.record(session, at=now, agent=agent, action="link_cancelled",
                      subject=link.reference, detail=f"estado anterior: {state}")
+        _link_event(session, link, receipts, now, "cancelled", by=agent)
 
 
 def resend_link_email(ctx: AppContext, reference: str, *, to: str | None = None,
@@ -332,6 +221,7 @@ def resend_link_email(ctx: AppContext, reference: str, *, to: str | None = None,
         detail = f"a {link.email}" + (f" (antes {old})" if link.email != old else "")
         audit.record(session, at=now, agent=agent, action="link_email_resent",
                      subject=link.reference, detail=detail)
+        _link_event(session, link, receipts, now, "resent", by=agent)
         to_addr = link.email
     if fresh_id is not None:
         status, error = _deliver(ctx, fresh_id)
@@ -347,30 +237,6 @@ def resend_link_email(ctx: AppContext, reference: str, *, to: str | None = None,
 
 
 # -- checks ----------------------------------------------------------------------------------
-
-
-def check_email(email: str | None) -> str:
-    """The normalised address, or InvalidEmail with a Spanish reason. No DNS lookups."""
-    raw = (email or "").strip()
-    if not raw:
-        raise InvalidEmail("Falta el correo electrónico del cliente.")
-    shown = raw if raw.isprintable() else repr(raw)
-    try:
-        result = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError:
-        if "@" not in raw:
-            why = "le falta la arroba (@)"
-        elif raw.count("@") > 1:
-            why = "tiene más de una arroba (@)"
-        elif " " in raw:
-            why = "contiene espacios"
-        else:
-            why = "el usuario o el dominio no son válidos"
-        raise InvalidEmail(
-            f"El correo electrónico «{shown}» no es válido: {why}. "
-            "Ejemplo de correo válido: nombre@dominio.com."
-        ) from None
-    return result.normalized
 
 
 def _clean_numbers(numbers: Sequence[str]) -> tuple[str, ...]:
@@ -389,7 +255,12 @@ def _gateway(ctx: AppContext) -> PaymentGateway:
     except GatewayNotConfigured as exc:
         raise GatewayNotConfiguredError(exc.missing) from None
     except GatewayError as exc:  # a setting present but unusable
-        raise GatewayFailure(exc) from None
+        raise _failure(exc) from None
+
+
+def _failure(error: GatewayError, *, still_unconfirmed: str | None = None) -> GatewayFailure:
+    return GatewayFailure(error.message, retryable=error.retryable,
+                          still_unconfirmed=still_unconfirmed)
 
 
 def stale_after(ctx: AppContext) -> timedelta:
@@ -776,9 +647,9 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         if claim.retry:
             # The first call's outcome is still unknown: the link stays unconfirmed.
             _mark_unconfirmed(ctx, claim, exc.message, agent)
-            raise GatewayFailure(exc, still_unconfirmed=claim.reference) from exc
+            raise _failure(exc, still_unconfirmed=claim.reference) from exc
         _release(ctx, claim, exc.message, agent)
-        raise GatewayFailure(exc) from exc
+        raise _failure(exc) from exc
     except BaseException as exc:
         # A bug or an interrupt mid-call: whether MIT got the request is unknown.
         _mark_unconfirmed(ctx, claim, f"error inesperado: {type(exc).__name__}", agent)
@@ -866,6 +737,9 @@ def _activate(session: Session, ctx: AppContext, link: PaymentLink, claim: _Clai
     session.add(link)
     session.flush()
     message_id, queue_error = _queue_link_email(session, ctx, link, now)
+    events.record(session, at=now, kind=events.LINK_CHANGED, link_id=link.id,
+                  reference=link.reference, policy_number=claim.policy_number, agent=link.agent,
+                  data={"change": "generated", "by": agent})
     audit.record(session, at=now, agent=agent, action="link_generated",
                  subject=claim.reference,
                  detail=f"{format_money(claim.amount, claim.currency)} a {claim.email}; "
@@ -902,6 +776,9 @@ def _mark_unconfirmed(ctx: AppContext, claim: _Claim, error: str, agent: str) ->
         session.add(link)
         audit.record(session, at=now, agent=agent, action="link_unconfirmed",
                      subject=claim.reference, detail=error)
+        events.record(session, at=now, kind=events.LINK_CHANGED, link_id=link.id,
+                      reference=link.reference, policy_number=claim.policy_number,
+                      agent=link.agent, data={"change": "unconfirmed", "by": agent})
 
 
 def _release(ctx: AppContext, claim: _Claim, error: str, agent: str) -> None:
@@ -953,6 +830,14 @@ def _restore_hidden(session: Session, receipts: list[Receipt], *, exclude_link_i
         r.hidden_until = session.scalar(stmt)
         r.updated_at = now
         session.add(r)
+
+
+def _link_event(session: Session, link: PaymentLink, receipts: list[Receipt], now: datetime,
+                change: str, *, by: str) -> None:
+    events.record(session, at=now, kind=events.LINK_CHANGED, link_id=link.id,
+                  reference=link.reference,
+                  policy_number=receipts[0].policy_number if receipts else None,
+                  agent=link.agent, data={"change": change, "by": by})
 
 
 def _deliver(ctx: AppContext, message_id: int) -> tuple[str, str | None]:

@@ -20,69 +20,28 @@ A trigram index on SQLite was measured too: 10-40 ms per rare term, against well
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, func, literal, or_, select, text, tuple_
 from sqlalchemy.engine import Engine
 
+from paylink_tui.domain.results import (  # noqa: F401 - re-exported
+    LinkSummary,
+    PendingPage,
+    PendingRow,
+    PendingTotals,
+    ReceiptDetail,
+    SortKey,
+)
 from paylink_tui.domain.status import LinkState, ReceiptStatus, link_status
-from paylink_tui.domain.text import full_name, search_words
+from paylink_tui.domain.text import search_words
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import is_sqlite, read_session
 from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt
 from paylink_tui.store.types import sum_in_cents
 
 RARE_LIMIT = 2000
-SortKey = tuple[str, date, str]
-
-
-@dataclass(frozen=True)
-class PendingRow:
-    receipt_id: int
-    receipt: str
-    policy: str
-    ramo: str
-    first_name: str
-    last_name: str
-    second_last_name: str
-    email: str | None
-    phone: str | None
-    amount: Decimal
-    currency: str
-    due_date: date
-
-    @property
-    def holder(self) -> str:
-        return full_name(self.first_name, self.last_name, self.second_last_name)
-
-    @property
-    def key(self) -> SortKey:
-        return (self.policy, self.due_date, self.receipt)
-
-    def is_overdue(self, today: date) -> bool:
-        return self.due_date < today
-
-
-@dataclass(frozen=True)
-class PendingPage:
-    rows: list[PendingRow]
-    has_more: bool  # more rows beyond this page in the direction it was read
-
-    @property
-    def first_key(self) -> SortKey | None:
-        return self.rows[0].key if self.rows else None
-
-    @property
-    def last_key(self) -> SortKey | None:
-        return self.rows[-1].key if self.rows else None
-
-
-@dataclass(frozen=True)
-class PendingTotals:
-    count: int
-    amounts: dict[str, Decimal] = field(default_factory=dict)  # currency -> sum
 
 
 def _words(search: str) -> list[str]:
@@ -269,29 +228,6 @@ def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
 
 
 # --- detail -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LinkSummary:
-    reference: str
-    url: str | None
-    email: str
-    agent: str
-    amount: Decimal
-    currency: str
-    created_at: datetime
-    last_valid_day: date
-    status: str  # domain.status.LinkStatus value
-    receipts: list[str]
-
-
-@dataclass(frozen=True)
-class ReceiptDetail:
-    receipt: PendingRow
-    status: str  # ReceiptStatus value, derived with the clock
-    policy_receipts: list[PendingRow]  # other pending receipts of the same policy
-    emails: list[str]  # on file first, then addresses used for earlier links
-    links: list[LinkSummary]  # earlier links for these receipts, newest first
 
 
 def receipt_detail(ctx: AppContext, receipt_id: int) -> ReceiptDetail | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -30,8 +30,10 @@ from sqlalchemy import and_, or_, select, update
 
 from paylink_tui.domain.dates import local_date, utc
 from paylink_tui.domain.money import CENT
+from paylink_tui.domain.results import ReconcileFound as Found
+from paylink_tui.domain.results import ReconcileReport
 from paylink_tui.domain.status import LinkState, NotificationStatus
-from paylink_tui.domain.text import CONTROL_RE
+from paylink_tui.domain.text import clean_text
 from paylink_tui.gateway.base import Transaction
 from paylink_tui.gateway.errors import GatewayError, GatewayNotConfigured
 from paylink_tui.gateway.mit_query import same_operation
@@ -55,34 +57,6 @@ SOURCE = "reconcile"
 # A link whose query failed is due again after this long, not a whole interval later.
 RETRY_AFTER = timedelta(minutes=5)
 OPEN_STATES = (LinkState.ACTIVE.value, LinkState.UNCONFIRMED.value, LinkState.CANCELLED.value)
-
-
-@dataclass(frozen=True)
-class Found:
-    """One transaction MIT listed, and what became of it."""
-
-    reference: str
-    operation: str
-    response: str
-    amount: Decimal | None
-    status: str  # NotificationStatus value
-    reason: str | None  # ReviewReason value
-    duplicate: bool  # stored already: nothing changed (unless it confirmed a waiting one)
-    confirmed_waiting: bool = False  # it was the approval waiting for MIT's confirmation
-
-
-@dataclass
-class ReconcileReport:
-    links: int = 0
-    queries: int = 0
-    failed: int = 0  # queries MIT did not answer
-    found: list[Found] = field(default_factory=list)
-    ignored: int = 0  # listed but not sales (refunds, cancellations, automatic charges)
-    errors: list[str] = field(default_factory=list)  # Spanish, distinct
-
-    @property
-    def answered(self) -> bool:
-        return self.failed == 0
 
 
 @dataclass(frozen=True)
@@ -241,7 +215,8 @@ def ask(ctx: AppContext, asks: list[Ask], *, pace: float = 0.0,
 
 
 def _text(value: str, size: int) -> str | None:
-    value = CONTROL_RE.sub(" ", value or "").strip()
+    """Cleaned as a notification's fields are (no controls, line breaks or bidi marks)."""
+    value = clean_text(value)
     return value[:size] if value else None
 
 
@@ -254,6 +229,7 @@ def transaction_values(ctx: AppContext, t: Transaction, now: datetime) -> dict[s
     return {
         "folio": _text(t.operation, 40),
         "reference": _text(t.reference, 100),
+        "identity_key": None,  # MIT's operation number and our reference identify it
         "response": _text(t.response, 20),
         "amount": amount,
         "authorization": _text(t.auth, 20),

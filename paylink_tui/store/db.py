@@ -39,13 +39,26 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_database_file(Path(parsed.database))
         engine = create_engine(
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
         )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _private_database_file(path: Path) -> None:
+    """The folder (0700 where we create it), and the file 0600 before SQLite opens it: its
+    WAL and shared-memory files take the database file's mode (POSIX)."""
+    from paylink_tui.paths import data_dir, private_dir, private_file
+
+    private_dir(path.parent, tighten=path.parent == data_dir())
+    private_file(path)
+    for side in ("-wal", "-shm"):
+        extra = path.with_name(path.name + side)
+        if extra.exists():
+            private_file(extra)
 
 
 def _configure_sqlite(engine: Engine) -> None:

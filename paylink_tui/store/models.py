@@ -124,6 +124,9 @@ class Notification(SQLModel, table=True):
     card_mask: str | None = Field(default=None, max_length=30)
     email: str | None = Field(default=None, max_length=254)
     raw_xml: str = Field(sa_column=Column(Text, nullable=False))
+    # NULL when folio and reference identify it; else "folio:…" or "sha256:<decrypted body>".
+    identity_key: str | None = Field(default=None, max_length=80, index=True, unique=True)
+    promotion: str | None = Field(default=None, max_length=40)  # MIT's promocion: C, 3, 6…
     received_at: datetime = Field(sa_column=_utc_col(index=True))
     status: str = Field(default="review", max_length=20, index=True)
     review_reason: str | None = Field(default=None, max_length=40)
@@ -206,3 +209,21 @@ class ImportBatch(SQLModel, table=True):
     updated: int = 0
     rejected: int = 0
     settled: int = 0
+
+
+class Event(SQLModel, table=True):
+    """What happened, for the agents' live view (the TUI's toasts, the API's event stream).
+
+    Written by the use case in the same transaction as what it records, so an event exists
+    exactly when its change was committed; ids become visible in id order
+    (services/events.py), so a reader's cursor is the last id it read."""
+
+    __tablename__ = "event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc_col())
+    kind: str = Field(max_length=30)
+    link_id: int | None = Field(default=None, foreign_key="payment_link.id", index=True)
+    reference: str | None = Field(default=None, max_length=100)
+    policy_number: str | None = Field(default=None, max_length=40)
+    agent: str | None = Field(default=None, max_length=100)  # the link's agent
+    data: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON

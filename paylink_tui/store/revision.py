@@ -1,6 +1,6 @@
 """The migrations this build knows, newest last. A test checks them against the Alembic
 scripts, so start-up can compare versions without loading Alembic (or SQLAlchemy: see
-store/first_page.py)."""
+backend/first_page.py)."""
 
-REVISIONS = ("0001", "0002", "0004")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 HEAD_REVISION = REVISIONS[-1]

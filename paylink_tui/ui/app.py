@@ -1,12 +1,12 @@
 """The Textual app: screens, global keys, and the live part (payments, email retries).
 
-`make_app(ctx)` builds it for the CLI, the demo and the tests alike. The app talks only to
-services, each call in a thread worker that posts a message back.
+`make_app(backend)` builds it for the CLI, the demo and the tests alike. The app talks only to
+the backend interface (paylink_tui/backend/: local or remote, it cannot tell), each call in a
+thread worker that posts a message back.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from rich.text import Text
@@ -15,11 +15,12 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
-from paylink_tui.services.context import AppContext
+from paylink_tui.backend.base import Backend
+from paylink_tui.domain.results import Event
 from paylink_tui.ui.commands import PaylinkCommands
+from paylink_tui.ui.events import event_toast
 
-PAYMENT_POLL_SECONDS = 2.0
-PAYMENT_OVERLAP = timedelta(seconds=10)
+EVENTS_POLL_SECONDS = 2.0
 OUTBOX_SECONDS = 30.0
 
 
@@ -40,21 +41,23 @@ class PaylinkApp(App):
         Binding("ctrl+p", "command_palette", "Acciones", show=False, priority=True, id="app.palette"),
     ]
 
-    class PaymentsArrived(Message):
-        def __init__(self, events: list[Any], asked_at: datetime) -> None:
+    class EventsArrived(Message):
+        def __init__(self, events: list[Event], cursor: str | None) -> None:
             super().__init__()
             self.events = events
-            self.asked_at = asked_at
+            self.cursor = cursor
 
-    def __init__(self, ctx: AppContext, *, demo_info: dict | None = None, live: bool = True,
+    def __init__(self, backend: Backend, *, demo_info: dict | None = None, live: bool = True,
                  cursor_blink: bool = True) -> None:
         super().__init__()
-        self.ctx = ctx
+        self.backend = backend
+        identity = backend.identity()
+        self.timezone = identity.timezone
+        self.identity = identity
         self.demo_info = demo_info
         self.live = live
         self.cursor_blink = cursor_blink
-        self._payments_since: datetime = ctx.now()
-        self._seen_payments: set[tuple[str, bool]] = set()
+        self._events_cursor: str | None = None
         self._polling = False
 
     # --- start and the live part ----------------------------------------------------------
@@ -77,68 +80,46 @@ class PaylinkApp(App):
 
         self.push_screen(PendingScreen())
         if self.live:
-            self.set_interval(PAYMENT_POLL_SECONDS, self._poll_payments)
+            self._poll_events()  # the cursor first: what happens from now on is told
+            self.set_interval(EVENTS_POLL_SECONDS, self._poll_events)
             self.set_interval(OUTBOX_SECONDS, self._deliver_outbox)
 
-    def _poll_payments(self) -> None:
+    def now(self):  # type: ignore[no-untyped-def]
+        """The use cases' clock (frozen in tests)."""
+        return self.backend.now()
+
+    def _poll_events(self) -> None:
         if not self._polling:
             self._polling = True
-            self._check_payments(self._payments_since)
+            self._read_events(self._events_cursor)
 
-    @work(thread=True, exclusive=True, group="live-payments", exit_on_error=False)
-    def _check_payments(self, since: datetime) -> None:
-        asked_at = self.ctx.now()
+    @work(thread=True, exclusive=True, group="live-events", exit_on_error=False)
+    def _read_events(self, cursor: str | None) -> None:
         try:
-            from paylink_tui.services.payment_events import latest_payments
-
-            events = latest_payments(self.ctx, since=since)
-        except Exception:
-            events = []
-            asked_at = since
-        self.post_message(self.PaymentsArrived(events, asked_at))
-
-    @on(PaymentsArrived)
-    def _payments_arrived(self, event: PaymentsArrived) -> None:
-        self._polling = False
-        # The next look overlaps this one a little: a payment committed while we were
-        # reading is caught next time; the seen set keeps it from being told twice.
-        self._payments_since = max(self._payments_since, event.asked_at - PAYMENT_OVERLAP)
-        fresh = [p for p in event.events
-                 if (p.reference, p.confirmed) not in self._seen_payments]
-        if not fresh:
+            batch = self.backend.events(cursor)
+        except Exception:  # the next poll tries again from the same cursor
+            self.post_message(self.EventsArrived([], cursor))
             return
-        for paid in fresh:
-            self._seen_payments.add((paid.reference, paid.confirmed))
-            if not paid.confirmed:  # not applied yet: it must not read as approved
-                self.notify(f"Pago recibido para la póliza {paid.policy}; confirmando con MIT "
-                            "antes de aplicarlo.", title="Pago recibido", timeout=10,
-                            markup=False)
-                continue
-            self.notify(
-                f"Pago aprobado: póliza {paid.policy}, autorización {paid.authorization or '—'}",
-                title="Pago recibido", timeout=10, markup=False,
-            )
-            if paid.email_problem:
-                self.notify(f"El pago de la póliza {paid.policy} quedó aplicado, pero el correo "
-                            f"de confirmación al cliente no se pudo enviar: "
-                            f"{paid.email_problem} Avísele por otro medio.",
-                            title="Correo no enviado", severity="warning", timeout=20,
-                            markup=False)
+        self.post_message(self.EventsArrived(batch.events, batch.cursor))
+
+    @on(EventsArrived)
+    def _events_arrived(self, event: EventsArrived) -> None:
+        self._polling = False
+        self._events_cursor = event.cursor
+        if not event.events:
+            return
+        for item in event.events:
+            toast = event_toast(item)
+            if toast is not None:
+                self.notify(toast.text, title=toast.title, severity=toast.severity,
+                            timeout=toast.timeout, markup=False)
         self.refresh_screens()
 
     @work(thread=True, exclusive=True, group="live-outbox", exit_on_error=False)
     def _deliver_outbox(self) -> None:
         try:
-            from paylink_tui.services.outbox import deliver_due
-
-            deliver_due(self.ctx)
+            self.backend.deliver_outbox()
         except Exception:  # noqa: S110 - the history shows what stays queued; retried in 30 s
-            pass
-        try:  # approvals waiting for MIT's confirmation, where no `serve` asks about them
-            from paylink_tui.services.notifications import confirm_due
-
-            confirm_due(self.ctx)
-        except Exception:  # noqa: S110 - they wait, "confirmando con MIT"; asked in 30 s
             pass
 
     def refresh_screens(self) -> None:
@@ -221,17 +202,17 @@ def demo_banner(info: dict) -> Text:
     return Text.assemble(*parts)
 
 
-def make_app(ctx: AppContext, *, demo_info: dict | None = None, live: bool = True,
+def make_app(backend: Backend, *, demo_info: dict | None = None, live: bool = True,
              cursor_blink: bool = True) -> PaylinkApp:
-    """The app on `ctx`. Tests pass `live=False` (no timers) and `cursor_blink=False`."""
-    return PaylinkApp(ctx, demo_info=demo_info, live=live, cursor_blink=cursor_blink)
+    """The app on `backend`. Tests pass `live=False` (no timers) and `cursor_blink=False`."""
+    return PaylinkApp(backend, demo_info=demo_info, live=live, cursor_blink=cursor_blink)
 
 
 def run_demo_app(runtime: Any) -> int:
-    """The TUI of `paylink-tui demo`: `runtime` has `.ctx`, `.base_url`, `.mail_folder`."""
+    """The TUI of `paylink-tui demo`: `runtime` has `.backend`, `.base_url`, `.mail_folder`."""
     info = {"base_url": getattr(runtime, "base_url", None),
             "mail_folder": getattr(runtime, "mail_folder", None)}
-    app = make_app(runtime.ctx, demo_info=info)
+    app = make_app(runtime.backend, demo_info=info)
     app.run()
     return int(app.return_code or 0)
 

@@ -280,3 +280,21 @@ def test_plaintext_responses_other_than_ours_are_never_echoed(serve):
     with gateway_for(f"{server.url}/gen") as gw, pytest.raises(GatewayBadResponse) as info:
         gw.create_link(req())
     assert "xxx" not in info.value.message
+
+
+@pytest.mark.parametrize("url", ["http://u.mitec.com.mx/gen", "http://192.0.2.10:8080/gen",
+                                 "http://localhost.mitec.com.mx/gen"])
+def test_an_http_mit_url_off_this_machine_is_refused(url):
+    from paylink_tui.gateway.errors import GatewayConfigInvalid
+
+    with pytest.raises(GatewayConfigInvalid) as info:
+        MitGateway(url, sd.SANDBOX_DATA0, sd.SANDBOX_KEY, sd.SANDBOX_ID_COMPANY,
+                   sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER, sd.SANDBOX_PASSWORD)
+    assert "PAYLINK_MIT_GEN_URL" in info.value.message and "https://" in info.value.message
+
+
+@pytest.mark.parametrize("url", ["https://u.mitec.com.mx/gen", "http://127.0.0.1:8765/gen",
+                                 "http://localhost:8765/gen", "http://[::1]:8765/gen"])
+def test_https_or_http_to_this_machine_is_accepted(url):
+    MitGateway(url, sd.SANDBOX_DATA0, sd.SANDBOX_KEY, sd.SANDBOX_ID_COMPANY,
+               sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER, sd.SANDBOX_PASSWORD).close()

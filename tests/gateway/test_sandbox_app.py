@@ -280,3 +280,51 @@ def test_simultaneous_submissions_approve_only_once(sandbox_env):
     statuses = sorted(r.status_code for r in asyncio.run(both()))
     assert statuses == [200, 409, 409, 409]
     assert [n.response for n in notifications(sandbox_env)] == ["approved"]
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.nip.io", "pagos.agencia.mx:8765"])
+def test_a_request_for_another_host_name_is_refused_dns_rebinding(sandbox_env, host):
+    made = make_link(sandbox_env)
+    for path in ("/", made.url.split(sandbox_env.url, 1)[1]):
+        resp = httpx.get(f"{sandbox_env.url}{path}", headers={"Host": host})
+        assert resp.status_code == 421, path
+        assert "esta máquina" in resp.text and "PL-1" not in resp.text
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:8765", "[::1]:8765", "LOCALHOST."])
+def test_loopback_host_names_are_served(sandbox_env, host):
+    assert httpx.get(f"{sandbox_env.url}/salud", headers={"Host": host}).status_code == 200
+
+
+def test_extra_host_names_given_are_served(serve, clock):
+    server = serve(create_sandbox_app(now=clock, allowed_hosts=("pruebas.agencia.mx",)))
+    ok = httpx.get(f"{server.url}/salud", headers={"Host": "pruebas.agencia.mx:8080"})
+    other = httpx.get(f"{server.url}/salud", headers={"Host": "otra.agencia.mx"})
+    assert (ok.status_code, other.status_code) == (200, 421)
+
+
+def test_inside_serve_the_sandbox_lists_no_links_but_serves_their_pages(serve, sqlite_url):
+    from paylink_tui.services.context import AppContext
+    from paylink_tui.store.db import make_engine
+    from paylink_tui.web.app import create_app
+    from tests.notifications.support import settings_for
+
+    engine = make_engine(sqlite_url)
+    try:
+        ctx = AppContext(settings=settings_for(sqlite_url), engine=engine)
+        server = serve(create_app(ctx, serve_sandbox=True, deliver_interval=0))
+        sandbox = server.app.state.sandbox
+        with MitGateway(f"{server.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY,
+                        sd.SANDBOX_ID_COMPANY, sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER,
+                        sd.SANDBOX_PASSWORD) as gw:
+            made = gw.create_link(LinkRequest("PL-SECRETA", Decimal("75.17"), "MXN",
+                                              local_today(sandbox.state.now) + timedelta(days=3)))
+        index = httpx.get(f"{server.url}/")
+        assert index.status_code == 404 and "PL-SECRETA" not in index.text
+        assert "PL-SECRETA" in httpx.get(made.url).text  # the client's own page still works
+        # MIT's notifications reach the receiver whatever Host its proxy sends.
+        resp = httpx.post(f"{server.url}/mit/notificacion", data={"strResponse": "x"},
+                          headers={"Host": "pagos.agencia.mx"})
+        assert resp.status_code == 400 and resp.text == "Notificación rechazada."
+    finally:
+        engine.dispose()

@@ -182,3 +182,59 @@ def test_from_settings_takes_host_port_tls_login_and_timeout():
     assert (t.host, t.port, t.tls, t.username, t.timeout) == (
         "mail.example.mx", 2525, "starttls", "agente", 7.5)
     assert SECRET not in repr(t)
+
+
+def _own_lan_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: it only picks the route
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def test_a_login_in_clear_to_another_machine_is_refused_before_connecting(tmp_path):
+    """PAYLINK_SMTP_TLS=none with a user sends the password readable on the network."""
+    address = _own_lan_address()
+    if address is None:
+        pytest.skip("this machine has no address other than loopback")
+    drop = MailDrop(tmp_path / "lan", host="0.0.0.0").start()  # reachable at `address`
+    try:
+        transport = SmtpTransport(address, drop.port, "none", username="agente",
+                                  password=SECRET, timeout=5)
+        with pytest.raises(SendError) as info:
+            transport.send(message())
+        assert "PAYLINK_SMTP_TLS" in info.value.message
+        assert "PAYLINK_SMTP_ALLOW_PLAIN_LOGIN=1" in info.value.message
+        assert SECRET not in info.value.message and info.value.permanent
+        assert drop.messages() == []
+        # The operator who says the network is trusted gets it sent.
+        SmtpTransport(address, drop.port, "none", username="agente", password=SECRET,
+                      timeout=5, allow_plain_login=True).send(message())
+        assert len(drop.messages()) == 1
+    finally:
+        drop.stop()
+
+
+def test_a_login_in_clear_to_this_machine_and_a_send_without_login_are_not_refused(mail_drop):
+    SmtpTransport("localhost", mail_drop.port, "none", username="agente", password=SECRET,
+                  timeout=5).send(message())
+    SmtpTransport("127.0.0.1", mail_drop.port, "none", timeout=5).send(message())
+    assert len(mail_drop.messages()) == 2
+    assert SmtpTransport("smtp.agencia.example", 25, "none").plain_login_refused() is None
+
+
+def test_the_opt_in_setting_reaches_the_transport():
+    from paylink_tui.config import load_settings
+
+    remote = dict(database_url="sqlite:///x.db", smtp_host="smtp.agencia.example",
+                  smtp_username="agente", smtp_password=SECRET)
+    assert SmtpTransport.from_settings(load_settings(**remote)).plain_login_refused()
+    allowed = load_settings(**remote, smtp_allow_plain_login="1")
+    assert SmtpTransport.from_settings(allowed).plain_login_refused() is None
+    tls = load_settings(**remote, smtp_tls="starttls")
+    assert SmtpTransport.from_settings(tls).plain_login_refused() is None

@@ -242,3 +242,36 @@ def notification_of(link: PaymentLink, payment, **overrides: str) -> str:  # typ
     fields.update(overrides)
     reference = fields.pop("reference", link.reference)
     return notification_xml(reference, **fields)
+
+
+# -- the receiver over ASGI -----------------------------------------------------------------
+
+
+def client_from(app, host: str = "127.0.0.1"):  # type: ignore[no-untyped-def]
+    """An httpx client over ASGI whose requests come from `host`."""
+    import httpx
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(host, 40000)),
+                             base_url="http://receptor")
+
+
+class Ticks:
+    """A monotonic clock the test moves (`ticks.now += 60`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def answer(resp) -> tuple[int, tuple[tuple[str, str], ...], bytes]:  # type: ignore[no-untyped-def]
+    """Everything a sender sees of an answer over ASGI: status, every header, the body."""
+    return resp.status_code, tuple(resp.headers.multi_items()), resp.content
+
+
+def events_told(ctx: AppContext) -> list:  # type: ignore[type-arg]
+    """Every event of the log so far (what the agents' screens are told), oldest first."""
+    from paylink_tui.services import events
+
+    return events.read(ctx, "0", limit=10_000)[0]

@@ -125,3 +125,42 @@ def test_demo_no_tui_prints_its_addresses_and_serves_them(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_serve_behind_a_trusted_proxy_counts_each_client_and_lists_no_links(sqlite_url,
+                                                                           tmp_path):
+    """`serve --proxy-headers` as an operator runs it: the flag reaches uvicorn's worker, a
+    client's failures are counted by its X-Forwarded-For, and the sandbox lists nothing."""
+    from tests.helpers import closed_port
+
+    port = closed_port()
+    env = {**os.environ, "PAYLINK_DATABASE_URL": sqlite_url, "PAYLINK_GATEWAY": "sandbox",
+           "PAYLINK_CONFIG": str(tmp_path / "no-config.toml"),
+           "PAYLINK_NOTIFY_MAX_FAILURES": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "paylink_tui", "serve", "--port", str(port),
+                             "--proxy-headers"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/salud", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("serve did not start")
+
+        def post(client_address: str) -> int:
+            return httpx.post(f"{base}/mit/notificacion", data={"strResponse": "AAAA" * 8},
+                              headers={"X-Forwarded-For": client_address}, timeout=5).status_code
+
+        assert [post("198.51.100.1") for _ in range(3)] == [400, 400, 429]
+        assert post("198.51.100.2") == 400  # another client behind the same proxy
+        assert httpx.get(f"{base}/", timeout=5).status_code == 404
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=20)
+    assert "X-Forwarded-For de 127.0.0.1" in err
+    assert "POSSIBLE ATTACK" in err and "198.51.100.1" in err

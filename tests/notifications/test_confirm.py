@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 
+from paylink_tui.backend.local import LocalBackend
 from paylink_tui.cli.history_cmd import history_data
 from paylink_tui.domain.labels import LINK
 from paylink_tui.domain.status import LinkStatus
@@ -23,7 +24,6 @@ from paylink_tui.services.context import AppContext
 from paylink_tui.services.history import link_detail, list_links
 from paylink_tui.services.notifications import confirm as confirm_step
 from paylink_tui.services.notifications import receive as receive_step
-from paylink_tui.services.payment_events import latest_payments
 from paylink_tui.store.db import make_engine
 from tests.gateway.test_mit_query import MIT_SAMPLE, gateway_for, mit_envelope
 from tests.helpers import ScriptedMIT, closed_port
@@ -31,6 +31,7 @@ from tests.notifications.support import (
     all_notifications,
     attempts,
     confirmations,
+    events_told,
     link_row,
     make_link,
     notification_of,
@@ -44,6 +45,14 @@ KEY = "5DCC67393750523CD165F17E1EFADD21"
 
 def receive(ctx, xml: str) -> svc.Received:
     return svc.receive_notification(ctx, str_response(xml), deliver=False)
+
+
+def paid_policy(ctx, link) -> str:  # type: ignore[no-untyped-def]
+    from paylink_tui.store.db import read_session
+    from paylink_tui.store.models import Policy
+
+    with read_session(ctx.engine) as s:
+        return s.get(Policy, link.policy_id).number
 
 
 def status_of(ctx, reference: str) -> str:
@@ -74,14 +83,15 @@ def test_an_approval_waits_confirming_until_mit_lists_it_then_it_is_applied(conf
     assert attempts(ctx, link.id) == [] and confirmations(ctx) == []
     assert svc.list_review(ctx) == []  # not for a person: MIT is being asked
     assert status_of(ctx, link.reference) == "confirming"
-    [row] = history_data(ctx)["links"]  # `history --format json`
+    [row] = history_data(LocalBackend(ctx))["links"]  # `history --format json`
     assert (row["status"], row["payment"]) == ("confirming", None)
     assert LINK[LinkStatus(row["status"])] == "Pago recibido, confirmando con MIT"
     detail = link_detail(ctx, link.reference)
     assert detail.notifications[0].status == "confirming"
-    # The live toast hears of it, but not as approved.
-    [event] = latest_payments(ctx, since=datetime(2021, 1, 1, tzinfo=timezone.utc))
-    assert (event.reference, event.confirmed) == (link.reference, False)
+    # The agents hear that a payment arrived, not that it was approved.
+    [event] = events_told(ctx)
+    assert (event.kind, event.reference, event.policy) == (
+        "payment_received", link.reference, paid_policy(ctx, link))
 
     report = svc.confirm_due(ctx)
     assert report.applied == 1
@@ -93,6 +103,7 @@ def test_an_approval_waits_confirming_until_mit_lists_it_then_it_is_applied(conf
         "applied", True, None)
     assert len(confirmations(ctx)) == 1 and len(attempts(ctx, link.id)) == 1
     assert svc.confirm_due(ctx).applied == 0  # nothing left to ask about
+    assert [e.kind for e in events_told(ctx)] == ["payment_received", "payment_approved"]
 
 
 def test_a_correctly_encrypted_approval_mit_never_took_is_not_applied_and_ends_in_review(
@@ -116,6 +127,8 @@ def test_a_correctly_encrypted_approval_mit_never_took_is_not_applied_and_ends_i
     assert item.reason_label == "MIT no confirma este pago (posible notificación falsa)"
     assert "450723" in item.note and "6 consultas" in item.note
     assert any("NOT CONFIRMED BY MIT" in r.getMessage() for r in caplog.records)
+    assert [(e.kind, e.data.get("reason")) for e in events_told(ctx)] == [
+        ("payment_received", None), ("review_added", "not_confirmed")]
     # The link shows it: something about it is por revisar.
     [row] = list_links(ctx, references=[link.reference])
     assert row.status == "active" and row.needs_review

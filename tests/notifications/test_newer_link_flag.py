@@ -42,9 +42,10 @@ def test_paying_a_cancelled_link_flags_its_newer_link_until_the_review_is_dismis
     flagged = row(ctx, newer.reference)
     assert (flagged.review_count, flagged.needs_review) == (0, True)  # its own: none
     # `history --format json`: each link's own reviews, and what flags it, apart.
+    from paylink_tui.backend.local import LocalBackend
     from paylink_tui.cli.history_cmd import history_data
 
-    exported = {item["reference"]: item for item in history_data(ctx)["links"]}
+    exported = {item["reference"]: item for item in history_data(LocalBackend(ctx))["links"]}
     assert (exported[newer.reference]["review_count"], exported[newer.reference]["flagged_by"]) \
         == (0, [old.reference])
     assert (exported[old.reference]["review_count"], exported[old.reference]["flagged_by"]) == (1, [])

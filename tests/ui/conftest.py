@@ -1,7 +1,7 @@
 """UI fixtures: the app on a real SQLite file with the frozen test clock, the sandbox over
 real HTTP and a loopback SMTP server (MailDrop), and helpers to wait for workers.
 
-Apps are built with `make_app(ctx, live=False, cursor_blink=False)`: no timers and no
+Apps are built with `make_app(LocalBackend(ctx), live=False, cursor_blink=False)`: no timers and no
 blinking cursor, so snapshots are stable. Live polling is tested on its own.
 """
 
@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 
+from paylink_tui.backend.local import LocalBackend
 from paylink_tui.config import Settings
 from paylink_tui.gateway.sandbox import create_sandbox_app
 from paylink_tui.mail.server import MailDrop
@@ -121,7 +122,7 @@ def live_ctx(make_ctx, sandbox: LoopbackServer, mailbox: MailDrop) -> AppContext
 
 
 def app_for(ctx: AppContext, **kwargs) -> PaylinkApp:
-    return make_app(ctx, live=kwargs.pop("live", False), cursor_blink=False, **kwargs)
+    return make_app(LocalBackend(ctx), live=kwargs.pop("live", False), cursor_blink=False, **kwargs)
 
 
 async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:

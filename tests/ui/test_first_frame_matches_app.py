@@ -8,9 +8,9 @@ from pathlib import Path
 
 from textual.widgets._footer import FooterKey
 
+from paylink_tui.backend.first_page import first_page
 from paylink_tui.cli import first_frame
 from paylink_tui.domain.dates import local_date
-from paylink_tui.store.first_page import first_page
 from paylink_tui.ui.widgets.pending_table import PendingTable
 from tests.ui.conftest import app_for, settle
 

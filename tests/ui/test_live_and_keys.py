@@ -9,6 +9,7 @@ import time
 
 from textual.widgets import Static
 
+from paylink_tui.backend.local import LocalBackend
 from paylink_tui.config import Settings
 from paylink_tui.services import links
 from paylink_tui.services.context import AppContext
@@ -23,7 +24,7 @@ from tests.ui.conftest import app_for, settle, wait_until
 
 async def test_a_payment_applied_by_the_receiver_shows_within_five_seconds(live_ctx, mailbox, clock):
     made = links.generate_link(live_ctx, receipt_numbers=["4100000001"], email="ana@example.com")
-    app = make_app(live_ctx, live=True, cursor_blink=False)
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("h")
@@ -67,7 +68,7 @@ async def test_queued_emails_are_retried_while_the_app_is_open(make_ctx, sandbox
 
     monkeypatch.setattr(app_module, "OUTBOX_SECONDS", 0.2)
     working.clock.advance(minutes=30)  # past the retry back-off
-    app = make_app(working, live=True, cursor_blink=False)
+    app = make_app(LocalBackend(working), live=True, cursor_blink=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: len(mailbox.messages()) == 1, timeout=10)
 
@@ -166,10 +167,11 @@ async def test_an_approval_waiting_for_mit_is_told_as_received_not_approved(live
                                                       "smtp_port": mailbox.port}),
         engine=make_engine(live_ctx.settings.database_url), clock=clock)
     serve_ctx.gateway = SandboxMIT(sandbox.app, sandbox.url).gateway()
-    app = make_app(live_ctx, live=True, cursor_blink=False)
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
+            await wait_until(pilot, lambda: app._events_cursor is not None)
             await pilot.press("h")
             await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen)
                              and app.screen.rows)
@@ -210,10 +212,10 @@ async def test_a_payment_whose_confirmation_cannot_be_sent_is_applied_and_the_ag
     made = links.generate_link(live_ctx, receipt_numbers=["4100000001"], email="ana@example.com")
     with write_session(live_ctx.engine) as s:
         s.exec(update(PaymentLink).values(email="muñoz@gmail.com"))  # type: ignore[call-overload]
-    app = make_app(live_ctx, live=True, cursor_blink=False)
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        clock.advance(seconds=3)
+        await wait_until(pilot, lambda: app._events_cursor is not None)
         got = await asyncio.to_thread(
             receive_notification, live_ctx,
             str_response(notification_xml(made.reference, amount="75.17")))
@@ -222,3 +224,28 @@ async def test_a_payment_whose_confirmation_cannot_be_sent_is_applied_and_the_ag
                                             for n in app._notifications), timeout=5)
         [told] = [n.message for n in app._notifications if n.title == "Correo no enviado"]
     assert "quedó aplicado" in told and "«ñ»" in told and "InvalidAddress" not in told
+
+
+async def test_a_declined_payment_and_one_kept_for_review_are_told_with_what_to_do(live_ctx, mailbox, clock):
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await wait_until(pilot, lambda: app._events_cursor is not None)
+        from paylink_tui.services.notifications import receive_notification
+
+        receive_notification(live_ctx, str_response(notification_xml(
+            made.reference, amount="12480.00", response="denied", cd_error="11",
+            nb_error="Tarjeta declinada hoy")), deliver=False)
+        receive_notification(live_ctx, str_response(notification_xml(
+            made.reference, amount="99.00")), deliver=False)  # wrong amount: for review
+
+        def messages() -> list[str]:
+            return [n.message for n in app._notifications]
+
+        await wait_until(pilot, lambda: len(messages()) >= 2, timeout=6)
+        denied, review = messages()[:2]
+        assert denied.startswith("Pago rechazado: póliza GM2000002 (Tarjeta declinada hoy, código 11)")
+        assert "puede intentar con otra tarjeta" in denied
+        assert review.startswith("Un pago de MIT quedó por revisar (El monto no coincide con la liga)")
+        assert review.endswith("Ábralo con v.")

@@ -3,6 +3,11 @@ client's payment page, every payment attempt is notified to `notify_url` like MI
 `/pgs/services/xmltransacciones` answers MIT's transaction query from the payments taken
 (gateway/sandbox/query.py).
 
+It answers only requests addressed to this machine (a `Host` of localhost, 127.0.0.1 or
+::1, or one of `allowed_hosts`): a web page elsewhere can't reach it through a name that
+resolves to 127.0.0.1 (DNS rebinding). `list_links=False` (inside `serve`) serves no list
+of links at `/`.
+
 Repeating a generation with the same reference and amount returns the same link: our client
 retries with the same reference after a timeout, and must not end up with two links."""
 
@@ -24,6 +29,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from paylink_tui.domain.dates import to_local
+from paylink_tui.domain.hosts import host_of_header, is_loopback_host
 from paylink_tui.domain.money import format_amount, format_money
 from paylink_tui.gateway import sandbox_defaults as sd
 from paylink_tui.gateway.crypto import CryptoError, decrypt, encrypt
@@ -246,6 +252,32 @@ class Sandbox:
         self.state.deliver(Delivery(link.reference, p.folio, p.response), body)
 
 
+class LoopbackHostOnly:
+    """ASGI middleware: HTTP requests whose Host header does not name this machine (or one
+    of `extra`) get 421 and reach nothing."""
+
+    def __init__(self, app: Any, extra: Iterable[str] = ()) -> None:
+        self.app = app
+        self.extra = frozenset(h.strip().lower() for h in extra if h.strip())
+
+    def allows(self, header: str | None) -> bool:
+        host = host_of_header(header).lower()
+        return is_loopback_host(host) or host in self.extra
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not self.allows(host):
+                log.warning("sandbox: request for host %r refused (not this machine)", host[:80])
+                response = PlainTextResponse(
+                    "Este sandbox solo atiende solicitudes dirigidas a esta máquina "
+                    "(localhost o 127.0.0.1).", status_code=421)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _json_error(message: str, field: str, rejected: Any = None) -> JSONResponse:
     return JSONResponse([{"defaultMessage": message, "field": field, "rejectedvalue": rejected}])
 
@@ -271,9 +303,12 @@ def create_sandbox_app(
     notify_url: str | None = None,
     now: Callable[[], datetime] = _utc_now,
     notify_retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
+    list_links: bool = True,
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
     """The sandbox as a Starlette app; `app.state.sandbox` is the `Sandbox` (links,
-    deliveries, `wait_idle()` / `wait_idle_sync()`)."""
+    deliveries, `wait_idle()` / `wait_idle_sync()`). `allowed_hosts`: Host names it answers
+    besides this machine's; `list_links`: whether `/` lists the links generated."""
     state = SandboxState(notify_url=notify_url, retry_delays=tuple(notify_retry_delays), now=now)
     sandbox = Sandbox(
         key=key, data0=data0, id_company=id_company, id_branch=id_branch, users=users,
@@ -406,7 +441,7 @@ def create_sandbox_app(
 
     app = Starlette(
         routes=[
-            Route("/", index, methods=["GET"]),
+            *([Route("/", index, methods=["GET"])] if list_links else []),
             Route("/gen", gen, methods=["POST"]),
             Route("/salud", health, methods=["GET"]),
             Route(QUERY_PATH, transactions, methods=["POST"]),
@@ -415,5 +450,6 @@ def create_sandbox_app(
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(LoopbackHostOnly, extra=tuple(allowed_hosts))  # type: ignore[arg-type]
     app.state.sandbox = sandbox
     return app

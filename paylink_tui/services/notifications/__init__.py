@@ -21,8 +21,10 @@ from paylink_tui.services.notifications.confirm import (
     confirm_due,
 )
 from paylink_tui.services.notifications.receive import (
+    Prepared,
     Rejected,
     parse,
+    prepare,
     receive_many,
     receive_notification,
     safe_mask,
@@ -35,12 +37,12 @@ from paylink_tui.services.notifications.review import (
     apply_review,
     dismiss_review,
     list_review,
-    unexpected_error,
 )
 
 __all__ = [
     "ConfirmReport",
     "NeedsConfirmation",
+    "Prepared",
     "Received",
     "Rejected",
     "ReviewError",
@@ -52,9 +54,9 @@ __all__ = [
     "dismiss_review",
     "list_review",
     "parse",
+    "prepare",
     "receive_many",
     "receive_notification",
     "safe_mask",
     "scrub_raw_xml",
-    "unexpected_error",
 ]

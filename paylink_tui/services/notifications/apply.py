@@ -24,6 +24,7 @@ from paylink_tui.domain.status import (
 from paylink_tui.domain.text import full_name
 from paylink_tui.domain.validity import taken_before, taken_in_time
 from paylink_tui.gateway.mit_query import same_operation
+from paylink_tui.services import events
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.notifications.common import (
     MIT_AGENT,
@@ -32,6 +33,7 @@ from paylink_tui.services.notifications.common import (
     _conn,
     _later,
     _sql,
+    _tell_later,
     _write,
 )
 from paylink_tui.services.notifications.email import queue_confirmation
@@ -44,11 +46,13 @@ def _missing_fields(n: Notification) -> list[str]:
     missing = []
     if not n.reference:
         missing.append("reference")
-    if not n.folio:
-        missing.append("foliocpagos")
     if n.response not in RESPONSES:
         missing.append("response")
     if n.response == "approved":
+        # A denial or an error is recorded in the link's history without MIT's folio (an
+        # error notification may have none); a payment is never applied without it.
+        if not n.folio:
+            missing.append("foliocpagos")
         if n.amount is None:
             missing.append("amount")
         if not n.authorization:
@@ -141,6 +145,7 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
     if link is None:
         return _review(ReviewReason.UNKNOWN_REFERENCE)
     n.link_id = link.id
+    n.event_link = link  # for the events `_tell` writes
     if n.response != "approved":
         # The client may retry with another card: the link stays as it is.
         _attempt(session, ctx, n, link, now)
@@ -187,6 +192,7 @@ def _decide(session: Session, ctx: AppContext, n: Notification,
     cancelled = link.state == LinkState.CANCELLED.value
     newer = _newer_links(session, ctx, link, now) if link.has_newer else []
     email_ids, problem = _mark_paid(session, ctx, n, link, now)
+    n.email_problem = problem  # told with the payment (`_tell`)
     mail_note = email_problem_note(problem)
     refs = ", ".join(newer)
     if newer:  # flagged whether or not this link was cancelled
@@ -251,7 +257,32 @@ def _apply_in(session: Session, ctx: AppContext, notification_id: int, now: date
         detail += f", {REVIEW_REASON[ReviewReason(reason)]}"
     _audit(session, ctx, at=now, agent=MIT_AGENT, action=action,
            subject=f"notificación {n.id} ref {n.reference}", detail=detail)
+    _tell(session, ctx, n, getattr(n, "event_link", None), status, reason, now)
     return status, reason, tuple(email_ids)
+
+
+_APPLIED_WITH_REVIEW = (ReviewReason.NEWER_LINK.value, ReviewReason.CANCELLED_LINK.value)
+
+
+def _tell(session: Session, ctx: AppContext, n: Any, link: Any, status: str, reason: str | None,
+          now: datetime) -> None:
+    """The events the agents hear about this notification (services/events.py)."""
+    base = {"at": now, "link_id": getattr(link, "id", None),
+            "reference": getattr(link, "reference", None) or n.reference,
+            "policy_number": getattr(link, "policy_number", None),
+            "agent": getattr(link, "agent", None)}
+    applied = status == NotificationStatus.APPLIED.value or reason in _APPLIED_WITH_REVIEW
+    if n.response == "approved" and applied:
+        _tell_later(session, events.row(kind=events.PAYMENT_APPROVED, **base, data={
+            "authorization": n.authorization, "amount": n.amount, "folio": n.folio,
+            "email_problem": getattr(n, "email_problem", None)}))
+    elif n.response in ("denied", "error") and link is not None:
+        kind = events.PAYMENT_DENIED if n.response == "denied" else events.PAYMENT_ERROR
+        _tell_later(session, events.row(kind=kind, **base, data={
+            "cd_error": n.cd_error, "nb_error": n.nb_error, "folio": n.folio}))
+    if status == NotificationStatus.REVIEW.value and reason is not None:
+        _tell_later(session, events.row(kind=events.REVIEW_ADDED, **base, data={
+            "reason": reason, "notification_id": n.id, "response": n.response}))
 
 
 def _apply(ctx: AppContext, notification_id: int) -> tuple[str, str | None, tuple[int, ...]]:

@@ -1,5 +1,5 @@
 """What the steps of a notification share: the hot path's statements, the write transaction
-that batches its inserts, the outcome type, and the review error.
+that batches its inserts and events (re-exported: the outcome type and the review error).
 
 The hot path speaks SQLAlchemy Core on the session's connection: a payment touches about
 ten rows, and ORM objects (identity map, flush, refresh) cost more CPU than the SQL.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
@@ -21,7 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from paylink_tui.domain.errors import ReviewError
+from paylink_tui.domain.results import Received
 from paylink_tui.domain.status import LinkState, ReceiptStatus
+from paylink_tui.services import events
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import is_sqlite, write_session
 from paylink_tui.store.models import (
@@ -37,6 +39,8 @@ from paylink_tui.store.models import (
 
 log = logging.getLogger(__name__)
 
+__all__ = ["MIT_AGENT", "RESPONSES", "Received", "ReviewError"]
+
 # Who the audit trail names for what MIT did on its own.
 MIT_AGENT = "MIT"
 RESPONSES = {"approved", "denied", "error"}
@@ -51,32 +55,8 @@ _PO = Policy.__table__  # type: ignore[attr-defined]
 _CL = Client.__table__  # type: ignore[attr-defined]
 
 
-class ReviewError(Exception):
-    """A review action that cannot be done; the message (Spanish) says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-@dataclass(frozen=True)
-class Received:
-    notification_id: int
-    status: str  # NotificationStatus value
-    reason: str | None  # ReviewReason value, or None
-    duplicate: bool
-    email_ids: tuple[int, ...] = ()  # confirmation emails queued (deliver after commit)
-    pending: bool = False  # stored but not applied: answer 5xx so that MIT resends it
-    # Applied, but the client's confirmation email could not be queued: why (Spanish).
-    email_problem: str | None = None
-
-
-
-
 _PENDING = "paylink_pending_inserts"
+_EVENTS = "paylink_pending_events"
 
 
 @lru_cache(maxsize=2)
@@ -111,11 +91,12 @@ def _statements(sqlite_engine: bool) -> SimpleNamespace:
         link = link.with_for_update(of=_PL)
         notification = notification.with_for_update()
     return SimpleNamespace(
-        insert=(dialect_insert(_N)
-                .on_conflict_do_nothing(index_elements=["folio", "reference"])
-                .returning(_N.c.id)),
+        # No conflict target: (folio, reference) and identity_key are both unique, and a
+        # notification is identified by one or the other (receive._identity_key).
+        insert=dialect_insert(_N).on_conflict_do_nothing().returning(_N.c.id),
         existing=select(_N.c.id).where(_N.c.folio == bindparam("f"),
                                        _N.c.reference == bindparam("r")),
+        existing_by_key=select(_N.c.id).where(_N.c.identity_key == bindparam("k")),
         notification=notification,
         link=link,
         newer=(select(_PL.c.reference)
@@ -156,6 +137,13 @@ def _write(ctx: AppContext) -> Iterator[Session]:
             conn = _conn(session)
             for stmt, rows in pending.items():
                 conn.execute(stmt, rows)  # one executemany per table
+        # Last, right before the commit: the event log's lock is held for no longer.
+        events.insert_rows(_conn(session), session.info.pop(_EVENTS, []))
+
+
+def _tell_later(session: Session, row: dict[str, Any]) -> None:
+    """An event (services/events.py `row`) written with the others, last (see `_write`)."""
+    session.info.setdefault(_EVENTS, []).append(row)
 
 
 def _later(session: Session, stmt: Any, row: dict[str, Any]) -> None:

@@ -35,15 +35,18 @@ from paylink_tui.domain.status import NotificationStatus, ReviewReason
 from paylink_tui.gateway.base import Transaction
 from paylink_tui.gateway.errors import GatewayError
 from paylink_tui.gateway.mit_query import same_operation
+from paylink_tui.services import events
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.notifications.apply import _apply_in
 from paylink_tui.services.notifications.common import (
     _N,
     _PL,
+    _PO,
     MIT_AGENT,
     _audit,
     _conn,
     _deliver,
+    _tell_later,
     _write,
 )
 from paylink_tui.store.db import is_sqlite
@@ -88,6 +91,30 @@ def held_values(ctx: AppContext, values: dict[str, Any], now: datetime) -> dict[
         return values
     return {**values, "status": CONFIRMING, "review_reason": None, "confirm_next_at": now,
             "confirm_attempts": 0}
+
+
+def _link_of(session: Any, reference: str | None) -> Any:
+    """The link a notification names (id, reference, agent, policy number), or None."""
+    row = _conn(session).execute(
+        select(_PL.c.id, _PL.c.reference, _PL.c.agent, _PO.c.number.label("policy_number"))
+        .select_from(_PL.outerjoin(_PO, _PO.c.id == _PL.c.policy_id))
+        .where(_PL.c.reference == reference)).first()
+    return row
+
+
+def held(session: Any, ctx: AppContext, notification_id: int, values: dict[str, Any],
+         now: datetime) -> None:
+    """Just stored: when it is held for MIT's confirmation, the agents hear that a payment
+    arrived (not that it was approved: it counts only once MIT lists it)."""
+    if values.get("status") != CONFIRMING:
+        return
+    link = _link_of(session, values.get("reference"))
+    _tell_later(session, events.row(
+        kind=events.PAYMENT_RECEIVED, at=now, link_id=getattr(link, "id", None),
+        reference=values.get("reference"), policy_number=getattr(link, "policy_number", None),
+        agent=getattr(link, "agent", None),
+        data={"notification_id": notification_id, "amount": values.get("amount"),
+              "folio": values.get("folio")}))
 
 
 def query_day(n: Any, tz: str) -> date:
@@ -189,23 +216,25 @@ def _still_ours(n: Any, token: datetime | None) -> bool:
     return n.confirm_claimed_until is not None and utc(n.confirm_claimed_until) == utc(token)
 
 
-def _link_id(session: Any, reference: str | None) -> int | None:
-    return _conn(session).execute(
-        select(_PL.c.id).where(_PL.c.reference == reference)).scalar()
-
-
 def _not_confirmed(session: Any, ctx: AppContext, n: Any, now: datetime, note: str) -> None:
     # %r: the folio and reference are the notification's word, not yet MIT's (no forged
     # line breaks in the log).
     log.error("APPROVAL NOT CONFIRMED BY MIT: notification %s (folio %r, ref %r, amount %s) "
               "kept for review and NOT applied; it may be forged", n.id, n.folio, n.reference,
               n.amount)
+    link = _link_of(session, n.reference)
     _conn(session).execute(update(_N).where(_N.c.id == n.id).values(
         status=NotificationStatus.REVIEW.value, review_reason=ReviewReason.NOT_CONFIRMED.value,
         note=note, confirm_claimed_until=None, confirm_next_at=None,
-        link_id=_link_id(session, n.reference)))
+        link_id=getattr(link, "id", None)))
     _audit(session, ctx, at=now, agent=MIT_AGENT, action="payment_not_confirmed",
            subject=f"notificación {n.id} ref {n.reference}", detail=note[:500])
+    _tell_later(session, events.row(
+        kind=events.REVIEW_ADDED, at=now, link_id=getattr(link, "id", None),
+        reference=n.reference, policy_number=getattr(link, "policy_number", None),
+        agent=getattr(link, "agent", None),
+        data={"reason": ReviewReason.NOT_CONFIRMED.value, "notification_id": n.id,
+              "response": n.response}))
 
 
 def _differs_note(ctx: AppContext, n: Any, t: Transaction) -> str:

@@ -13,9 +13,11 @@ applied only once MIT lists it (notifications/confirm.py).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -25,13 +27,16 @@ from sqlmodel import Session
 
 from paylink_tui.domain.dates import parse_mit_datetime
 from paylink_tui.domain.money import CENT
+from paylink_tui.domain.results import Received
 from paylink_tui.domain.status import NotificationStatus
+from paylink_tui.domain.text import clean_text, loggable
 from paylink_tui.gateway.base import Notification as MitNotification
 from paylink_tui.gateway.errors import NotificationRejected
+from paylink_tui.gateway.messages import MAX_XML_CHARS, NOTIFICATION_FIELDS, parse_xml
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.notifications.apply import _apply, _apply_in
-from paylink_tui.services.notifications.common import Received, _conn, _deliver, _sql, _write
-from paylink_tui.services.notifications.confirm import held_values
+from paylink_tui.services.notifications.common import _conn, _deliver, _sql, _write
+from paylink_tui.services.notifications.confirm import held, held_values
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +52,35 @@ def parse(ctx: AppContext, str_response: str) -> MitNotification:
     return ctx.get_gateway().parse_notification(str_response)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A notification decrypted, read and turned into the row it will be stored as: the work
+    `serve` does per request, outside the single writer (issue 11 §2)."""
+
+    values: dict[str, Any]
+
+
+def prepare(ctx: AppContext, str_response: str) -> Prepared:
+    """strResponse -> the row to store. Rejected when it is not ours."""
+    return Prepared(_row_values(ctx, parse(ctx, str_response), ctx.now()))
+
+
 # -- step 1: store --------------------------------------------------------------------------
 
 _DIGITS = re.compile(r"\d")
 
 
 def _clip(value: str | None, size: int) -> str | None:
-    value = (value or "").strip()
+    """A field as stored: cleaned like imported text (control characters, line breaks and
+    bidirectional overrides can't reach a log line or a screen), then cut to the column."""
+    value = clean_text(value)
     return value[:size] if value else None
 
 
 def safe_mask(cc_mask: str, cc_number: str) -> str | None:
     """MIT's mask (first 6 + XXXXXX + last 4); anything showing more digits is re-masked so
     that no full card number is ever stored."""
-    mask = cc_mask.strip()
+    mask = clean_text(cc_mask)
     if mask and len(_DIGITS.findall(mask)) <= 10:
         return mask[:30]
     digits = "".join(_DIGITS.findall(mask or cc_number))
@@ -69,24 +89,52 @@ def safe_mask(cc_mask: str, cc_number: str) -> str | None:
     return ("XXXXXX" + digits[-4:])[:30]
 
 
+# What of MIT's XML is kept (docs: the notification's elements, `promocion`, the request's
+# own `datos_adicionales`). Anything else goes: a card token (`number_tkn`), the card's expiry
+# (`cc_expmonth`, `cc_expyear`), fields MIT may add tomorrow.
+_KEPT_ELEMENTS = (*NOTIFICATION_FIELDS, "promocion", "datos_adicionales")
+_CARD_RUN = re.compile(r"\d[\d\s-]{11,}\d")
+_UNKEPT = re.compile(r"<(number_tkn|cc_exp\w*|emv_\w*|token\w*)\b[^>]*>.*?</\1\s*>", re.S | re.I)
+
+
 def scrub_raw_xml(xml: str) -> str:
-    """The raw XML as stored: card fields reduced to what MIT is supposed to send. Parsed and
-    re-serialised (the gateway's parser already refused DTDs/entities), so CDATA, attributes
-    or odd whitespace can't carry a full number past the scrub."""
-    import xml.etree.ElementTree as ET  # noqa: N817, S405 - input already vetted by the gateway
+    """The raw XML as stored: the elements MIT documents, card fields reduced to what MIT is
+    supposed to send, nothing else. Parsed (defusedxml, depth-capped) and rebuilt, so CDATA,
+    attributes or odd whitespace can't carry a full number past the scrub. Never raises."""
+    import xml.etree.ElementTree as ET  # noqa: N817, S405 - builds only; parse_xml parses
 
     try:
-        root = ET.fromstring(xml)  # noqa: S314
-    except ET.ParseError:
-        # Not parseable: keep no run of digits long enough to be a card number.
-        return re.sub(r"\d[\d\s-]{11,}\d", "XXXXXX", xml)
-    for el in root.iter("cc_number"):
-        el.text = "".join(_DIGITS.findall(el.text or ""))[-4:]
-        el.attrib.clear()
-    for el in root.iter("cc_mask"):
-        el.text = safe_mask(el.text or "", "") or ""
-        el.attrib.clear()
-    return ET.tostring(root, encoding="unicode")
+        parsed = parse_xml(xml, lenient=True)
+        root = ET.Element(parsed.tag)
+        for el in parsed:
+            if el.tag not in _KEPT_ELEMENTS:
+                continue
+            el.tail = None
+            if el.tag == "cc_number":
+                el.text = "".join(_DIGITS.findall(el.text or ""))[-4:]
+                el.attrib.clear()
+                el[:] = []
+            elif el.tag == "cc_mask":
+                el.text = safe_mask("".join(el.itertext()), "") or ""
+                el.attrib.clear()
+                el[:] = []
+            root.append(el)
+        return ET.tostring(root, encoding="unicode")
+    except Exception:  # noqa: BLE001 - parse_notification read it; keep what is safe to keep
+        log.warning("notification XML could not be rebuilt for storage; kept with card-like "
+                    "digits and unknown card fields removed", exc_info=True)
+        return _CARD_RUN.sub("XXXXXX", _UNKEPT.sub("", xml))[:MAX_XML_CHARS]
+
+
+def _identity_key(n: MitNotification, folio: str | None, reference: str | None) -> str | None:
+    """None when MIT's folio and our reference identify the notification (the unique
+    constraint on both); otherwise what identifies it when MIT sends it again: the folio
+    alone, or a hash of the decrypted body (docs: an error notification may have no folio)."""
+    if folio and reference:
+        return None
+    if folio:
+        return f"folio:{folio}"
+    return "sha256:" + hashlib.sha256(n.raw_xml.strip().encode("utf-8")).hexdigest()
 
 
 def _taken_at(n: MitNotification, tz: str) -> datetime | None:
@@ -103,9 +151,12 @@ def _row_values(ctx: AppContext, n: MitNotification, now: datetime) -> dict[str,
     if amount is not None and (abs(amount) >= Decimal("1e10") or amount != amount.quantize(CENT)):
         # Does not fit Numeric(12,2): kept in raw_xml, reviewed as a missing amount.
         amount = None
+    folio = _clip(n.folio, 40)
+    reference = _clip(n.reference, 100)
     return {
-        "folio": _clip(n.folio, 40),
-        "reference": _clip(n.reference, 100),
+        "folio": folio,
+        "reference": reference,
+        "identity_key": _identity_key(n, folio, reference),
         "response": _clip(n.response, 20),
         "amount": amount,
         "authorization": _clip(n.auth, 20),
@@ -115,6 +166,7 @@ def _row_values(ctx: AppContext, n: MitNotification, now: datetime) -> dict[str,
         "card_type": _clip(n.cc_type, 100),
         "card_mask": safe_mask(n.cc_mask, n.cc_number),
         "email": _clip(n.email, 254),
+        "promotion": _clip(n.promocion, 40),
         "raw_xml": scrub_raw_xml(n.raw_xml),
         "received_at": now,
         # Stored "por revisar" with no reason yet: until the apply step finishes, a person
@@ -132,17 +184,24 @@ def _insert(session: Session, ctx: AppContext, values: dict[str, Any]) -> tuple[
     new_id = conn.execute(sql.insert, values).scalar()
     if new_id is not None:
         return int(new_id), False
-    existing = conn.execute(
-        sql.existing, {"f": values["folio"], "r": values["reference"]}
-    ).scalar_one()
+    if values.get("identity_key"):
+        existing = conn.execute(sql.existing_by_key, {"k": values["identity_key"]}).scalar_one()
+    else:
+        existing = conn.execute(
+            sql.existing, {"f": values["folio"], "r": values["reference"]}
+        ).scalar_one()
     return int(existing), True
 
 
 def _store(ctx: AppContext, values: dict[str, Any]) -> tuple[int, bool]:
     """Store only, in a transaction of its own (held for MIT's confirmation like
     `_receive_in` would: the fallback must not apply what the usual path would hold)."""
+    values = held_values(ctx, values, values["received_at"])
     with _write(ctx) as session:
-        return _insert(session, ctx, held_values(ctx, values, values["received_at"]))
+        notification_id, duplicate = _insert(session, ctx, values)
+        if not duplicate:
+            held(session, ctx, notification_id, values, values["received_at"])
+        return notification_id, duplicate
 
 
 def _receive_in(session: Session, ctx: AppContext, values: dict[str, Any],
@@ -151,6 +210,8 @@ def _receive_in(session: Session, ctx: AppContext, values: dict[str, Any],
     An approval to be confirmed with MIT first is stored "confirming" and not applied."""
     values = held_values(ctx, values, now)
     notification_id, duplicate = _insert(session, ctx, values)
+    if not duplicate:
+        held(session, ctx, notification_id, values, now)
     fresh = None if duplicate else SimpleNamespace(
         id=notification_id, link_id=None, note=None, **values)
     status, reason, email_ids = _apply_in(session, ctx, notification_id, now, fresh)
@@ -183,7 +244,7 @@ def _receive_values(ctx: AppContext, values: dict[str, Any], now: datetime) -> R
         # Applying failed and rolled everything back: store it on its own so it is never
         # lost (this raises if even that fails: the caller answers 5xx and MIT retries).
         log.exception("notification (folio %s, ref %s) could not be applied; storing it alone",
-                      values["folio"], values["reference"])
+                      loggable(values["folio"]), loggable(values["reference"]))
         notification_id, duplicate = _store(ctx, values)
         try:
             status, reason, email_ids = _apply(ctx, notification_id)
@@ -198,37 +259,45 @@ def _receive_values(ctx: AppContext, values: dict[str, Any], now: datetime) -> R
 def _received(values: dict[str, Any], notification_id: int, duplicate: bool, status: str,
               reason: str | None, email_ids: tuple[int, ...]) -> Received:
     """The outcome, logged once it is committed."""
+    folio, reference = loggable(values["folio"]), loggable(values["reference"])
     if duplicate:
         log.info("notification %s (folio %s, ref %s): duplicate, nothing changed",
-                 notification_id, values["folio"], values["reference"])
+                 notification_id, folio, reference)
     else:
         log.info("notification %s (folio %s, ref %s, %s): %s%s", notification_id,
-                 values["folio"], values["reference"], values["response"], status,
+                 folio, reference, loggable(values["response"]), status,
                  f" ({reason})" if reason else "")
     return Received(notification_id, status, reason, duplicate, email_ids)
 
 
-def receive_many(ctx: AppContext, str_responses: Sequence[str]) -> list[Received | Exception]:
-    """Several notifications (MIT's strResponse each) stored and applied in ONE transaction:
-    one commit, hence one disk sync, for the lot. Same result per item as
-    `receive_notification(..., deliver=False)`, in order: a `Received`, or the exception it
-    would have raised (Rejected, or a database error when it could not be stored).
+def receive_many(ctx: AppContext, items: Sequence[str | Prepared]) -> list[Received | Exception]:
+    """Several notifications (MIT's strResponse each, or already `prepare`d) stored and
+    applied in ONE transaction: one commit, hence one disk sync, for the lot. Same result per
+    item as `receive_notification(..., deliver=False)`, in order: a `Received`, or the
+    exception it would have raised (Rejected, or any error when it could not be stored).
 
-    If anything fails inside the shared transaction, it rolls back as a whole and each
+    Each item fails on its own: an exception while reading one is that one's result; if
+    anything fails inside the shared transaction, it rolls back as a whole and each
     notification is received on its own (with its own store-alone fallback): one bad
     notification never costs the others.
     """
     now = ctx.now()
-    results: list[Received | Exception | None] = [None] * len(str_responses)
+    results: list[Received | Exception | None] = [None] * len(items)
     parsed: list[tuple[int, dict[str, Any]]] = []
-    for i, str_response in enumerate(str_responses):
+    for i, item in enumerate(items):
         try:
-            parsed.append((i, _row_values(ctx, parse(ctx, str_response), now)))
+            values = item.values if isinstance(item, Prepared) else prepare(ctx, item).values
         except Rejected as exc:
             results[i] = exc
+        except Exception as exc:  # noqa: BLE001 - this item's answer; the others go on
+            log.exception("a notification could not be read; MIT will retry it")
+            results[i] = exc
+        else:
+            parsed.append((i, values))
     # One order for every process (by reference, then folio), so that two PostgreSQL
     # writers lock links and unique keys in the same order instead of deadlocking.
-    parsed.sort(key=lambda item: (item[1]["reference"] or "", item[1]["folio"] or ""))
+    parsed.sort(key=lambda item: (item[1]["reference"] or "", item[1]["folio"] or "",
+                                  item[1].get("identity_key") or ""))
     if parsed:
         try:
             with _write(ctx) as session:
@@ -242,7 +311,7 @@ def receive_many(ctx: AppContext, str_responses: Sequence[str]) -> list[Received
                     results[i] = _receive_values(ctx, values, now)
                 except Exception as exc:
                     log.exception("notification (folio %s, ref %s) could NOT be stored",
-                                  values["folio"], values["reference"])
+                                  loggable(values["folio"]), loggable(values["reference"]))
                     results[i] = exc
         else:
             for i, values, outcome in done:

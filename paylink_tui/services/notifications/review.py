@@ -4,19 +4,18 @@ link by hand, or resolved with a note). Every resolution is audited with who did
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from paylink_tui.domain.errors import NeedsConfirmation
 from paylink_tui.domain.labels import REVIEW_REASON
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.results import ReviewItem
 from paylink_tui.domain.status import LinkState, NotificationStatus, ReviewReason
 from paylink_tui.domain.validity import taken_before, taken_in_time
-from paylink_tui.services import audit
+from paylink_tui.services import audit, events
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.notifications.apply import (
     _attempt,
@@ -30,24 +29,7 @@ from paylink_tui.services.notifications.apply import (
 from paylink_tui.services.notifications.common import Received, ReviewError, _deliver, _write
 from paylink_tui.services.notifications.confirm import can_confirm
 from paylink_tui.store.db import is_sqlite, read_session
-from paylink_tui.store.models import Notification, PaymentAttempt, PaymentLink
-
-
-@dataclass(frozen=True)
-class ReviewItem:
-    id: int
-    received_at: datetime
-    reference: str | None
-    folio: str | None
-    response: str | None
-    amount: Decimal | None
-    authorization: str | None
-    taken_at: datetime | None
-    reason: str | None  # ReviewReason value; None: stored but not applied yet
-    reason_label: str
-    applied: bool  # the payment is already applied (cancelled_link, newer_link)
-    link_reference: str | None
-    note: str | None
+from paylink_tui.store.models import Notification, PaymentAttempt, PaymentLink, Policy
 
 
 def list_review(ctx: AppContext) -> list[ReviewItem]:
@@ -83,19 +65,6 @@ def _review_row(session: Session, ctx: AppContext, notification_id: int) -> Noti
     if n.status != NotificationStatus.REVIEW.value:
         raise ReviewError(f"La notificación {notification_id} no está por revisar (ya se resolvió).")
     return n
-
-
-class NeedsConfirmation(ReviewError):
-    """The payment differs from the link (amount, time, MIT's confirmation): a person must
-    say so explicitly. `differences`: one Spanish sentence each, naming both sides."""
-
-    def __init__(self, notification_id: int, reference: str, differences: list[str]) -> None:
-        self.notification_id = notification_id
-        self.reference = reference
-        self.differences = list(differences)
-        super().__init__(
-            f"La notificación {notification_id} no coincide con la liga {reference}: "
-            + " ".join(self.differences))
 
 
 def differences(ctx: AppContext, n: Any, link: Any) -> list[str]:
@@ -188,6 +157,15 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
             n.resolved_at = now
             n.note = f"Aplicada a la liga {link.reference} tras revisión."
         n.note = _joined(n.note, email_problem_note(problem))
+        policy_number = session.scalar(select(Policy.number).where(Policy.id == link.policy_id))
+        tell = {"at": now, "link_id": link.id, "reference": link.reference,
+                "policy_number": policy_number, "agent": link.agent}
+        if n.response == "approved":
+            events.record(session, kind=events.PAYMENT_APPROVED, **tell, data={
+                "authorization": n.authorization, "amount": n.amount, "folio": n.folio,
+                "email_problem": problem})
+        events.record(session, kind=events.REVIEW_RESOLVED, **tell,
+                      data={"notification_id": n.id, "by": agent})
     _deliver(ctx, tuple(email_ids))
     return Received(notification_id, n.status, n.review_reason, False, tuple(email_ids),
                     email_problem=problem)
@@ -206,14 +184,6 @@ def applied_message(notification_id: int, reference: str, status: str,
     return done
 
 
-def unexpected_error(action: str) -> str:
-    """A failure that is not the agent's to fix (a bug, the database gone): what happened
-    and what to do, never an exception's name."""
-    return (f"No se pudo {action}: ocurrió un error inesperado y no se cambió nada. Vuelva a "
-            "intentarlo en un momento; si se repite, avise a quien administra paylink-tui "
-            "(el detalle quedó en el registro).")
-
-
 def dismiss_review(ctx: AppContext, notification_id: int, *, note: str, agent: str) -> None:
     """Resolved without (further) applying it, with the reviewer's note (audited)."""
     note = (note or "").strip()
@@ -229,3 +199,5 @@ def dismiss_review(ctx: AppContext, notification_id: int, *, note: str, agent: s
         session.add(n)
         audit.record(session, at=now, agent=agent, action="review_dismissed",
                      subject=f"notificación {n.id}", detail=note[:500])
+        events.record(session, at=now, kind=events.REVIEW_RESOLVED, link_id=n.link_id,
+                      reference=n.reference, data={"notification_id": n.id, "by": agent})

@@ -16,6 +16,7 @@ from paylink_tui.domain.dates import to_local
 from paylink_tui.domain.labels import ATTEMPT, EMAIL, LINK, LINK_SHORT
 from paylink_tui.domain.money import format_amount, format_money
 from paylink_tui.domain.status import AttemptResult, EmailStatus, LinkStatus
+from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.link_actions import LinkActionsMixin
 
 ALL = "all"
@@ -128,23 +129,21 @@ class HistoryScreen(LinkActionsMixin):
 
     @work(thread=True, exclusive=True, group="history-load", exit_on_error=False)
     def _load(self, status: str | None, mine: bool) -> None:
-        from paylink_tui.services import history
-
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        backend = self.app.backend  # type: ignore[attr-defined]
         try:
-            rows = history.list_links(ctx, status=status, mine=mine)
-            summary = history.summary(ctx)
-            review = len(history.list_review_rows(ctx))
+            rows = backend.list_links(status=status, mine=mine)
+            summary = backend.summary()
+            review = len(backend.list_review())
         except Exception as exc:
-            self.post_message(self._Loaded(None, None, None, type(exc).__name__))
+            self.post_message(self._Loaded(None, None, None, agent_message(exc, "leer el historial")))
             return
         self.post_message(self._Loaded(rows, summary, review, None))
 
     @on(_Loaded)
     def _loaded(self, event: _Loaded) -> None:
         if event.error is not None:
-            self.app.notify("No se pudo leer el historial. Revise la conexión con la base de datos "
-                            "y pulse F5 para reintentar.", severity="error", markup=False)
+            self.app.notify(f"{event.error} Pulse F5 para reintentar.", severity="error",
+                            markup=False)
             return
         self._show_summary(event.summary)
         count = event.review or 0
@@ -167,7 +166,7 @@ class HistoryScreen(LinkActionsMixin):
     def _show_rows(self, rows: list[Any]) -> None:
         table = self.query_one("#links", DataTable)
         keep = self.selected_link()
-        tz = self.app.ctx.tz  # type: ignore[attr-defined]
+        tz = self.app.timezone  # type: ignore[attr-defined]
         self.rows = rows
         table.clear()
         for row in rows:

@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from paylink_tui.domain.dates import long_date
 from paylink_tui.domain.status import LinkStatus
+from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
 
 # The client already paid (MIT is being asked to confirm it): chasing them would be wrong.
@@ -73,16 +74,10 @@ class LinkActionsMixin(Screen):
 
     @work(thread=True, group="link-action", exit_on_error=False)
     def _resend(self, reference: str, to: str | None) -> None:
-        from paylink_tui.services import links
-
-        ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            result = links.resend_link_email(ctx, reference, to=to, agent=ctx.agent)
-        except links.LinkError as exc:
-            self.post_message(LinkActionDone(exc.message, error=True))
-            return
+            result = self.app.backend.resend_link_email(reference, to=to)  # type: ignore[attr-defined]
         except Exception as exc:
-            self.post_message(LinkActionDone(_unexpected("reenviar el correo", exc), error=True))
+            self.post_message(LinkActionDone(agent_message(exc, "reenviar el correo"), error=True))
             return
         if result.email_status == "sent":
             self.post_message(LinkActionDone(f"Correo de la liga {reference} reenviado a {result.to}."))
@@ -119,16 +114,10 @@ class LinkActionsMixin(Screen):
 
     @work(thread=True, group="link-action", exit_on_error=False)
     def _cancel(self, reference: str) -> None:
-        from paylink_tui.services import links
-
-        ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            links.cancel_link(ctx, reference, agent=ctx.agent)
-        except links.LinkError as exc:
-            self.post_message(LinkActionDone(exc.message, error=True))
-            return
+            self.app.backend.cancel_link(reference)  # type: ignore[attr-defined]
         except Exception as exc:
-            self.post_message(LinkActionDone(_unexpected("cancelar la liga", exc), error=True))
+            self.post_message(LinkActionDone(agent_message(exc, "cancelar la liga"), error=True))
             return
         self.post_message(LinkActionDone(f"Liga {reference} cancelada."))
 
@@ -145,16 +134,10 @@ class LinkActionsMixin(Screen):
 
     @work(thread=True, group="link-action", exit_on_error=False)
     def _retry(self, reference: str) -> None:
-        from paylink_tui.services import links
-
-        ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            result = links.retry_link(ctx, reference, agent=ctx.agent)
-        except links.LinkError as exc:
-            self.post_message(LinkActionDone(exc.message, error=True))
-            return
+            result = self.app.backend.retry_link(reference)  # type: ignore[attr-defined]
         except Exception as exc:
-            self.post_message(LinkActionDone(_unexpected("reintentar la liga", exc), error=True))
+            self.post_message(LinkActionDone(agent_message(exc, "reintentar la liga"), error=True))
             return
         self.post_message(LinkActionDone(
             f"Liga {result.reference} confirmada por MIT; "
@@ -166,7 +149,3 @@ class LinkActionsMixin(Screen):
         self.app.notify(event.text, severity=severity, timeout=8, markup=False)
         self.app.refresh_screens()  # type: ignore[attr-defined]
 
-
-def _unexpected(what: str, exc: Exception) -> str:
-    return (f"No se pudo {what} por un error inesperado ({type(exc).__name__}). "
-            "Inténtelo de nuevo; si se repite, avise a soporte.")

@@ -18,6 +18,7 @@ from paylink_tui.domain.dates import local_datetime_text, long_date, short_date
 from paylink_tui.domain.labels import ATTEMPT, LINK, NOTIFICATION, REVIEW_REASON
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.status import AttemptResult, LinkStatus, NotificationStatus, ReviewReason
+from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.history import email_label
 from paylink_tui.ui.screens.link_actions import LinkActionsMixin
 
@@ -60,23 +61,24 @@ class LinkDetailScreen(LinkActionsMixin):
 
     @work(thread=True, exclusive=True, group="link-detail", exit_on_error=False)
     def _load(self, reference: str) -> None:
-        from paylink_tui.services import history
-
         try:
-            detail = history.link_detail(self.app.ctx, reference)  # type: ignore[attr-defined]
+            detail = self.app.backend.link_detail(reference)  # type: ignore[attr-defined]
         except Exception as exc:
-            self.post_message(self._Loaded(None, type(exc).__name__))
+            self.post_message(self._Loaded(None, agent_message(exc, "leer la liga")))
             return
         self.post_message(self._Loaded(detail, None))
 
     @on(_Loaded)
     def _loaded(self, event: _Loaded) -> None:
         body = self.query_one("#ld-body", Static)
+        if event.error is not None:
+            body.update(Text(event.error, style="bold"))
+            return
         if event.detail is None:
             body.update(Text(f"No se encontró la liga {self.reference}.", style="bold"))
             return
         self.detail = event.detail
-        body.update(render_link_detail(event.detail, self.app.ctx.tz))  # type: ignore[attr-defined]
+        body.update(render_link_detail(event.detail, self.app.timezone))  # type: ignore[attr-defined]
         self.refresh_bindings()
 
     def selected_link(self) -> Any | None:

@@ -17,7 +17,8 @@ from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Stat
 
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_money
-from paylink_tui.services.receipts import PendingRow
+from paylink_tui.domain.results import PendingRow
+from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.widgets.inputs import EmailInput
 
 
@@ -130,17 +131,11 @@ class LinkDialog(ModalScreen):
 
     @work(thread=True, exclusive=True, group="generate-link", exit_on_error=False)
     def _run(self, email: str) -> None:
-        from paylink_tui.services import links
-
-        ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            result = links.generate_link(
-                ctx, receipt_numbers=[r.receipt for r in self.rows], email=email, agent=ctx.agent)
-        except links.LinkError as exc:
-            self.post_message(self._Done(None, exc.message))
-            return
+            result = self.app.backend.generate_link(  # type: ignore[attr-defined]
+                receipt_numbers=[r.receipt for r in self.rows], email=email)
         except Exception as exc:  # an unexpected failure: still a message, never a crash
-            self.post_message(self._Done(None, unexpected_error(exc)))
+            self.post_message(self._Done(None, agent_message(exc, "generar la liga")))
             return
         self.post_message(self._Done(result, None))
 
@@ -153,10 +148,3 @@ class LinkDialog(ModalScreen):
             return
         self.dismiss(event.result)
 
-
-def unexpected_error(exc: Exception) -> str:
-    return (
-        "Ocurrió un error inesperado y la liga no se generó "
-        f"({type(exc).__name__}). Inténtelo de nuevo; si se repite, revise la configuración "
-        "con `paylink-tui --help` o avise a soporte."
-    )

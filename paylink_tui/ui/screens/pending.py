@@ -15,8 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from paylink_tui.domain.dates import local_date
 from paylink_tui.domain.money import format_money
-from paylink_tui.services import receipts as receipts_service
-from paylink_tui.services.receipts import PendingRow, PendingTotals
+from paylink_tui.domain.results import PendingRow, PendingTotals
 from paylink_tui.ui.widgets.detail_pane import DetailPane
 from paylink_tui.ui.widgets.inputs import TextInput
 from paylink_tui.ui.widgets.pending_table import PendingTable
@@ -62,7 +61,7 @@ class PendingScreen(Screen):
         self._totals_pending = True  # the totals line says "Calculando…"
 
     def compose(self) -> ComposeResult:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        backend = self.app.backend  # type: ignore[attr-defined]
         yield Header()
         banner = getattr(self.app, "demo_banner", None)
         if banner is not None:
@@ -71,9 +70,10 @@ class PendingScreen(Screen):
             yield TextInput(placeholder="Buscar póliza, recibo o contratante…", id="search")
             yield Static(Text("Calculando…", style="italic"), id="totals")
         with Vertical(id="pending-body"):
-            yield PendingTable(partial(receipts_service.pending_page, ctx),
-                               today=local_date(ctx.now(), ctx.tz), id="pending-table")
-            yield DetailPane(partial(receipts_service.receipt_detail, ctx), id="detail")
+            yield PendingTable(backend.pending_page,
+                               today=local_date(self.app.now(), self.app.timezone),  # type: ignore[attr-defined]
+                               id="pending-table")
+            yield DetailPane(backend.receipt_detail, id="detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -134,7 +134,7 @@ class PendingScreen(Screen):
     def _load_totals(self, search: str) -> None:
         lower_thread_priority()
         try:
-            totals = receipts_service.pending_totals(self.app.ctx, search=search)  # type: ignore[attr-defined]
+            totals = self.app.backend.pending_totals(search=search)  # type: ignore[attr-defined]
         except Exception:
             totals = None
         self.post_message(self._TotalsLoaded(search, totals))

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from paylink_tui.domain.dates import local_datetime_text
 from paylink_tui.domain.money import format_amount
+from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
 
 RESPONSES = {"approved": "Aprobado", "denied": "Rechazado", "error": "Error"}
@@ -92,11 +93,10 @@ class ReviewScreen(Screen):
 
     @work(thread=True, exclusive=True, group="review-load", exit_on_error=False)
     def _load(self) -> None:
-        from paylink_tui.services.notifications import list_review
-
         try:
-            items = list_review(self.app.ctx)  # type: ignore[attr-defined]
-        except Exception:
+            items = self.app.backend.list_review()  # type: ignore[attr-defined]
+        except Exception as exc:
+            agent_message(exc, "leer la lista por revisar")  # logged when unexpected
             items = None
         self.post_message(self._Loaded(items))
 
@@ -106,7 +106,7 @@ class ReviewScreen(Screen):
             self.app.notify("No se pudo leer la lista por revisar. Pulse F5 para reintentar.",
                             severity="error", markup=False)
             return
-        tz = self.app.ctx.tz  # type: ignore[attr-defined]
+        tz = self.app.timezone  # type: ignore[attr-defined]
         self.items = event.items
         table = self.query_one(DataTable)
         table.clear()
@@ -139,7 +139,7 @@ class ReviewScreen(Screen):
         if item is None:
             panel.update(Text("No hay notificaciones por revisar.", style="italic"))
             return
-        tz = self.app.ctx.tz  # type: ignore[attr-defined]
+        tz = self.app.timezone  # type: ignore[attr-defined]
         text = Text.assemble(("Motivo: ", "bold"), item.reason_label)
         if item.link_reference:
             text.append(f"\nLiga relacionada: {item.link_reference}")
@@ -190,29 +190,18 @@ class ReviewScreen(Screen):
 
     @work(thread=True, group="review-action", exit_on_error=False)
     def _apply(self, notification_id: int, reference: str, accept: bool = False) -> None:
-        import logging
+        from paylink_tui.domain.errors import NeedsConfirmation
 
-        from paylink_tui.services import notifications
-
-        ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            got = notifications.apply_review(ctx, notification_id, reference=reference,
-                                             agent=ctx.agent, accept_differences=accept)
-        except notifications.NeedsConfirmation as exc:
+            got = self.app.backend.apply_review(  # type: ignore[attr-defined]
+                notification_id, reference=reference, accept_differences=accept)
+        except NeedsConfirmation as exc:
             self.post_message(self._Differs(notification_id, exc.reference, exc.differences))
             return
-        except notifications.ReviewError as exc:
-            self.post_message(self._Done(exc.message, True))
+        except Exception as exc:
+            self.post_message(self._Done(agent_message(exc, "aplicar la notificación"), True))
             return
-        except Exception:
-            logging.getLogger(__name__).exception("applying notification %s", notification_id)
-            self.post_message(self._Done(
-                notifications.unexpected_error("aplicar la notificación"), True))
-            return
-        self.post_message(self._Done(
-            notifications.applied_message(notification_id, reference, got.status,
-                                          got.email_problem),
-            False, warning=got.email_problem is not None))
+        self.post_message(self._Done(got.message, False, warning=got.email_problem is not None))
 
     @on(_Differs)
     def _differs(self, event: _Differs) -> None:
@@ -231,20 +220,10 @@ class ReviewScreen(Screen):
 
     @work(thread=True, group="review-action", exit_on_error=False)
     def _dismiss_item(self, notification_id: int, note: str) -> None:
-        from paylink_tui.services import notifications
-
-        ctx = self.app.ctx  # type: ignore[attr-defined]
         try:
-            notifications.dismiss_review(ctx, notification_id, note=note, agent=ctx.agent)
-        except notifications.ReviewError as exc:
-            self.post_message(self._Done(exc.message, True))
-            return
-        except Exception:
-            import logging
-
-            logging.getLogger(__name__).exception("resolving notification %s", notification_id)
-            self.post_message(self._Done(
-                notifications.unexpected_error("resolver la notificación"), True))
+            self.app.backend.dismiss_review(notification_id, note=note)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.post_message(self._Done(agent_message(exc, "resolver la notificación"), True))
             return
         self.post_message(self._Done(f"Notificación {notification_id} resuelta.", False))
 

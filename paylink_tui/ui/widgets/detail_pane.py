@@ -20,8 +20,8 @@ from textual.widgets import Static
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.labels import LINK
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.results import PendingRow, ReceiptDetail
 from paylink_tui.domain.status import LinkStatus, ReceiptStatus
-from paylink_tui.services.receipts import PendingRow, ReceiptDetail
 
 FetchDetail = Callable[[int], ReceiptDetail | None]
 DETAIL_DELAY = 0.08  # seconds the cursor must rest before the detail is read

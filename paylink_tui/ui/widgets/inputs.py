@@ -16,7 +16,8 @@ class EmailValidator(Validator):
     """email-validator's syntax check (no DNS), explained in Spanish."""
 
     def validate(self, value: str) -> ValidationResult:
-        from paylink_tui.services.links import InvalidEmail, check_email
+        from paylink_tui.domain.addresses import check_email
+        from paylink_tui.domain.errors import InvalidEmail
 
         try:
             check_email(value)

@@ -39,7 +39,7 @@ from textual.widgets import DataTable
 
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_amount
-from paylink_tui.services.receipts import PendingPage, PendingRow, SortKey
+from paylink_tui.domain.results import PendingPage, PendingRow, SortKey
 
 log = logging.getLogger(__name__)
 

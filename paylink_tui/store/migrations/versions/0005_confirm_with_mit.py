@@ -1,7 +1,7 @@
 """approvals confirmed with MIT's transaction query; reconciliation; the amount MIT charged
 
-Revision ID: 0004
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 
 - notification: `source` (None: MIT's notification; "reconcile": found by MIT's query),
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import paylink_tui.store.types
 
 
-revision = '0004'
-down_revision = '0002'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

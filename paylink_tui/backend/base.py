@@ -1,0 +1,118 @@
+"""The one interface between the agent's surfaces (the TUI, the commands) and the use cases.
+
+Two implementations (team-mode.md, "The boundary that makes it possible"):
+- `LocalBackend` (backend/local.py): the services in-process, on this machine's database,
+  MIT key and mail server: the one-agent mode and the demo;
+- a remote backend: the same calls over the agency server's `/api/v1/` (team mode).
+The UI cannot tell which one it has. Every method is one use case; who is asking is never a
+parameter: it is the local agent here, the signed-in user on the server. Results are the
+types of `domain.results`; failures the agent may read are `domain.errors.AgentError`s.
+
+Calls block (database, network): the UI makes them in thread workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from paylink_tui.domain.results import (  # noqa: F401 - re-exported
+    ALL_CODES,
+    ROLE_ADMIN,
+    ROLE_AGENT,
+    ROLE_SUPERVISOR,
+    EmailResult,
+    Event,
+    EventBatch,
+    GeneratedLink,
+    Identity,
+    ImportReport,
+    LinkDetail,
+    LinkRow,
+    PendingPage,
+    PendingRow,
+    PendingTotals,
+    ReceiptDetail,
+    ReconcileReport,
+    ReviewItem,
+    ReviewOutcome,
+    SortKey,
+    Summary,
+)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    # -- who and when --------------------------------------------------------------------
+    def identity(self) -> Identity: ...
+
+    def now(self) -> datetime:
+        """The clock the use cases run on (frozen in tests)."""
+        ...
+
+    # -- the pending list ----------------------------------------------------------------
+    def pending_page(self, *, search: str = "", after: SortKey | None = None,
+                     before: SortKey | None = None, last: bool = False,
+                     limit: int = 100) -> PendingPage: ...
+
+    def pending_totals(self, *, search: str = "") -> PendingTotals: ...
+
+    def receipt_detail(self, receipt_id: int) -> ReceiptDetail | None: ...
+
+    def iter_pending(self, *, search: str = "") -> Iterator[PendingRow]: ...
+
+    # -- links ---------------------------------------------------------------------------
+    def generate_link(self, *, receipt_numbers: Sequence[str] = (),
+                      policy_number: str | None = None, email: str) -> GeneratedLink: ...
+
+    def retry_link(self, reference: str, *, email: str | None = None) -> GeneratedLink: ...
+
+    def cancel_link(self, reference: str) -> None: ...
+
+    def resend_link_email(self, reference: str, *, to: str | None = None) -> EmailResult: ...
+
+    # -- history -------------------------------------------------------------------------
+    def list_links(self, *, status: str | None = None, mine: bool = False,
+                   limit: int | None = 500) -> list[LinkRow]: ...
+
+    def link_detail(self, reference: str) -> LinkDetail | None: ...
+
+    def summary(self) -> Summary: ...
+
+    # -- review --------------------------------------------------------------------------
+    def list_review(self) -> list[ReviewItem]: ...
+
+    def apply_review(self, notification_id: int, *, reference: str,
+                     accept_differences: bool = False) -> ReviewOutcome:
+        """Raises NeedsConfirmation (naming both sides) when the payment's amount or time does
+        not fit the link, or MIT never confirmed it, unless `accept_differences`."""
+        ...
+
+    def dismiss_review(self, notification_id: int, *, note: str) -> ReviewOutcome: ...
+
+    # -- reconciliation with MIT ------------------------------------------------------------
+    def reconcile(self, *, day: date | None = None) -> ReconcileReport:
+        """Ask MIT's transaction query about the links that can still receive a payment and
+        have none (or, with `day`, those that could have been paid that day) and apply what
+        it took. Raises an AgentError when MIT's query is not configured."""
+        ...
+
+    # -- import --------------------------------------------------------------------------
+    def import_file(self, path: Path, *, full: bool = False, yes: bool = False,
+                    on_progress: Callable[[str, int], None] | None = None) -> ImportReport:
+        """Read and store the insurer's export. `on_progress(stage, rows)`: stage is
+        `reading` or `saving`. Raises ImportFileError when nothing could be read."""
+        ...
+
+    # -- live ----------------------------------------------------------------------------
+    def events(self, cursor: str | None = None) -> EventBatch:
+        """What happened after `cursor` (None: nothing yet, only the current cursor)."""
+        ...
+
+    def deliver_outbox(self) -> None:
+        """Retry the emails that wait (one-agent mode; the server does it in team mode)."""
+        ...
+
+    def close(self) -> None: ...
