@@ -206,7 +206,9 @@ def build_notification_xml(fields: dict[str, str], extra: Sequence[tuple[str, st
     return to_text(root)
 
 
-def _amount(text: str) -> Decimal | None:
+def read_amount(text: str) -> Decimal | None:
+    """An amount as MIT writes it (`2500.00`, `35000`, `1,234.56`); None when missing or not a
+    finite number."""
     if not text:
         return None
     try:
@@ -253,7 +255,7 @@ def parse_notification(str_response: str, key_hex: str) -> Notification:
         tp_operation=t("tp_operation"),
         cc_name=t("cc_name"),
         cc_number=t("cc_number"),
-        amount=_amount(t("amount")),
+        amount=read_amount(t("amount")),
         id_url=t("id_url"),
         email=t("email"),
         cc_mask=t("cc_mask"),

@@ -21,7 +21,6 @@ import logging
 import xml.etree.ElementTree as ET  # noqa: S405 - parsing goes through messages.parse_xml
 from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
@@ -39,7 +38,7 @@ from paylink_tui.gateway.errors import (
     QueryUnavailable,
     QueryUndecryptable,
 )
-from paylink_tui.gateway.messages import Business, UnsafeXML, parse_xml
+from paylink_tui.gateway.messages import Business, UnsafeXML, parse_xml, read_amount
 
 log = logging.getLogger(__name__)
 
@@ -201,16 +200,6 @@ def parse_transactions(plaintext: str) -> list[Transaction]:
     return found
 
 
-def _amount(text: str) -> Decimal | None:
-    if not text:
-        return None
-    try:
-        value = Decimal(text.replace(",", ""))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
 def _transaction(el: ET.Element, *, automatic: bool) -> Transaction:
     def t(name: str) -> str:
         child = el.find(name)
@@ -223,7 +212,7 @@ def _transaction(el: ET.Element, *, automatic: bool) -> Transaction:
     return Transaction(
         operation=(operation.lstrip("0") or "0") if operation else "",
         reference=t("nb_referencia"),
-        amount=_amount(t("nu_importe")),
+        amount=read_amount(t("nu_importe")),
         response=t("nb_response").lower(),
         auth=t("nu_auth"),
         registered=t("fh_registro"),
