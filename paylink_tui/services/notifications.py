@@ -37,6 +37,7 @@ from paylink_tui.domain.dates import parse_mit_datetime
 from paylink_tui.domain.errors import ReviewError
 from paylink_tui.domain.labels import REVIEW_REASON
 from paylink_tui.domain.money import CENT, format_money
+from paylink_tui.domain.promotions import installment_months
 from paylink_tui.domain.results import Received, ReviewItem
 from paylink_tui.domain.status import (
     AttemptResult,
@@ -419,6 +420,7 @@ def _mark_paid(session: Session, ctx: AppContext, n: Any, link: Any,
         "paid_at": n.taken_at or now,
         "card_type": n.card_type,
         "card_mask": n.card_mask,
+        "installment_months": installment_months(getattr(n, "promotion", None)),
         "updated_at": now,
     }
     sql = _sql(ctx)

@@ -223,6 +223,16 @@ def _holder(session: Session, link: PaymentLink) -> tuple[str, str]:
     return row.number, full_name(row.first_name, row.last_name, row.second_last_name)
 
 
+def _offered(link: PaymentLink) -> tuple[int, ...]:
+    """The meses sin intereses the link offers (as sent to MIT)."""
+    from paylink_tui.domain.promotions import read_promociones
+
+    try:
+        return read_promociones(link.promotions)
+    except ValueError:  # not written by us: the email promises nothing it cannot keep
+        return ()
+
+
 def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: datetime) -> EmailMessage:
     """Queue the email that carries `link` (which must have its URL) to `link.email`."""
     if not link.url:
@@ -241,6 +251,7 @@ def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: 
         agent_name=link.agent,
         agent_email=s.agent_email,
         company=s.company,
+        installment_plans=_offered(link),
         templates_dir=s.templates_dir,
     )
     return queue_email(
@@ -296,6 +307,7 @@ def _confirmation_values(session: Session, ctx: AppContext, link: Any, now: date
         currency=link.currency,
         card_mask=link.card_mask,
         card_type=link.card_type,
+        installment_months=getattr(link, "installment_months", None),
         templates_dir=s.templates_dir,
     )
     return _email_values(
