@@ -215,6 +215,13 @@ def payment_text(months: int | None) -> str:
     return months_text(months) if months else "una sola exhibición"
 
 
+def payment_options(months: Sequence[int]) -> str:
+    """What a link offers, for the agent: `una sola exhibición o 3 o 6 meses sin intereses`."""
+    if not months:
+        return "una sola exhibición"
+    return f"una sola exhibición o {plans_text(months)}"
+
+
 def offer_text(months: Sequence[int]) -> str:
     """What a link offers, for the client: the single payment, and the plans if any."""
     if not months:

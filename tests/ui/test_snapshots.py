@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from types import SimpleNamespace
 
 from textual.widgets import Select
 
+from paylink_tui.domain.results import GeneratedLink
 from paylink_tui.ui.screens.history import HistoryScreen
 from paylink_tui.ui.screens.link_detail import LinkDetailScreen
 from paylink_tui.ui.screens.link_dialog import LinkDialog
@@ -33,7 +33,7 @@ def sent_link(**overrides):
         email_status="sent", email_error=None,
     )
     values.update(overrides)
-    return SimpleNamespace(**values)
+    return GeneratedLink(**values)
 
 
 async def home_ready(pilot) -> None:

@@ -59,7 +59,12 @@ def mark_cell(row: Any) -> Text:
 
 
 def status_cell(row: Any) -> Text:
-    return Text(LINK[LinkStatus(row.status)], style=STATUS_STYLE.get(row.status, ""))
+    """The status word; a link paid in instalments says how many: "Pagada 6 MSI" (meses sin
+    intereses, as every Mexican receipt abbreviates them; the detail says it in full)."""
+    text = LINK[LinkStatus(row.status)]
+    if row.status == LinkStatus.PAID.value and row.installment_months:
+        text += f" {row.installment_months} MSI"
+    return Text(text, style=STATUS_STYLE.get(row.status, ""))
 
 
 def email_label(status: str | None) -> str:
