@@ -74,6 +74,9 @@ def parse_promotions(text: str | None) -> tuple[InstallmentPlan, ...]:
         if not item:
             raise ValueError(f"sobra una coma o falta un plan (use la forma {EXAMPLE})")
         match = _ITEM.fullmatch(item)
+        if match is None and plans and re.fullmatch(r"\d{3}(\.\d{1,2})?", item):
+            raise ValueError(f"«{_shown(item)}» no es un plan: escriba los mínimos sin comas de "
+                             f"miles (por ejemplo 12:1200)")
         if match is None:
             raise ValueError(f"«{_shown(item)}» no tiene la forma MESES:MÍNIMO "
                              f"(por ejemplo {EXAMPLE})")
