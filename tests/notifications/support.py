@@ -4,11 +4,16 @@ notifications, and readers of the outcome."""
 from __future__ import annotations
 
 import base64
+import email
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
+from email import policy
 from itertools import count
+from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 from sqlmodel import select
 
 from paylink_tui.config import Settings
@@ -101,6 +106,7 @@ def notification_xml(
     folio: str | None = None,
     taken_at: datetime | None = None,
     auth: str = "426426",
+    promocion: str | None = None,
     **overrides: str,
 ) -> str:
     local = mit_datetime_text(taken_at, TZ) if taken_at else "07/10/21 16:04:56"
@@ -127,7 +133,7 @@ def notification_xml(
         "cc_mask": "411111XXXXXX1111",
     }
     fields.update(overrides)
-    return build_notification_xml(fields)
+    return build_notification_xml(fields, promocion=promocion)
 
 
 def str_response(xml: str, key: str = sd.SANDBOX_KEY) -> str:
@@ -211,3 +217,33 @@ class Ticks:
 def answer(resp) -> tuple[int, tuple[tuple[str, str], ...], bytes]:  # type: ignore[no-untyped-def]
     """Everything a sender sees of an answer over ASGI: status, every header, the body."""
     return resp.status_code, tuple(resp.headers.multi_items()), resp.content
+
+
+# -- the whole loop (the sandbox's page, waiting for what the receiver did) ---------------------
+
+CARD_FORM = {
+    "nombre": "Rosa", "apellido_paterno": "Peña", "apellido_materno": "Ibáñez",
+    "tarjeta": "4111 1111 1111 1111", "expira": "12/39", "cvv": "123",
+    "correo": "cliente@example.com", "terminos": "on",
+}
+
+
+def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def read_eml(path: Path) -> email.message.EmailMessage:
+    return email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+def pay_on_sandbox(url: str, form: dict[str, str]) -> httpx.Response:
+    with httpx.Client(timeout=10) as http:
+        page = http.get(url)
+        assert page.status_code == 200 and "PAGAR $" in page.text
+        return http.post(url.rstrip("/") + "/pagar", data=form)

@@ -5,9 +5,6 @@ loopback SMTP server. Also the demo runtime, which wires the same parts by itsel
 
 from __future__ import annotations
 
-import email
-import time
-from email import policy
 from pathlib import Path
 
 import httpx
@@ -24,34 +21,14 @@ from paylink_tui.services.links import generate_link
 from paylink_tui.store.db import make_engine
 from paylink_tui.web.app import create_app
 from paylink_tui.web.server import BackgroundServer
-from tests.notifications.support import all_notifications, settings_for
-
-CARD_FORM = {
-    "nombre": "Rosa", "apellido_paterno": "Peña", "apellido_materno": "Ibáñez",
-    "tarjeta": "4111 1111 1111 1111", "expira": "12/39", "cvv": "123",
-    "correo": "cliente@example.com", "terminos": "on",
-}
-
-
-def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
-def read_eml(path: Path) -> email.message.EmailMessage:
-    return email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
-
-
-def pay_on_sandbox(url: str, form: dict[str, str]) -> httpx.Response:
-    with httpx.Client(timeout=10) as http:
-        page = http.get(url)
-        assert page.status_code == 200 and "PAGAR $" in page.text
-        return http.post(url.rstrip("/") + "/pagar", data=form)
+from tests.notifications.support import (
+    CARD_FORM,
+    all_notifications,
+    pay_on_sandbox,
+    read_eml,
+    settings_for,
+    wait_for,
+)
 
 
 def test_import_link_pay_notify_paid_and_confirmation_email(database_url: str, tmp_path: Path):

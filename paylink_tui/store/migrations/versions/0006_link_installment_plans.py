@@ -24,10 +24,14 @@ depends_on = None
 _MONTHS = re.compile(r"\d{1,2}")
 
 
+# Plain ALTER TABLE on both engines (SQLite 3.35+ drops columns too): a batch copy of
+# payment_link would DROP the table that link_receipt, notification and the rest reference,
+# which SQLite's foreign keys refuse once they hold rows.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('payment_link', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('promotions', sa.String(length=40), nullable=True))
-        batch_op.add_column(sa.Column('installment_months', sa.Integer(), nullable=True))
+    op.add_column('payment_link', sa.Column('promotions', sa.String(length=40), nullable=True))
+    op.add_column('payment_link', sa.Column('installment_months', sa.Integer(), nullable=True))
     # The notification that paid each link: its folio is the link's.
     conn = op.get_bind()
     rows = conn.execute(sa.text(
@@ -43,6 +47,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('payment_link', schema=None) as batch_op:
-        batch_op.drop_column('installment_months')
-        batch_op.drop_column('promotions')
+    op.drop_column('payment_link', 'installment_months')
+    op.drop_column('payment_link', 'promotions')
