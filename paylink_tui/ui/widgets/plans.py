@@ -22,13 +22,13 @@ from textual.widget import Widget
 from paylink_tui.domain.promotions import CURRENCY, InstallmentPlan
 
 LABEL = "Meses sin intereses"
+ALSO_SINGLE = " y una sola exhibición"
 
 
 class PlanPicker(Widget, can_focus=True):
     DEFAULT_CSS = """
     PlanPicker {
         height: auto;
-        margin-top: 1;
     }
     PlanPicker.-none {
         color: $text-muted;
@@ -63,13 +63,14 @@ class PlanPicker(Widget, can_focus=True):
     def render(self) -> Text:
         if not self.plans:
             return Text(self.note)
-        line = Text.assemble((LABEL, "bold"), "  ")
+        line = Text.assemble((LABEL, "bold"))
         for i, (plan, on) in enumerate(zip(self.plans, self.ticked, strict=True)):
-            item = f"[{'X' if on else ' '}] {plan.months}"
-            style = "reverse" if self.has_focus and i == self.cursor else ""
-            line.append(item, style=style)
             line.append("  ")
-        line.append("y una sola exhibición", style="dim")
+            style = "reverse" if self.has_focus and i == self.cursor else ""
+            line.append(f"[{'X' if on else ' '}] {plan.months}", style=style)
+        # The single payment is always offered too: said when the line has room for it.
+        if not self.size.width or line.cell_len + len(ALSO_SINGLE) <= self.size.width:
+            line.append(ALSO_SINGLE, style="dim")
         return line
 
     def action_toggle(self) -> None:
