@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from email import policy
@@ -247,3 +248,36 @@ def pay_on_sandbox(url: str, form: dict[str, str]) -> httpx.Response:
         page = http.get(url)
         assert page.status_code == 200 and "PAGAR $" in page.text
         return http.post(url.rstrip("/") + "/pagar", data=form)
+
+
+@contextmanager
+def receiver_and_sandbox(database_url: str, mail_folder: Path, *,
+                         sandbox_kwargs: dict | None = None, **settings: object):  # type: ignore[type-arg]
+    """Our receiver and the sandbox in one server on loopback, as `serve` runs them with the
+    sandbox gateway (the sandbox notifies the receiver); links through MitGateway; mail to a
+    MailDrop in `mail_folder`. Yields (ctx, server, maildrop)."""
+    from paylink_tui.gateway.mit import MitGateway
+    from paylink_tui.store.db import make_engine
+    from paylink_tui.web.app import create_app
+    from paylink_tui.web.server import BackgroundServer
+    from tests.helpers import Mailbox
+
+    maildrop = Mailbox(mail_folder).start()
+    engine = make_engine(database_url)
+    ctx = AppContext(settings=settings_for(database_url, smtp_port=maildrop.port, **settings),
+                     engine=engine)
+    server = BackgroundServer()
+    ctx.gateway = MitGateway(f"{server.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY,
+                             sd.SANDBOX_ID_COMPANY, sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER,
+                             sd.SANDBOX_PASSWORD, timeout=10)
+    server.app = create_app(ctx, serve_sandbox=True, deliver_interval=0.5, sandbox_kwargs={
+        "notify_url": f"{server.url}/mit/notificacion", "notify_retry_delays": (0.1, 0.2),
+        **(sandbox_kwargs or {})})
+    server.start()
+    try:
+        yield ctx, server, maildrop
+    finally:
+        server.stop()
+        ctx.gateway.close()
+        engine.dispose()
+        maildrop.stop()

@@ -17,16 +17,11 @@ import paylink_tui.cli.common as common
 from paylink_tui.backend.local import LocalBackend
 from paylink_tui.cli import history_cmd
 from paylink_tui.cli.history_cmd import history_data
-from paylink_tui.gateway import sandbox_defaults as sd
-from paylink_tui.gateway.mit import MitGateway
+from paylink_tui.domain.promotions import parse_promotions
 from paylink_tui.services import notifications as svc
-from paylink_tui.services.context import AppContext
 from paylink_tui.services.history import link_detail, list_links
 from paylink_tui.services.links import generate_link
-from paylink_tui.store.db import make_engine
-from paylink_tui.web.app import create_app
-from paylink_tui.web.server import BackgroundServer
-from tests.helpers import Mailbox, seed
+from tests.helpers import seed
 from tests.notifications.support import (
     CARD_FORM,
     confirmations,
@@ -35,7 +30,7 @@ from tests.notifications.support import (
     notification_xml,
     pay_on_sandbox,
     read_eml,
-    settings_for,
+    receiver_and_sandbox,
     str_response,
     wait_for,
 )
@@ -127,27 +122,12 @@ def test_history_csv_has_the_months_column(ctx, capsys, monkeypatch):
 
 @pytest.fixture
 def loop(database_url: str, tmp_path: Path):
-    """Our receiver and the sandbox (contract CONTRACT) in one server, like `serve` with the
-    sandbox gateway; links through MitGateway; mail to a loopback SMTP server."""
-    mailbox = Mailbox(tmp_path / "correos").start()
-    engine = make_engine(database_url)
-    settings = settings_for(database_url, smtp_port=mailbox.port, mit_promotions=CONTRACT)
-    server = BackgroundServer()
-    ctx = AppContext(settings=settings, engine=engine)
-    ctx.gateway = MitGateway(f"{server.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY,
-                             sd.SANDBOX_ID_COMPANY, sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER,
-                             sd.SANDBOX_PASSWORD, timeout=10)
-    server.app = create_app(ctx, serve_sandbox=True, deliver_interval=0.5, sandbox_kwargs={
-        "notify_url": f"{server.url}/mit/notificacion", "notify_retry_delays": (0.1, 0.2),
-        "promotions": settings.promotion_plans})
-    server.start()
-    try:
-        yield ctx, server, mailbox
-    finally:
-        server.stop()
-        ctx.gateway.close()
-        engine.dispose()
-        mailbox.stop()
+    """The receiver and the sandbox (contract CONTRACT, the same as our setting) in one
+    server; mail to a loopback SMTP server."""
+    plans = parse_promotions(CONTRACT)
+    with receiver_and_sandbox(database_url, tmp_path / "correos", mit_promotions=CONTRACT,
+                              sandbox_kwargs={"promotions": plans}) as running:
+        yield running
 
 
 def test_paid_at_6_meses_from_the_page_to_the_history_and_the_confirmation(loop):

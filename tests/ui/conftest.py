@@ -166,6 +166,16 @@ async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 10
         await pilot.pause(0.05)
 
 
+async def home_ready(pilot) -> None:
+    """The pending list is up and the detail of its first receipt is shown."""
+    from paylink_tui.ui.widgets.detail_pane import DetailPane
+
+    await settle(pilot)
+    pane = pilot.app.screen.query_one(DetailPane)
+    await wait_until(pilot, lambda: pane.detail is not None)
+    await settle(pilot)
+
+
 async def settle(pilot) -> None:
     """Wait for every running worker, then for the messages they posted."""
     await pilot.app.workers.wait_for_complete()

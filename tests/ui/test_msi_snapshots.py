@@ -13,15 +13,7 @@ from paylink_tui.store.models import Notification, PaymentLink
 from paylink_tui.ui.screens.history import HistoryScreen
 from paylink_tui.ui.screens.link_detail import LinkDetailScreen
 from paylink_tui.ui.screens.link_dialog import LinkDialog
-from paylink_tui.ui.widgets.detail_pane import DetailPane
-from tests.ui.conftest import MSI_CONTRACT, SIZE, add_link, app_for, settle, wait_until
-
-
-async def home_ready(pilot) -> None:
-    await settle(pilot)
-    pane = pilot.app.screen.query_one(DetailPane)
-    await wait_until(pilot, lambda: pane.detail is not None)
-    await settle(pilot)
+from tests.ui.conftest import MSI_CONTRACT, SIZE, add_link, app_for, home_ready, settle, wait_until
 
 
 def test_link_dialog_with_plans(snap_compare, make_ctx):

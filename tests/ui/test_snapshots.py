@@ -19,7 +19,15 @@ from paylink_tui.ui.screens.link_sent import LinkSentScreen
 from paylink_tui.ui.screens.prompt import ConfirmDialog
 from paylink_tui.ui.screens.review import ReviewScreen
 from paylink_tui.ui.widgets.detail_pane import DetailPane
-from tests.ui.conftest import SIZE, add_link, add_review, app_for, settle, wait_until
+from tests.ui.conftest import (
+    SIZE,
+    add_link,
+    add_review,
+    app_for,
+    home_ready,
+    settle,
+    wait_until,
+)
 from tests.ui.test_history_screen import book
 
 
@@ -34,13 +42,6 @@ def sent_link(**overrides):
     )
     values.update(overrides)
     return GeneratedLink(**values)
-
-
-async def home_ready(pilot) -> None:
-    await settle(pilot)
-    pane = pilot.app.screen.query_one(DetailPane)
-    await wait_until(pilot, lambda: pane.detail is not None)
-    await settle(pilot)
 
 
 def test_pending_home(snap_compare, ctx):
