@@ -12,6 +12,7 @@ from paylink_tui.domain.promotions import (
     choose_plans,
     installment_months,
     offer_text,
+    offered_months,
     parse_msi_option,
     parse_promotions,
     payment_options,
@@ -153,6 +154,11 @@ def test_promociones_is_read_back(text, months):
 def test_promociones_outside_mits_pattern_is_refused(text):
     with pytest.raises(ValueError):
         read_promociones(text)
+
+
+def test_a_stored_value_we_did_not_write_reads_as_the_single_payment():
+    assert offered_months("C,3,6") == (3, 6)
+    assert offered_months("C,tres") == () and offered_months(None) == ()
 
 
 @pytest.mark.parametrize(("promocion", "months"), [

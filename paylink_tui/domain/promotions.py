@@ -186,6 +186,15 @@ def read_promociones(text: str | None) -> tuple[int, ...]:
     return tuple(sorted({int(x) for x in text.split(",") if x != SINGLE_PAYMENT}))
 
 
+def offered_months(stored: str | None) -> tuple[int, ...]:
+    """The months a stored `promociones` offers, for display: a value we did not write reads
+    as the single payment (which it most likely was) instead of failing the screen."""
+    try:
+        return read_promociones(stored)
+    except ValueError:
+        return ()
+
+
 def installment_months(promocion: str | None) -> int | None:
     """The months of the plan a notification says the client chose; None for the single
     payment (`C`), an empty value, or anything that is not a number of months."""

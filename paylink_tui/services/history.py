@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 
 from paylink_tui.domain.dates import local_date, to_local, utc
-from paylink_tui.domain.promotions import installment_months, months_text, read_promociones
+from paylink_tui.domain.promotions import installment_months, months_text, offered_months
 from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     AttemptRow,
     EmailRow,
@@ -130,7 +130,7 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
             review_count=reviews.get(lk.id, 0),
             flags=tuple(flags.get(lk.id, ())),
             open_at_mit=lk.state != LinkState.PAID.value and utc(now) < utc(lk.expires_at),
-            installment_plans=_offered(lk.promotions),
+            installment_plans=offered_months(lk.promotions),
             installment_months=lk.installment_months,
         ))
     return out
@@ -149,13 +149,6 @@ def _attempts(session, ids: list[int]) -> list[tuple[int, AttemptRow]]:  # type:
     )
     return [(link_id, AttemptRow(*rest, installment_months=installment_months(promotion)))
             for link_id, *rest, promotion in rows]
-
-
-def _offered(stored: str | None) -> tuple[int, ...]:
-    try:
-        return read_promociones(stored)
-    except ValueError:  # never written by us; shown as the single payment it most likely was
-        return ()
 
 
 # A review of one of these was applied to its link (the receipts are paid); the others wait.

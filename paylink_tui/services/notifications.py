@@ -559,7 +559,8 @@ def _tell(session: Session, ctx: AppContext, n: Any, link: Any, status: str, rea
     applied = status == NotificationStatus.APPLIED.value or reason in _APPLIED_WITH_REVIEW
     if n.response == "approved" and applied:
         tell(events.row(kind=events.PAYMENT_APPROVED, **base, data={
-            "authorization": n.authorization, "amount": n.amount, "folio": n.folio}))
+            "authorization": n.authorization, "amount": n.amount, "folio": n.folio,
+            "installment_months": installment_months(getattr(n, "promotion", None))}))
     elif n.response in ("denied", "error") and link is not None:
         kind = events.PAYMENT_DENIED if n.response == "denied" else events.PAYMENT_ERROR
         tell(events.row(kind=kind, **base, data={
@@ -794,7 +795,8 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
                 "policy_number": policy_number, "agent": link.agent}
         if n.response == "approved":
             events.record(session, kind=events.PAYMENT_APPROVED, **tell, data={
-                "authorization": n.authorization, "amount": n.amount, "folio": n.folio})
+                "authorization": n.authorization, "amount": n.amount, "folio": n.folio,
+                "installment_months": installment_months(n.promotion)})
         events.record(session, kind=events.REVIEW_RESOLVED, **tell,
                       data={"notification_id": n.id, "by": agent})
     _deliver(ctx, tuple(email_ids))

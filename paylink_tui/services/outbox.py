@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 
 from paylink_tui.domain.dates import utc
 from paylink_tui.domain.labels import EMAIL
+from paylink_tui.domain.promotions import offered_months
 from paylink_tui.domain.status import EmailStatus, LinkState
 from paylink_tui.domain.text import full_name
 from paylink_tui.mail.errors import MailError, SendError
@@ -223,16 +224,6 @@ def _holder(session: Session, link: PaymentLink) -> tuple[str, str]:
     return row.number, full_name(row.first_name, row.last_name, row.second_last_name)
 
 
-def _offered(link: PaymentLink) -> tuple[int, ...]:
-    """The meses sin intereses the link offers (as sent to MIT)."""
-    from paylink_tui.domain.promotions import read_promociones
-
-    try:
-        return read_promociones(link.promotions)
-    except ValueError:  # not written by us: the email promises nothing it cannot keep
-        return ()
-
-
 def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: datetime) -> EmailMessage:
     """Queue the email that carries `link` (which must have its URL) to `link.email`."""
     if not link.url:
@@ -251,7 +242,7 @@ def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: 
         agent_name=link.agent,
         agent_email=s.agent_email,
         company=s.company,
-        installment_plans=_offered(link),
+        installment_plans=offered_months(link.promotions),
         templates_dir=s.templates_dir,
     )
     return queue_email(

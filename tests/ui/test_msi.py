@@ -8,10 +8,12 @@ from email import message_from_bytes, policy
 
 from textual.widgets import DataTable
 
+from paylink_tui.backend.local import LocalBackend
 from paylink_tui.gateway import sandbox_defaults as sd
 from paylink_tui.gateway.crypto import encrypt
 from paylink_tui.services import links, notifications
 from paylink_tui.services.history import list_links
+from paylink_tui.ui.events import event_toast
 from paylink_tui.ui.screens.history import HistoryScreen
 from paylink_tui.ui.screens.link_detail import LinkDetailScreen
 from paylink_tui.ui.screens.link_dialog import LinkDialog
@@ -118,3 +120,12 @@ async def test_historial_and_the_detail_say_6_meses_sin_intereses(msi_ctx, mailb
         assert "Ofrece una sola exhibición o 3, 6, 9 o 12 meses sin intereses" in body
         assert "Forma de pago 6 meses sin intereses" in body
         assert "Aprobado autorización 426426 6 meses sin intereses" in body
+
+
+async def test_the_payment_toast_says_the_plan(msi_ctx, mailbox):
+    made = links.generate_link(msi_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
+    xml = notification_xml(made.reference, amount="12480.00", promocion="12")
+    notifications.receive_notification(msi_ctx, encrypt(xml, sd.SANDBOX_KEY), deliver=False)
+    told = [event_toast(e) for e in LocalBackend(msi_ctx).events("0").events]
+    assert [t.text for t in told if t is not None and t.title == "Pago recibido"] == [
+        "Pago aprobado: póliza GM2000002, autorización 426426, a 12 meses sin intereses"]
