@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -26,6 +26,9 @@ from paylink_tui.paths import (
     data_dir,
     default_database_url,
 )
+
+if TYPE_CHECKING:
+    from paylink_tui.domain.promotions import InstallmentPlan
 
 __all__ = ["APP_NAME", "ConfigError", "Settings", "config_path", "data_dir",
            "default_database_url", "get_settings", "load_settings"]
@@ -61,6 +64,8 @@ class Settings(BaseSettings):
     mit_query_key: SecretStr | None = None
     # Minutes between serve's own reconciliations with MIT (0: none).
     reconcile_minutes: int = Field(default=30, ge=0, le=1440)
+    # Meses sin intereses the MIT contract enables, months:minimum MXN (domain/promotions.py).
+    mit_promotions: str | None = None
 
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -95,6 +100,21 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip() in ("0", "1"):
             return int(value.strip())
         return value
+
+    @field_validator("mit_promotions")
+    @classmethod
+    def _promotions(cls, value: str | None) -> str | None:
+        from paylink_tui.domain.promotions import parse_promotions
+
+        parse_promotions(value)  # ValueError: the Spanish reason, quoting the bad item
+        return value
+
+    @property
+    def promotion_plans(self) -> tuple[InstallmentPlan, ...]:
+        """The meses-sin-intereses plans enabled (none without the setting)."""
+        from paylink_tui.domain.promotions import parse_promotions
+
+        return parse_promotions(self.mit_promotions)
 
     @field_validator("timezone")
     @classmethod

@@ -6,6 +6,7 @@ import socket
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from email import message_from_bytes, policy
+from pathlib import Path
 
 from sqlmodel import Session, select
 
@@ -55,6 +56,20 @@ def add_receipt(
 def seed(engine, rows: list[dict]) -> list[int]:
     with write_session(engine) as session:
         return [add_receipt(session, **row).id for row in rows]
+
+
+def migrate(engine, verb: str, target: str) -> None:  # type: ignore[no-untyped-def]
+    """Alembic's `upgrade`/`downgrade` to `target` on `engine`, with the project's scripts."""
+    from alembic import command
+    from alembic.config import Config
+
+    import paylink_tui.store.db as db
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, verb)(cfg, target)
 
 
 def closed_port() -> int:

@@ -7,8 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import StatementError
 
@@ -21,6 +19,7 @@ from paylink_tui.store.bulk import executemany
 from paylink_tui.store.db import make_engine, read_session, write_session
 from paylink_tui.store.models import Client, LinkReceipt, Notification, PaymentLink, Policy, Receipt
 from paylink_tui.store.types import Money, sum_in_cents
+from tests.helpers import migrate
 
 NOW = datetime(2021, 10, 7, 21, 4, 56, tzinfo=timezone.utc)
 AWKWARD = ["0.01", "0.07", "0.10", "5906.07", "1234567.89", "9999999999.99", "100.00", "0.00"]
@@ -187,19 +186,6 @@ def test_money_in_sql_expressions_means_money(engine):
 
 # ------------------------------------------------------------------ migration 0002
 
-def _alembic() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
-    return cfg
-
-
-def _migrate(engine, verb: str, target: str) -> None:
-    cfg = _alembic()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, verb)(cfg, target)
-
-
 OLD_AMOUNTS = {"R1": 5906.07, "R2": 0.01, "R3": 0.10, "R4": 1234567.89, "R5": 9999999999.99,
                "R6": 100.0, "R7": 75.17}
 
@@ -234,14 +220,14 @@ def _money_columns() -> set[tuple[str, str]]:
 def test_migration_0002_turns_sqlite_floats_into_exact_cents(tmp_path, clock):
     url = f"sqlite:///{(tmp_path / 'old.db').as_posix()}"
     engine = make_engine(url)
-    _migrate(engine, "upgrade", "0001")
+    migrate(engine, "upgrade", "0001")
     with engine.begin() as conn:
         _write_as_version_0001_did(conn)
         before = conn.exec_driver_sql("SELECT typeof(amount) FROM receipt").scalars().all()
     assert "real" in before  # what the old code left behind
     engine.dispose()
     # This test writes every money column 0002 converts; payment_link.paid_amount comes with
-    # 0005, after the conversion, copied from `amount` (cents already): tests/test_schema.py.
+    # 0007, after the conversion, copied from `amount` (cents already): tests/test_schema.py.
     assert _money_columns() == {("receipt", "amount"), ("payment_link", "amount"),
                                 ("link_receipt", "amount"), ("notification", "amount"),
                                 ("payment_link", "paid_amount")}
@@ -272,9 +258,9 @@ def test_migration_0002_turns_sqlite_floats_into_exact_cents(tmp_path, clock):
     assert pending_totals(ctx).amounts == {"MXN": sum(receipts.values())}
 
     # Down and up again: the same cents.
-    _migrate(engine, "downgrade", "0001")
+    migrate(engine, "downgrade", "0001")
     assert first_page(Path(engine.url.database), clock(), 10) is None  # an older schema
-    _migrate(engine, "upgrade", "head")
+    migrate(engine, "upgrade", "head")
     assert _raw_amounts(engine) == raw
     engine.dispose()
 
@@ -287,9 +273,9 @@ def test_migration_0002_leaves_postgresql_numeric_alone(pg_url):
         session.add(Receipt(**_receipt("R1", Decimal("5906.07"))))
         session.add(Receipt(**_receipt("R2", Decimal("9999999999.99"))))
     before = _raw_amounts(engine)
-    _migrate(engine, "downgrade", "0001")
+    migrate(engine, "downgrade", "0001")
     assert _raw_amounts(engine) == before
-    _migrate(engine, "upgrade", "head")
+    migrate(engine, "upgrade", "head")
     assert db.current_revision(engine) == db.HEAD_REVISION
     assert _raw_amounts(engine) == before == {"R1": ("numeric", "5906.07"),
                                               "R2": ("numeric", "9999999999.99")}
@@ -305,7 +291,7 @@ def test_the_cli_says_an_old_sqlite_file_is_being_upgraded(tmp_path):
 
     url = f"sqlite:///{(tmp_path / 'old.db').as_posix()}"
     engine = make_engine(url)
-    _migrate(engine, "upgrade", "0001")
+    migrate(engine, "upgrade", "0001")
     with engine.begin() as conn:
         _write_as_version_0001_did(conn)
     engine.dispose()

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from paylink_tui.domain.promotions import InstallmentPlan
 from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     ALL_CODES,
     ROLE_ADMIN,
@@ -64,8 +66,17 @@ class Backend(Protocol):
     def iter_pending(self, *, search: str = "") -> Iterator[PendingRow]: ...
 
     # -- links ---------------------------------------------------------------------------
+    def link_plans(self, amount: Decimal, currency: str) -> tuple[InstallmentPlan, ...]:
+        """The meses-sin-intereses plans a link of this amount can offer (the contract's,
+        from `identity().promotions`): pure, never waits on the database or the network."""
+        ...
+
     def generate_link(self, *, receipt_numbers: Sequence[str] = (),
-                      policy_number: str | None = None, email: str) -> GeneratedLink: ...
+                      policy_number: str | None = None, email: str,
+                      plans: Sequence[int] | None = None) -> GeneratedLink:
+        """`plans`: the months offered besides the single payment; None: every plan that
+        applies; empty: single payment only. PlanRefused (before MIT) for one that can't."""
+        ...
 
     def retry_link(self, reference: str, *, email: str | None = None) -> GeneratedLink: ...
 

@@ -8,10 +8,12 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from paylink_tui.domain.errors import BackendUnavailable
+from paylink_tui.domain.promotions import InstallmentPlan, applicable_plans
 from paylink_tui.domain.results import (
     ALL_CODES,
     ROLE_ADMIN,
@@ -87,7 +89,7 @@ class LocalBackend:
     def identity(self) -> Identity:
         s = self.ctx.settings
         return Identity(user=self.ctx.agent, role=ROLE_ADMIN, codes=(ALL_CODES,), server=None,
-                        timezone=s.timezone, company=s.company)
+                        timezone=s.timezone, company=s.company, promotions=s.promotion_plans)
 
     def now(self) -> datetime:
         return self.ctx.now()
@@ -117,13 +119,17 @@ class LocalBackend:
         yield from receipts.iter_pending(self.ctx, search=search)
 
     # -- links ---------------------------------------------------------------------------
+    def link_plans(self, amount: Decimal, currency: str) -> tuple[InstallmentPlan, ...]:
+        return applicable_plans(amount, currency, self.ctx.settings.promotion_plans)
+
     def generate_link(self, *, receipt_numbers: Sequence[str] = (),
-                      policy_number: str | None = None, email: str) -> GeneratedLink:
+                      policy_number: str | None = None, email: str,
+                      plans: Sequence[int] | None = None) -> GeneratedLink:
         from paylink_tui.services import links
 
         return links.generate_link(self.ctx, receipt_numbers=receipt_numbers,
                                    policy_number=policy_number, email=email,
-                                   agent=self.ctx.agent)
+                                   agent=self.ctx.agent, plans=plans)
 
     def retry_link(self, reference: str, *, email: str | None = None) -> GeneratedLink:
         from paylink_tui.services import links

@@ -50,12 +50,16 @@ def history_data(backend) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             # A payment of an older link for these receipts, por revisar: this one may be
             # charged too (the references of those older links).
             "flagged_by": [flag.older_reference for flag in row.flags],
+            # Meses sin intereses: the months the link offers besides the single payment,
+            # and the plan it was paid with (null: a single payment, or not paid).
+            "installment_plans": list(row.installment_plans),
+            "installment_months": row.installment_months,
         }
         if row.last_attempt is not None:
             a = row.last_attempt
             item["last_attempt"] = {
                 "result": a.result, "cd_error": a.cd_error, "nb_error": a.nb_error,
-                "taken_at": iso(a.taken_at, tz),
+                "taken_at": iso(a.taken_at, tz), "installment_months": a.installment_months,
             }
         if row.status == "paid":
             item["payment"] = {
@@ -82,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from paylink_tui.cli.common import backend_or_exit, print_table, write_csv, write_json
     from paylink_tui.domain import labels
     from paylink_tui.domain.money import format_money
+    from paylink_tui.domain.promotions import months_text
     from paylink_tui.domain.status import EmailStatus, LinkStatus, ReviewReason
 
     data = history_data(backend_or_exit())
@@ -89,13 +94,14 @@ def run(args: argparse.Namespace) -> int:
         write_json(data)
         return 0
     headers = ["referencia", "poliza", "recibos", "contratante", "email", "monto", "moneda", "estado",
-               "correo", "autorizacion", "fecha_pago", "agente", "generada", "vigente_hasta", "url"]
+               "correo", "autorizacion", "fecha_pago", "meses_sin_intereses", "agente", "generada",
+               "vigente_hasta", "url"]
     rows = [
         [x["reference"], x["policy"], " ".join(x["receipts"]), x["holder"], x["email"], x["amount"],
          x["currency"], labels.LINK[LinkStatus(x["status"])],
          labels.EMAIL[EmailStatus(x["email_status"])] if x["email_status"] else "",
          (x["payment"] or {}).get("authorization") or "", (x["payment"] or {}).get("paid_at") or "",
-         x["agent"], x["created_at"], x["valid_until"], x["url"] or ""]
+         x["installment_months"] or "", x["agent"], x["created_at"], x["valid_until"], x["url"] or ""]
         for x in data["links"]
     ]
     if args.format == "csv":
@@ -106,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
         review_rows = [
             ["por_revisar", n["reference"] or "", "", "", "", "", n["amount"] or "", "", reason(n),
-             "", n["authorization"] or "", n["taken_at"] or "", "", n["received_at"], "", "",
+             "", n["authorization"] or "", n["taken_at"] or "", "", "", n["received_at"], "", "",
              n["folio"] or "", n["id"]]
             for n in data["review"]
         ]
@@ -119,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     print_table(
         ["Referencia", "Póliza", "Contratante", "Monto", "Estado", "Correo", "Autorización", "Vigente hasta"],
         [[x["reference"], x["policy"], x["holder"], format_money(Decimal(x["amount"]), x["currency"]),
-          r[7], r[8], r[9], x["valid_until"]] for x, r in zip(data["links"], rows, strict=True)],
+          r[7] + (f", {months_text(x['installment_months'])}" if x["installment_months"] else ""),
+          r[8], r[9], x["valid_until"]] for x, r in zip(data["links"], rows, strict=True)],
         title=f"Ligas: {len(rows)}",
     )
     if data["review"]:

@@ -16,10 +16,17 @@ ejemplos:
   paylink-tui link 100633640 --email cliente@ejemplo.com
   paylink-tui link 100633640 100633641 --email cliente@ejemplo.com
   paylink-tui link --policy AXA-123456 --email cliente@ejemplo.com
+  paylink-tui link 100633640 --email cliente@ejemplo.com --msi 3,6
+  paylink-tui link 100633640 --email cliente@ejemplo.com --msi no
 
 Con --policy la liga cubre todos los recibos pendientes de la póliza (de una sola moneda).
 La liga vale 3 días naturales sin contar el de hoy; si no se paga, sus recibos vuelven
 a la lista de pendientes a partir del 5.º día.
+
+Meses sin intereses: sin --msi, una liga en pesos ofrece todos los planes de
+PAYLINK_MIT_PROMOTIONS cuyo monto mínimo alcanza (además del pago en una sola exhibición);
+--msi 3,6 ofrece solo esos (cada uno habilitado y alcanzado por el monto, o no se genera la
+liga); --msi no, solo el pago en una sola exhibición. Las ligas en dólares no llevan meses.
 
 Si MIT no responde a tiempo, la liga queda «sin confirmar» y el comando termina con
 código 3: vuelva a ejecutarlo con los mismos recibos y se reintentará con la misma
@@ -45,7 +52,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="todos los recibos pendientes de esta póliza")
     p.add_argument("--email", metavar="CORREO", default=None,
                    help="correo electrónico del cliente (obligatorio)")
+    p.add_argument("--msi", metavar="MESES", default=None, type=_msi,
+                   help="meses sin intereses que ofrece: «3,6», o «no» para pago en una sola "
+                        "exhibición (por omisión, todos los que alcanza el monto)")
     p.set_defaults(handler=run)
+
+
+def _msi(text: str) -> tuple[int, ...]:
+    from paylink_tui.domain.promotions import parse_msi_option
+
+    try:
+        return parse_msi_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,19 +80,22 @@ def run(args: argparse.Namespace) -> int:
 
     backend = backend_or_exit(settings_or_exit())
     try:
-        return _generate(backend, receipts, args.policy, args.email)
+        return _generate(backend, receipts, args.policy, args.email, args.msi)
     finally:
         backend.close()
 
 
-def _generate(backend, receipts: list[str], policy: str | None, email: str) -> int:  # type: ignore[no-untyped-def]
+def _generate(backend, receipts: list[str], policy: str | None, email: str,  # type: ignore[no-untyped-def]
+              plans: tuple[int, ...] | None = None) -> int:
     from paylink_tui.domain.dates import long_date
     from paylink_tui.domain.errors import AgentError, OutcomeUnknown
     from paylink_tui.domain.labels import EMAIL
+    from paylink_tui.domain.promotions import payment_options
     from paylink_tui.domain.status import EmailStatus
 
     try:
-        link = backend.generate_link(receipt_numbers=receipts, policy_number=policy, email=email)
+        link = backend.generate_link(receipt_numbers=receipts, policy_number=policy, email=email,
+                                     plans=plans)
     except OutcomeUnknown as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return EXIT_UNCONFIRMED
@@ -86,6 +108,7 @@ def _generate(backend, receipts: list[str], policy: str | None, email: str) -> i
     print(f"Referencia: {link.reference}")
     print(f"Liga: {link.url}")
     print(f"Monto: {link.amount_text}")
+    print(f"Forma de pago: {payment_options(link.installment_plans)}")
     print(f"Vigente hasta el {long_date(link.valid_through)}")
     print(f"Si no se paga, los recibos vuelven a pendientes el {long_date(link.reappears_on)}.")
     label = EMAIL.get(EmailStatus(link.email_status), link.email_status)

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 DEMO_RECEIPTS = 300
 DEMO_SEED = 7
+# Meses sin intereses of the demo's "contract", unless PAYLINK_MIT_PROMOTIONS says otherwise:
+# our links and the sandbox (playing MIT) use the same table, as an agency configures it.
+DEMO_PROMOTIONS = "3:300,6:600,9:900,12:1200"
 
 
 def default_folder() -> Path:
@@ -104,6 +107,9 @@ class DemoRuntime:
                 database_url=self.database_url, gateway="sandbox",
                 smtp_host="127.0.0.1", smtp_port=self.smtp_port, smtp_tls="none",
             )
+            configured = Settings(**settings_base)
+            if configured.mit_promotions is None:
+                settings_base["mit_promotions"] = DEMO_PROMOTIONS
             ctx = AppContext(settings=Settings(**settings_base), engine=engine)
             server = BackgroundServer()  # binds a free port now; the app comes below
             self.base_url = server.url
@@ -122,7 +128,8 @@ class DemoRuntime:
                 confirm_interval=self.confirm_interval,
                 # The demo's sandbox lists its links at / (on loopback only: it checks Host).
                 sandbox_kwargs={"company": settings.company, "timezone": settings.timezone,
-                                "notify_url": self.notify_url, "list_links": True},
+                                "notify_url": self.notify_url, "list_links": True,
+                                "promotions": settings.promotion_plans},
             )
             self._server = server
             self.ctx = ctx

@@ -10,6 +10,7 @@ agent). The team-mode API sends them as `{"error": {"kind": ClassName, "message"
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 
@@ -62,6 +63,20 @@ class MixedReceipts(LinkError):
 
 class InvalidEmail(LinkError):
     pass
+
+
+class PlanRefused(LinkError):
+    """A meses-sin-intereses plan the link cannot offer (not enabled in the contract, below
+    its minimum, or a USD link); refused before MIT is called."""
+
+    def __init__(self, message: str, *, months: int, minimum: Decimal | None = None) -> None:
+        super().__init__(message)
+        self.months = months
+        self.minimum = minimum
+
+    def extra(self) -> dict[str, Any]:
+        return {"months": self.months,
+                "minimum": None if self.minimum is None else f"{self.minimum:.2f}"}
 
 
 class GatewayNotConfiguredError(LinkError):

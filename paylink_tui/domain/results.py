@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.promotions import InstallmentPlan
 from paylink_tui.domain.text import UNSAFE_RE, full_name
 
 SortKey = tuple[str, date, str]
@@ -118,6 +119,7 @@ class GeneratedLink:
     expires_at: datetime  # UTC instant of local 00:00 of D+4
     email_status: str  # 'sent' | 'queued' | 'failed'
     email_error: str | None
+    installment_plans: tuple[int, ...] = ()  # meses sin intereses offered besides one payment
 
     @property
     def amount_text(self) -> str:
@@ -143,6 +145,7 @@ class AttemptRow:
     authorization: str | None
     taken_at: datetime | None
     created_at: datetime
+    installment_months: int | None = None  # the plan the payer chose; None: one payment
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,8 @@ class LinkRow:
     flags: tuple[LinkFlag, ...] = ()  # reviews of older links' payments for its receipts
     paid_amount: Decimal | None = None  # what MIT charged (set when paid)
     open_at_mit: bool = False  # MIT can still take a payment for it (cancelled or not)
+    installment_plans: tuple[int, ...] = ()  # meses sin intereses it offers (months)
+    installment_months: int | None = None  # the plan it was paid with; None: one payment
 
     @property
     def needs_review(self) -> bool:
@@ -223,6 +228,7 @@ class NotificationRow:
     review_reason: str | None
     note: str | None
     confirm_error: str | None = None  # why MIT could not be asked yet (while confirming)
+    promotion: str | None = None  # MIT's promocion as sent: C, or the months
 
 
 @dataclass(frozen=True)
@@ -385,6 +391,8 @@ class Identity:
     server: str | None = None  # the agency server's URL in team mode; None: this machine
     timezone: str = "America/Mexico_City"
     company: str = "AXA"
+    # The meses-sin-intereses plans of the MIT contract, for `Backend.link_plans` (no call).
+    promotions: tuple[InstallmentPlan, ...] = ()
 
     @property
     def is_supervisor(self) -> bool:

@@ -55,6 +55,8 @@ class LinkRequest:
     valid_through: date  # fh_vigencia: the last local day the link can be paid
     email: str | None = None
     extra: tuple[tuple[str, str], ...] = ()  # (label, value), at most 6, shown to the payer
+    # Meses sin intereses offered besides the single payment: promociones `C,3,6` for (3, 6).
+    plans: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

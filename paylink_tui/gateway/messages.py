@@ -194,7 +194,10 @@ def read_extra(parent: ET.Element) -> tuple[tuple[str, str], ...]:
     return tuple((text_of(d, "label"), text_of(d, "value")) for d in block.findall("data"))
 
 
-def build_notification_xml(fields: dict[str, str], extra: Sequence[tuple[str, str]] = ()) -> str:
+def build_notification_xml(fields: dict[str, str], extra: Sequence[tuple[str, str]] = (),
+                           promocion: str | None = None) -> str:
+    """A CENTEROFPAYMENTS document. `promocion` (the plan the payer chose) goes after
+    datos_adicionales, where MIT's own samples carry it."""
     root = ET.Element("CENTEROFPAYMENTS")
     for name in NOTIFICATION_FIELDS:
         value = fields.get(name, "")
@@ -203,6 +206,8 @@ def build_notification_xml(fields: dict[str, str], extra: Sequence[tuple[str, st
             el.text = value
     if extra:
         root.append(extra_element(extra))
+    if promocion:
+        _sub(root, "promocion", promocion)
     return to_text(root)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from paylink_tui.domain import promotions
 from paylink_tui.domain.hosts import is_loopback_url
 from paylink_tui.domain.money import CENT, mit_amount
 from paylink_tui.domain.text import describe_char, find_control_char
@@ -105,6 +106,22 @@ def validate_request(req: LinkRequest) -> None:
     for n, (label, value) in enumerate(req.extra, start=1):
         _check_text(f"dato adicional {n}, etiqueta", label, 1, 30)
         _check_text(f"dato adicional {n}, valor", value, 1, 50)
+    _check_plans(req)
+
+
+def _check_plans(req: LinkRequest) -> None:
+    """promociones as MIT's XSD wants it (`C,3,6`, at most 40 characters), MXN only."""
+    if not req.plans:
+        return
+    if req.currency != promotions.CURRENCY:
+        raise InvalidLinkRequest("promociones", "los meses sin intereses solo se ofrecen en MXN")
+    if any(not isinstance(m, int) or not 1 <= m <= 99 for m in req.plans):
+        raise InvalidLinkRequest("promociones", "cada plan debe ser de 1 a 99 meses")
+    text = promotions.promociones(req.plans)
+    if len(text) > promotions.MAX_PROMOCIONES:
+        raise InvalidLinkRequest(
+            "promociones",
+            f"debe tener como máximo {promotions.MAX_PROMOCIONES} caracteres (tiene {len(text)})")
 
 
 def _validate_business(id_company: str, id_branch: str, user: str, password: str) -> None:
@@ -217,6 +234,7 @@ class MitGateway:
             mail_cliente=req.email,
             extra=req.extra,
             extra_data_in=self.extra_data_in,
+            promociones=promotions.promociones(req.plans),
         )
 
     def create_link(self, req: LinkRequest) -> CreatedLink:

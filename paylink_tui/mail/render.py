@@ -32,6 +32,7 @@ from jinja2 import (
 
 from paylink_tui.domain.dates import long_date, mit_datetime_text, short_date
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.promotions import offer_text, payment_text, plans_text
 from paylink_tui.mail.errors import TemplateProblem
 from paylink_tui.mail.message import check_header
 
@@ -135,9 +136,11 @@ def render_link_email(
     agent_name: str,
     agent_email: str | None,
     company: str,
+    installment_plans: Sequence[int] = (),
     templates_dir: Path | str | None = None,
 ) -> RenderedEmail:
-    """The email that carries the payment link to the policy holder."""
+    """The email that carries the payment link to the policy holder. `installment_plans`:
+    the meses sin intereses it offers besides the single payment."""
     context = {
         "holder_name": holder_name,
         "policy_number": policy_number,
@@ -152,6 +155,9 @@ def render_link_email(
         "agent_name": agent_name,
         "agent_email": agent_email or "",
         "company": company,
+        "installment_plans": sorted(set(installment_plans)),
+        "installment_text": plans_text(installment_plans),
+        "payment_options_text": offer_text(installment_plans),
     }
     return render(LINK, context, templates_dir)
 
@@ -170,9 +176,11 @@ def render_confirmation_email(
     currency: str,
     card_mask: str | None,
     card_type: str | None = None,
+    installment_months: int | None = None,
     templates_dir: Path | str | None = None,
 ) -> RenderedEmail:
-    """The payment confirmation ("Aprobado") sent to the payer."""
+    """The payment confirmation ("Aprobado") sent to the payer. `installment_months`: the
+    plan the payer chose (None: a single payment)."""
     context = {
         "holder_name": holder_name,
         "policy_number": policy_number,
@@ -187,5 +195,7 @@ def render_confirmation_email(
         "amount_text": format_money(amount, currency),
         "card_mask": card_mask or "",
         "card_type": card_type or "",
+        "installment_months": installment_months,
+        "payment_form_text": payment_text(installment_months),
     }
     return render(CONFIRMATION, context, templates_dir)

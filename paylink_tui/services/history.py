@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 
 from paylink_tui.domain.dates import local_date, to_local, utc
+from paylink_tui.domain.promotions import installment_months, months_text, offered_months
 from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     AttemptRow,
     EmailRow,
@@ -104,13 +105,9 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
         select(e.link_id, e.status).where(e.link_id.in_(ids), e.kind == "link").order_by(e.id)
     ):
         email_status[link_id] = st  # the newest wins
-    a = PaymentAttempt.__table__.c
     attempts: dict[int, AttemptRow] = {}
-    for row in session.execute(
-        select(a.link_id, a.result, a.cd_error, a.nb_error, a.authorization, a.taken_at, a.created_at)
-        .where(a.link_id.in_(ids)).order_by(a.created_at, a.id)
-    ):
-        attempts[row[0]] = AttemptRow(*row[1:])
+    for link_id, attempt in _attempts(session, ids):
+        attempts[link_id] = attempt  # the newest wins
     n = Notification.__table__.c
     reviews: dict[int, int] = dict(
         session.execute(
@@ -137,6 +134,8 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
             review_count=reviews.get(lk.id, 0), paid_amount=lk.paid_amount,
             flags=tuple(flags.get(lk.id, ())),
             open_at_mit=lk.state != LinkState.PAID.value and utc(now) < utc(lk.expires_at),
+            installment_plans=offered_months(lk.promotions),
+            installment_months=lk.installment_months,
         ))
     return out
 
@@ -145,6 +144,21 @@ def _confirming_refs():  # type: ignore[no-untyped-def]
     """References with an approval waiting for MIT's confirmation."""
     n = Notification.__table__.c
     return select(n.reference).where(n.status == NotificationStatus.CONFIRMING.value).distinct()
+
+
+def _attempts(session, ids: list[int]) -> list[tuple[int, AttemptRow]]:  # type: ignore[no-untyped-def]
+    """(link id, attempt) for the links `ids`, oldest first, with the plan each payer chose
+    (the notification's promocion)."""
+    a = PaymentAttempt.__table__.c
+    n = Notification.__table__.c
+    rows = session.execute(
+        select(a.link_id, a.result, a.cd_error, a.nb_error, a.authorization, a.taken_at,
+               a.created_at, n.promotion)
+        .outerjoin(Notification.__table__, n.id == a.notification_id)
+        .where(a.link_id.in_(ids)).order_by(a.created_at, a.id)
+    )
+    return [(link_id, AttemptRow(*rest, installment_months=installment_months(promotion)))
+            for link_id, *rest, promotion in rows]
 
 
 # A review of one of these was applied to its link (the receipts are paid); the others wait.
@@ -207,13 +221,7 @@ def link_detail(ctx: AppContext, reference: str) -> LinkDetail | None:
             EmailRow(m.id, m.kind, m.to_addr, m.status, m.attempts, m.last_error, m.sent_at, m.created_at)
             for m in session.scalars(select(EmailMessage).where(e.link_id == link.id).order_by(e.id))
         ]
-        a = PaymentAttempt.__table__.c
-        attempts = [
-            AttemptRow(x.result, x.cd_error, x.nb_error, x.authorization, x.taken_at, x.created_at)
-            for x in session.scalars(
-                select(PaymentAttempt).where(a.link_id == link.id).order_by(a.created_at, a.id)
-            )
-        ]
+        attempts = [attempt for _, attempt in _attempts(session, [link.id])]
         n = Notification.__table__.c
         notifications = [
             _notification_row(x)
@@ -234,7 +242,7 @@ def _notification_row(x: Notification) -> NotificationRow:
     return NotificationRow(
         id=x.id or 0, folio=x.folio, reference=x.reference, response=x.response, amount=x.amount,
         authorization=x.authorization, taken_at=x.taken_at, received_at=x.received_at,
-        status=x.status, review_reason=x.review_reason, note=x.note,
+        status=x.status, review_reason=x.review_reason, note=x.note, promotion=x.promotion,
         confirm_error=x.confirm_error,
     )
 
@@ -259,6 +267,9 @@ def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow
             if x.response in {r.value for r in AttemptResult} else (x.response or "?")
         amount = format_money(x.amount, link.currency) if x.amount is not None else "sin monto"
         text = f"Notificación de MIT: {result}, {amount}, folio {x.folio or '—'}"
+        months = installment_months(x.promotion)
+        if months:
+            text += f", {months_text(months)}"
         if x.authorization:
             text += f", autorización {x.authorization}"
         text += f" — {labels.NOTIFICATION[NotificationStatus(x.status)]}"

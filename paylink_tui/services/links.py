@@ -68,6 +68,7 @@ from paylink_tui.domain.errors import (  # noqa: F401 - re-exported: the use cas
     ReceiptNotFound,
 )
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.promotions import choose_plans, promociones, read_promociones
 from paylink_tui.domain.results import EmailResult, GeneratedLink
 from paylink_tui.domain.status import LinkState, NotificationStatus, ReceiptStatus
 from paylink_tui.domain.text import fold
@@ -116,6 +117,7 @@ class _Claim:
     # The link's updated_at as this claim set it: the claim is still ours only while the
     # link is 'creating' with this value (a stale claim may be cancelled or re-claimed).
     token: datetime
+    plans: tuple[int, ...] = ()  # meses sin intereses, as stored with the link
 
 
 # -- public use cases ----------------------------------------------------------------------
@@ -128,11 +130,17 @@ def generate_link(
     policy_number: str | None = None,
     email: str,
     agent: str | None = None,
+    plans: Sequence[int] | None = None,
 ) -> GeneratedLink:
     """Make one payment link for the receipts (or the policy's pending receipts), send it.
 
+    `plans`: the meses sin intereses it offers besides the single payment; None: every plan
+    enabled (PAYLINK_MIT_PROMOTIONS) that its amount reaches; empty: single payment only.
+    A plan it cannot offer raises PlanRefused before MIT is called.
+
     Raises a LinkError subclass. When the same receipts have an unconfirmed link (MIT's
-    answer was lost), this retries it with the same reference instead of making another.
+    answer was lost), this retries it with the same reference instead of making another
+    (and the plans that first call sent).
     """
     agent = agent or ctx.agent
     address = check_email(email)
@@ -141,7 +149,8 @@ def generate_link(
     if not numbers and policy is None:
         raise LinkError("Indique los recibos o la póliza para la liga.")
     gateway = _gateway(ctx)
-    claim = _claim(ctx, numbers=numbers, policy_number=policy, email=address, agent=agent)
+    claim = _claim(ctx, numbers=numbers, policy_number=policy, email=address, agent=agent,
+                   plans=None if plans is None else tuple(plans))
     return _call_and_confirm(ctx, gateway, claim, agent=agent)
 
 
@@ -333,12 +342,12 @@ def _cannot(verb: str, link: PaymentLink) -> str:
 
 
 def _claim(ctx: AppContext, *, numbers: tuple[str, ...], policy_number: str | None,
-           email: str, agent: str) -> _Claim:
+           email: str, agent: str, plans: tuple[int, ...] | None) -> _Claim:
     # A clash of the random part of the reference aborts the transaction: try again.
     for attempt in range(3):
         try:
             with write_session(ctx.engine) as session:
-                return _claim_in(session, ctx, numbers, policy_number, email, agent)
+                return _claim_in(session, ctx, numbers, policy_number, email, agent, plans)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -347,7 +356,8 @@ def _claim(ctx: AppContext, *, numbers: tuple[str, ...], policy_number: str | No
 
 
 def _claim_in(session: Session, ctx: AppContext, numbers: tuple[str, ...],
-              policy_number: str | None, email: str, agent: str) -> _Claim:
+              policy_number: str | None, email: str, agent: str,
+              plans: tuple[int, ...] | None) -> _Claim:
     now = ctx.now()
     if numbers:
         candidates = _locked_receipts_by_number(session, numbers)
@@ -380,7 +390,7 @@ def _claim_in(session: Session, ctx: AppContext, numbers: tuple[str, ...],
             return _reclaim(session, reuse, candidates, now, email)
         raise _already_linked(ctx, live, candidates)
     _check_one_policy_and_currency(candidates, None if numbers else policy_number)
-    return _insert_link(session, ctx, candidates, now, email, agent)
+    return _insert_link(session, ctx, candidates, now, email, agent, plans)
 
 
 def _locked_receipts_by_number(session: Session, numbers: tuple[str, ...]) -> list[Receipt]:
@@ -522,10 +532,11 @@ def _already_linked(ctx: AppContext, live: dict[int, tuple[PaymentLink, list[int
 
 
 def _insert_link(session: Session, ctx: AppContext, receipts: list[Receipt], now: datetime,
-                 email: str, agent: str) -> _Claim:
+                 email: str, agent: str, plans: tuple[int, ...] | None) -> _Claim:
     window = link_window(now, ctx.tz)
     policy_number = receipts[0].policy_number
     amount = sum((Decimal(r.amount) for r in receipts), Decimal("0.00"))
+    months = choose_plans(plans, amount, receipts[0].currency, ctx.settings.promotion_plans)
     reference = _unused_reference(session, policy_number, window.generated_on)
     link = PaymentLink(
         reference=reference,
@@ -539,6 +550,7 @@ def _insert_link(session: Session, ctx: AppContext, receipts: list[Receipt], now
         last_valid_day=window.last_valid_day,
         expires_at=window.expires_at,
         hidden_until=window.hidden_until,
+        promotions=promociones(months),
         updated_at=now,
     )
     session.add(link)
@@ -586,6 +598,7 @@ def _claim_of(link: PaymentLink, receipts: list[Receipt], *, retry: bool) -> _Cl
         hidden_until=link.hidden_until,
         retry=retry,
         token=utc(link.updated_at),
+        plans=read_promociones(link.promotions),
     )
 
 
@@ -636,6 +649,7 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         # MIT takes at most 50 characters; the address only pre-fills its payment form.
         email=claim.email if len(claim.email) <= MAX_MIT_EMAIL else None,
         extra=_extra(claim),
+        plans=claim.plans,
     )
     try:
         created = gateway.create_link(request)
@@ -674,6 +688,7 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         expires_at=claim.expires_at,
         email_status=status,
         email_error=error,
+        installment_plans=claim.plans,
     )
 
 

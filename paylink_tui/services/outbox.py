@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 
 from paylink_tui.domain.dates import utc
 from paylink_tui.domain.labels import EMAIL
+from paylink_tui.domain.promotions import offered_months
 from paylink_tui.domain.status import EmailStatus, LinkState
 from paylink_tui.domain.text import full_name
 from paylink_tui.mail.errors import MailError, SendError
@@ -241,6 +242,7 @@ def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: 
         agent_name=link.agent,
         agent_email=s.agent_email,
         company=s.company,
+        installment_plans=offered_months(link.promotions),
         templates_dir=s.templates_dir,
     )
     return queue_email(
@@ -303,6 +305,7 @@ def render_confirmation(session: Session, ctx: AppContext, link: Any,
         currency=link.currency,
         card_mask=link.card_mask,
         card_type=link.card_type,
+        installment_months=getattr(link, "installment_months", None),
         templates_dir=s.templates_dir,
     )
 

@@ -82,6 +82,9 @@ class PaymentLink(SQLModel, table=True):
     last_valid_day: date  # local D+3, MIT's fh_vigencia
     expires_at: datetime = Field(sa_column=_utc_col())  # local 00:00 of D+4
     hidden_until: datetime = Field(sa_column=_utc_col())  # local 00:00 of D+5
+    # MIT's promociones as sent: "C" (single payment) or e.g. "C,3,6" (meses sin intereses).
+    # NULL for links made before it was stored: they were all sent "C".
+    promotions: str | None = Field(default=None, max_length=40)
     # Set when paid:
     paid_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
     authorization: str | None = Field(default=None, max_length=20)
@@ -90,6 +93,8 @@ class PaymentLink(SQLModel, table=True):
     card_mask: str | None = Field(default=None, max_length=30)
     # What MIT charged: the link's amount, unless a person applied a different one by hand.
     paid_amount: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    # The plan the client paid with: the months of meses sin intereses, NULL for one payment.
+    installment_months: int | None = Field(default=None)
     # Set when cancelled (ours alone: MIT still takes a payment until it expires):
     cancelled_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
     cancelled_by: str | None = Field(default=None, max_length=100)

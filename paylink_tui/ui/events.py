@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paylink_tui.domain.labels import REVIEW_REASON
+from paylink_tui.domain.promotions import months_text
 from paylink_tui.domain.results import Event
 from paylink_tui.domain.status import ReviewReason
 
@@ -37,8 +38,10 @@ def _why(event: Event) -> str:
 def event_toast(event: Event) -> Toast | None:
     kind = event.kind
     if kind == "payment_approved":
+        months = (event.data.get("installment_months") or "").strip()
+        plan = f", a {months_text(int(months))}" if months.isdigit() else ""
         text = (f"Pago aprobado: {_policy(event)}, autorización "
-                f"{event.data.get('authorization') or '—'}")
+                f"{event.data.get('authorization') or '—'}{plan}")
         problem = (event.data.get("email_problem") or "").strip()
         if problem:  # applied all the same (issue 12): the agent tells the client
             return Toast("Correo no enviado", f"{text}. El pago quedó aplicado, pero el correo "

@@ -238,6 +238,8 @@ def sandbox_kwargs_from_settings(settings: Any, notify_url: str | None = None) -
         "notify_url": notify_url or settings.sandbox_notify_url,
         "allowed_hosts": tuple(h.strip() for h in (settings.sandbox_hosts or "").split(",")
                                if h.strip()),
+        # The sandbox plays MIT with the contract the agency configured.
+        "promotions": settings.promotion_plans,
     }
     if settings.mit_id_company:
         kwargs["id_company"] = settings.mit_id_company

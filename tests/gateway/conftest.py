@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from paylink_tui.domain.promotions import parse_promotions
 from paylink_tui.gateway import sandbox_defaults as sd
 from paylink_tui.gateway.mit import MitGateway
 from paylink_tui.gateway.sandbox import Sandbox, create_sandbox_app
@@ -97,15 +98,37 @@ def receiver() -> Receiver:
     return Receiver()
 
 
-@pytest.fixture
-def sandbox_env(serve, clock: Clock, receiver: Receiver) -> SandboxEnv:
+def _sandbox_env(serve, clock: Clock, receiver: Receiver, **kwargs) -> SandboxEnv:
     recv = serve(receiver.app())
     notify_url = f"{recv.url}/mit/notificacion"
     app = create_sandbox_app(
-        company="AXA", notify_url=notify_url, now=clock, notify_retry_delays=FAST_RETRIES
+        company="AXA", notify_url=notify_url, now=clock, notify_retry_delays=FAST_RETRIES,
+        **kwargs,
     )
     server = serve(app)
     return SandboxEnv(server.url, app, clock, receiver, notify_url)
+
+
+@pytest.fixture
+def sandbox_env(serve, clock: Clock, receiver: Receiver) -> SandboxEnv:
+    return _sandbox_env(serve, clock, receiver)
+
+
+# The meses sin intereses of the sandbox's contract in the MSI tests (months:minimum MXN).
+MSI_CONTRACT = "3:300,6:600,9:900,12:1200"
+
+
+@pytest.fixture
+def sandbox_with_contract(serve, clock: Clock, receiver: Receiver):  # type: ignore[no-untyped-def]
+    """sandbox_with_contract("3:300,6:600") -> the sandbox whose merchant contract enables
+    those meses sin intereses (months:minimum MXN), notifying `receiver`."""
+    return lambda table: _sandbox_env(serve, clock, receiver, promotions=parse_promotions(table))
+
+
+@pytest.fixture
+def msi_env(sandbox_with_contract) -> SandboxEnv:  # type: ignore[no-untyped-def]
+    """The sandbox with a contract that enables 3, 6, 9 and 12 meses sin intereses."""
+    return sandbox_with_contract(MSI_CONTRACT)
 
 
 @pytest.fixture

@@ -46,12 +46,12 @@ def page(browser):
     context.close()
 
 
-def make_link(env, reference="PL-B1", amount="75.17"):
+def make_link(env, reference="PL-B1", amount="75.17", plans=()):
     today = pendulum.instance(env.clock()).in_timezone(TZ).date()
     with env.gateway() as gw:
         return gw.create_link(LinkRequest(reference, Decimal(amount), "MXN",
                                           today + timedelta(days=3), "ana@example.com",
-                                          (("Póliza", "P-77"),)))
+                                          (("Póliza", "P-77"),), plans=tuple(plans)))
 
 
 def fill(page, card="4111 1111 1111 1111", terms=True):
@@ -146,6 +146,64 @@ def test_at_375px_the_pay_button_fits_the_viewport(browser, sandbox_env, tmp_pat
         assert shot.stat().st_size > 0
         button = page.get_by_role("button", name="PAGAR $ 1,234,567.89")
         box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    finally:
+        context.close()
+
+
+# -- meses sin intereses -------------------------------------------------------------------------
+
+
+def test_the_payer_chooses_6_meses_sin_intereses_and_mit_is_told(page, msi_env):
+    link = make_link(msi_env, "PL-M1", "1800.00", plans=(3, 6, 12))
+    page.goto(link.url)
+    group = page.get_by_role("group", name="Forma de pago")
+    assert [r.get_attribute("value") for r in group.get_by_role("radio").all()] == [
+        "C", "3", "6", "12"]
+    assert page.get_by_label("Una sola exhibición").is_checked()
+    fill(page)
+    # From the keyboard, as a payer without a mouse would: the arrows move within the group.
+    page.get_by_label("Una sola exhibición").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert page.get_by_label("6 meses sin intereses").is_checked()
+    page.get_by_role("button", name="PAGAR $ 1,800.00").click()
+    assert page.locator("#estado").inner_text() == "Aprobado"
+    assert page.locator("#forma-de-pago").inner_text() == "6 meses sin intereses"
+    assert msi_env.sandbox.wait_idle_sync(10)
+    [body] = msi_env.receiver.bodies
+    n = parse_notification(body, sd.SANDBOX_KEY)
+    assert (n.response, n.promocion, n.amount) == ("approved", "6", Decimal("1800.00"))
+
+
+def test_error_08_lets_the_payer_choose_another_way_to_pay(page, sandbox_with_contract):
+    env = sandbox_with_contract("3:300,12:5000")  # MIT's contract: 12 months from $5,000
+    link = make_link(env, "PL-M2", "1800.00", plans=(3, 12))
+    page.goto(link.url)
+    fill(page)
+    page.get_by_label("12 meses sin intereses").check()
+    page.get_by_role("button", name="PAGAR $ 1,800.00").click()
+    assert page.locator("#estado").inner_text() == "Error"
+    assert "menor al permitido para la promoción a meses" in page.locator("#motivo").inner_text()
+    page.get_by_role("link", name="Elegir otra forma de pago").click()
+    fill(page)
+    page.get_by_label("3 meses sin intereses").check()
+    page.get_by_role("button", name="PAGAR $ 1,800.00").click()
+    assert page.locator("#estado").inner_text() == "Aprobado"
+    assert env.sandbox.wait_idle_sync(10)
+    got = [parse_notification(b, sd.SANDBOX_KEY) for b in env.receiver.bodies]
+    assert [(n.response, n.cd_error, n.promocion) for n in got] == [
+        ("error", "08", "12"), ("approved", "", "3")]
+
+
+def test_at_375px_the_ways_to_pay_fit_the_viewport(browser, msi_env):
+    link = make_link(msi_env, "PL-M3", "1234567.89", plans=(3, 6, 9, 12))
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="es-MX")
+    try:
+        page = context.new_page()
+        page.goto(link.url)
+        box = page.get_by_role("group", name="Forma de pago").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 375
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     finally:

@@ -90,6 +90,33 @@ def sandbox(serve, clock) -> SandboxServer:
     return SandboxServer(server.url, app, counter)
 
 
+# The merchant's meses sin intereses in the MSI tests: ours (PAYLINK_MIT_PROMOTIONS) and the
+# contract the sandbox plays MIT with, the same table as an agency configures both.
+MSI_CONTRACT = "3:300,6:600,9:900,12:1200"
+
+
+@pytest.fixture
+def msi_sandbox(serve, clock) -> SandboxServer:
+    """The sandbox whose merchant contract enables MSI_CONTRACT; `requests` records the
+    promociones of every generation request it reads (decrypted, as MIT would)."""
+    from paylink_tui.domain.promotions import parse_promotions
+    from paylink_tui.gateway.messages import parse_xml
+
+    app = create_sandbox_app(company="AXA", now=clock, promotions=parse_promotions(MSI_CONTRACT))
+    sandbox = app.state.sandbox
+    real_generate = sandbox.generate
+    sandbox.requests = []
+
+    def recording(request_xml: str):  # type: ignore[no-untyped-def]
+        sandbox.requests.append(parse_xml(request_xml).findtext("url/promociones"))
+        return real_generate(request_xml)
+
+    sandbox.generate = recording
+    counter = GenCounter(app)
+    server = serve(counter)
+    return SandboxServer(server.url, app, counter)
+
+
 @pytest.fixture
 def real_time_sandbox(serve) -> SandboxServer:
     """The sandbox on the real clock, for other processes that run on the real clock."""

@@ -4,11 +4,17 @@ notifications, and readers of the outcome."""
 from __future__ import annotations
 
 import base64
+import email
+import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
+from email import policy
 from itertools import count
+from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 from sqlmodel import select
 
 from paylink_tui.config import Settings
@@ -101,6 +107,7 @@ def notification_xml(
     folio: str | None = None,
     taken_at: datetime | None = None,
     auth: str = "426426",
+    promocion: str | None = None,
     **overrides: str,
 ) -> str:
     local = mit_datetime_text(taken_at, TZ) if taken_at else "07/10/21 16:04:56"
@@ -127,7 +134,7 @@ def notification_xml(
         "cc_mask": "411111XXXXXX1111",
     }
     fields.update(overrides)
-    return build_notification_xml(fields)
+    return build_notification_xml(fields, promocion=promocion)
 
 
 def str_response(xml: str, key: str = sd.SANDBOX_KEY) -> str:
@@ -275,3 +282,66 @@ def events_told(ctx: AppContext) -> list:  # type: ignore[type-arg]
     from paylink_tui.services import events
 
     return events.read(ctx, "0", limit=10_000)[0]
+
+
+# -- the whole loop (the sandbox's page, waiting for what the receiver did) ---------------------
+
+CARD_FORM = {
+    "nombre": "Rosa", "apellido_paterno": "Peña", "apellido_materno": "Ibáñez",
+    "tarjeta": "4111 1111 1111 1111", "expira": "12/39", "cvv": "123",
+    "correo": "cliente@example.com", "terminos": "on",
+}
+
+
+def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def read_eml(path: Path) -> email.message.EmailMessage:
+    return email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+def pay_on_sandbox(url: str, form: dict[str, str]) -> httpx.Response:
+    with httpx.Client(timeout=10) as http:
+        page = http.get(url)
+        assert page.status_code == 200 and "PAGAR $" in page.text
+        return http.post(url.rstrip("/") + "/pagar", data=form)
+
+
+@contextmanager
+def receiver_and_sandbox(database_url: str, mail_folder: Path, *,
+                         sandbox_kwargs: dict | None = None, **settings: object):  # type: ignore[type-arg]
+    """Our receiver and the sandbox in one server on loopback, as `serve` runs them with the
+    sandbox gateway (the sandbox notifies the receiver); links through MitGateway; mail to a
+    MailDrop in `mail_folder`. Yields (ctx, server, maildrop)."""
+    from paylink_tui.gateway.mit import MitGateway
+    from paylink_tui.store.db import make_engine
+    from paylink_tui.web.app import create_app
+    from paylink_tui.web.server import BackgroundServer
+    from tests.helpers import Mailbox
+
+    maildrop = Mailbox(mail_folder).start()
+    engine = make_engine(database_url)
+    ctx = AppContext(settings=settings_for(database_url, smtp_port=maildrop.port, **settings),
+                     engine=engine)
+    server = BackgroundServer()
+    ctx.gateway = MitGateway(f"{server.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY,
+                             sd.SANDBOX_ID_COMPANY, sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER,
+                             sd.SANDBOX_PASSWORD, timeout=10)
+    server.app = create_app(ctx, serve_sandbox=True, deliver_interval=0.5, sandbox_kwargs={
+        "notify_url": f"{server.url}/mit/notificacion", "notify_retry_delays": (0.1, 0.2),
+        **(sandbox_kwargs or {})})
+    server.start()
+    try:
+        yield ctx, server, maildrop
+    finally:
+        server.stop()
+        ctx.gateway.close()
+        engine.dispose()
+        maildrop.stop()

@@ -358,6 +358,8 @@ def test_serve_with_the_real_mit_says_what_running_without_the_query_costs(
 
     for name, value in {**MIT_ENV, "PAYLINK_DATABASE_URL": sqlite_url}.items():
         monkeypatch.setenv(name, value)
+    # `serve` logs to the stderr of the moment (this test's capture): not beyond this test.
+    monkeypatch.setattr(logging.getLogger("paylink_tui"), "handlers", [])
     if query_url:
         monkeypatch.setenv("PAYLINK_MIT_QUERY_URL", query_url)
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
@@ -372,6 +374,7 @@ def test_serve_refuses_a_plain_http_query_url_naming_it(sqlite_url, monkeypatch,
     for name, value in {**MIT_ENV, "PAYLINK_DATABASE_URL": sqlite_url,
                         "PAYLINK_MIT_QUERY_URL": "http://vip.e-pago.com.mx/x"}.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(logging.getLogger("paylink_tui"), "handlers", [])
     with pytest.raises(SystemExit) as exc:
         main(["serve"])
     assert exc.value.code == 2

@@ -5,68 +5,28 @@ loopback SMTP server. Also the demo runtime, which wires the same parts by itsel
 
 from __future__ import annotations
 
-import email
-import time
-from email import policy
 from pathlib import Path
 
 import httpx
 import pytest
 
 from paylink_tui.demo.data import generate_rows, write_csv
-from paylink_tui.gateway import sandbox_defaults as sd
-from paylink_tui.gateway.mit import MitGateway
-from paylink_tui.mail.server import MailDrop
-from paylink_tui.services.context import AppContext
 from paylink_tui.services.history import list_links
 from paylink_tui.services.importing import import_file
 from paylink_tui.services.links import generate_link
-from paylink_tui.store.db import make_engine
-from paylink_tui.web.app import create_app
-from paylink_tui.web.server import BackgroundServer
-from tests.notifications.support import all_notifications, settings_for
-
-CARD_FORM = {
-    "nombre": "Rosa", "apellido_paterno": "Peña", "apellido_materno": "Ibáñez",
-    "tarjeta": "4111 1111 1111 1111", "expira": "12/39", "cvv": "123",
-    "correo": "cliente@example.com", "terminos": "on",
-}
-
-
-def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
-def read_eml(path: Path) -> email.message.EmailMessage:
-    return email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[return-value]
-
-
-def pay_on_sandbox(url: str, form: dict[str, str]) -> httpx.Response:
-    with httpx.Client(timeout=10) as http:
-        page = http.get(url)
-        assert page.status_code == 200 and "PAGAR $" in page.text
-        return http.post(url.rstrip("/") + "/pagar", data=form)
+from tests.notifications.support import (
+    CARD_FORM,
+    all_notifications,
+    pay_on_sandbox,
+    read_eml,
+    receiver_and_sandbox,
+    wait_for,
+)
 
 
 def test_import_link_pay_notify_paid_and_confirmation_email(database_url: str, tmp_path: Path):
-    maildrop = MailDrop(tmp_path / "correos").start()
-    engine = make_engine(database_url)
-    settings = settings_for(database_url, smtp_port=maildrop.port)
-    server = BackgroundServer()
-    ctx = AppContext(settings=settings, engine=engine)
-    ctx.gateway = MitGateway(f"{server.url}/gen", sd.SANDBOX_DATA0, sd.SANDBOX_KEY,
-                             sd.SANDBOX_ID_COMPANY, sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER,
-                             sd.SANDBOX_PASSWORD, timeout=10)
-    server.app = create_app(ctx, serve_sandbox=True, deliver_interval=0.5, sandbox_kwargs={
-        "notify_url": f"{server.url}/mit/notificacion", "notify_retry_delays": (0.1, 0.2)})
-    server.start()
-    try:
+    with receiver_and_sandbox(database_url, tmp_path / "correos") as (ctx, server, maildrop):
+        settings = ctx.settings
         csv_path = tmp_path / "pendientes.csv"
         rows = list(generate_rows(6, seed=11))
         write_csv(csv_path, rows)
@@ -100,11 +60,6 @@ def test_import_link_pay_notify_paid_and_confirmation_email(database_url: str, t
         assert row.authorization in body
         assert link.reference in body
         assert "4111111111111111" not in messages[-1].read_text(errors="replace")
-    finally:
-        server.stop()
-        ctx.gateway.close()
-        engine.dispose()
-        maildrop.stop()
 
 
 def test_demo_runtime_seeds_once_and_a_payment_on_its_sandbox_becomes_paid_with_email(tmp_path: Path):

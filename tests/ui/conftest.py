@@ -7,12 +7,15 @@ blinking cursor, so snapshots are stable. Live polling is tested on its own.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from rich.console import Console
+from textual.widgets import DataTable, Static
 
 from paylink_tui.backend.local import LocalBackend
 from paylink_tui.config import Settings
@@ -121,8 +124,37 @@ def live_ctx(make_ctx, sandbox: LoopbackServer, mailbox: MailDrop) -> AppContext
     return make_ctx(gateway="sandbox", mit_gen_url=f"{sandbox.url}/gen", smtp_port=mailbox.port)
 
 
+# Meses sin intereses of the MSI tests: our setting and the sandbox's contract alike.
+MSI_CONTRACT = "3:300,6:600,9:900,12:1200"
+
+
+@pytest.fixture
+def msi_ctx(make_ctx, clock, mailbox: MailDrop) -> Iterator[AppContext]:
+    """Like `live_ctx`, with PAYLINK_MIT_PROMOTIONS set and a sandbox whose contract matches."""
+    from paylink_tui.domain.promotions import parse_promotions
+
+    server = LoopbackServer(create_sandbox_app(
+        company="AXA", now=clock, promotions=parse_promotions(MSI_CONTRACT))).start()
+    try:
+        yield make_ctx(gateway="sandbox", mit_gen_url=f"{server.url}/gen", smtp_port=mailbox.port,
+                       mit_promotions=MSI_CONTRACT)
+    finally:
+        server.stop()
+
+
 def app_for(ctx: AppContext, **kwargs) -> PaylinkApp:
     return make_app(LocalBackend(ctx), live=kwargs.pop("live", False), cursor_blink=False, **kwargs)
+
+
+def cells(table: DataTable, row: int) -> list[str]:
+    return [str(c) for c in table.get_row_at(row)]
+
+
+def text_of(screen, selector: str) -> str:
+    """What the agent reads in a Static, whatever Rich renderable it holds."""
+    console = Console(width=118, file=io.StringIO(), record=True)
+    console.print(screen.query_one(selector, Static).content)
+    return console.export_text()
 
 
 async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:
@@ -132,6 +164,16 @@ async def wait_until(pilot, predicate: Callable[[], object], timeout: float = 10
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {getattr(predicate, '__name__', predicate)}")
         await pilot.pause(0.05)
+
+
+async def home_ready(pilot) -> None:
+    """The pending list is up and the detail of its first receipt is shown."""
+    from paylink_tui.ui.widgets.detail_pane import DetailPane
+
+    await settle(pilot)
+    pane = pilot.app.screen.query_one(DetailPane)
+    await wait_until(pilot, lambda: pane.detail is not None)
+    await settle(pilot)
 
 
 async def settle(pilot) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 from decimal import Decimal
 from email import message_from_bytes, policy
 
-from rich.console import Console
-from textual.widgets import Checkbox, DataTable, Select, Sparkline, Static
+from textual.widgets import Checkbox, DataTable, Select, Sparkline
 
 from paylink_tui.services import history, links
 from paylink_tui.ui.screens.history import HistoryScreen
@@ -16,18 +14,16 @@ from paylink_tui.ui.screens.link_detail import LinkDetailScreen
 from paylink_tui.ui.screens.pending import PendingScreen
 from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
 from paylink_tui.ui.screens.review import ReviewScreen
-from tests.ui.conftest import T_CREATED, add_link, add_review, app_for, settle, wait_until
-
-
-def cells(table: DataTable, row: int) -> list[str]:
-    return [str(c) for c in table.get_row_at(row)]
-
-
-def text_of(screen, selector: str) -> str:
-    """What the agent reads in a Static, whatever Rich renderable it holds."""
-    console = Console(width=118, file=io.StringIO(), record=True)
-    console.print(screen.query_one(selector, Static).content)
-    return console.export_text()
+from tests.ui.conftest import (
+    T_CREATED,
+    add_link,
+    add_review,
+    app_for,
+    cells,
+    settle,
+    text_of,
+    wait_until,
+)
 
 
 def book(engine) -> None:

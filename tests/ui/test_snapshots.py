@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from types import SimpleNamespace
 
 from textual.widgets import Select
 
+from paylink_tui.domain.results import GeneratedLink
 from paylink_tui.ui.screens.history import HistoryScreen
 from paylink_tui.ui.screens.link_detail import LinkDetailScreen
 from paylink_tui.ui.screens.link_dialog import LinkDialog
@@ -19,7 +19,15 @@ from paylink_tui.ui.screens.link_sent import LinkSentScreen
 from paylink_tui.ui.screens.prompt import ConfirmDialog
 from paylink_tui.ui.screens.review import ReviewScreen
 from paylink_tui.ui.widgets.detail_pane import DetailPane
-from tests.ui.conftest import SIZE, add_link, add_review, app_for, settle, wait_until
+from tests.ui.conftest import (
+    SIZE,
+    add_link,
+    add_review,
+    app_for,
+    home_ready,
+    settle,
+    wait_until,
+)
 from tests.ui.test_history_screen import book
 
 
@@ -33,14 +41,7 @@ def sent_link(**overrides):
         email_status="sent", email_error=None,
     )
     values.update(overrides)
-    return SimpleNamespace(**values)
-
-
-async def home_ready(pilot) -> None:
-    await settle(pilot)
-    pane = pilot.app.screen.query_one(DetailPane)
-    await wait_until(pilot, lambda: pane.detail is not None)
-    await settle(pilot)
+    return GeneratedLink(**values)
 
 
 def test_pending_home(snap_compare, ctx):

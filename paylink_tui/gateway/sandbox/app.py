@@ -31,6 +31,7 @@ from starlette.templating import Jinja2Templates
 from paylink_tui.domain.dates import to_local
 from paylink_tui.domain.hosts import host_of_header, is_loopback_host
 from paylink_tui.domain.money import format_amount, format_money
+from paylink_tui.domain.promotions import InstallmentPlan
 from paylink_tui.gateway import sandbox_defaults as sd
 from paylink_tui.gateway.crypto import CryptoError, decrypt, encrypt
 from paylink_tui.gateway.messages import (
@@ -43,6 +44,7 @@ from paylink_tui.gateway.messages import (
 )
 from paylink_tui.gateway.mit_query import CONTENT_TYPE, QUERY_PATH
 from paylink_tui.gateway.sandbox import cards
+from paylink_tui.gateway.sandbox import promotions as msi
 from paylink_tui.gateway.sandbox import query as transaction_query
 from paylink_tui.gateway.sandbox.state import Delivery, Payment, SandboxLink, SandboxState
 
@@ -80,6 +82,7 @@ class Sandbox:
         company: str,
         timezone: str,
         state: SandboxState,
+        plans: Iterable[InstallmentPlan] = (),
     ) -> None:
         self.key = key
         self.data0 = data0
@@ -90,6 +93,7 @@ class Sandbox:
         self.company = company
         self.tz = timezone
         self.state = state
+        self.promotions = msi.minimums(plans)  # the contract: months -> minimum
 
     # convenience for tests and the demo
     def wait_idle_sync(self, timeout: float = 10.0) -> bool:
@@ -172,6 +176,10 @@ class Sandbox:
         for label, value in extra:
             if not label or len(label) > 30 or len(value) > 50:
                 raise GenRefused("Un dato adicional excede la longitud permitida.")
+        try:
+            plans = msi.request_plans(url, self.promotions)
+        except ValueError as exc:
+            raise GenRefused(str(exc)) from None
         existing = self.state.by_reference.get(reference)
         if existing is not None:
             if existing.amount == amount and existing.currency == currency:
@@ -186,6 +194,7 @@ class Sandbox:
             email=email,
             extra=extra,
             created_at=self.state.now(),
+            plans=plans,
         )
         self.state.links[link.id] = link
         self.state.by_reference[reference] = link
@@ -195,7 +204,9 @@ class Sandbox:
 
     def pay(self, link: SandboxLink, form: dict[str, str]) -> Payment:
         number = cards.digits(form["tarjeta"])
-        outcome = cards.outcome_for(number)
+        promocion = form.get("promocion") or "C"
+        outcome = msi.outcome(cards.outcome_for(number), link.amount, promocion,
+                              self.promotions)
         local = self.local_now()
         approved = outcome.response == "approved"
         name = " ".join(
@@ -216,6 +227,7 @@ class Sandbox:
             cc_type=f"CREDITO/BANCO MIT/{cards.brand(number)}",
             cc_name=name,
             email=form.get("correo", "").strip(),
+            promocion=promocion,
         )
         del number  # the full number goes no further than this function
         link.payments.append(payment)
@@ -245,7 +257,7 @@ class Sandbox:
             "email": p.email,
             "cc_mask": p.cc_mask,
         }
-        return build_notification_xml(fields, link.extra)
+        return build_notification_xml(fields, link.extra, promocion=p.promocion)
 
     def notify(self, link: SandboxLink, p: Payment) -> None:
         body = encrypt(self.notification_xml(link, p), self.key)
@@ -305,14 +317,17 @@ def create_sandbox_app(
     notify_retry_delays: Iterable[float] = DEFAULT_RETRY_DELAYS,
     list_links: bool = True,
     allowed_hosts: Iterable[str] = (),
+    promotions: Iterable[InstallmentPlan] = (),
 ) -> Starlette:
     """The sandbox as a Starlette app; `app.state.sandbox` is the `Sandbox` (links,
     deliveries, `wait_idle()` / `wait_idle_sync()`). `allowed_hosts`: Host names it answers
-    besides this machine's; `list_links`: whether `/` lists the links generated."""
+    besides this machine's; `list_links`: whether `/` lists the links generated;
+    `promotions`: the meses-sin-intereses plans the merchant's contract enables, with their
+    minimums (gateway/sandbox/promotions.py)."""
     state = SandboxState(notify_url=notify_url, retry_delays=tuple(notify_retry_delays), now=now)
     sandbox = Sandbox(
         key=key, data0=data0, id_company=id_company, id_branch=id_branch, users=users,
-        password=password, company=company, timezone=timezone, state=state,
+        password=password, company=company, timezone=timezone, state=state, plans=promotions,
     )
 
     def render(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
@@ -328,6 +343,7 @@ def create_sandbox_app(
             "amount_text": format_money(link.amount, link.currency),
             "button_text": f"PAGAR $ {format_amount(link.amount)}",
             "test_cards": cards.TEST_CARDS,
+            "plans": msi.choices(link.plans),
         }
 
     async def gen(request: Request) -> Response:
@@ -391,11 +407,12 @@ def create_sandbox_app(
         for name in ("nombre", "apellido_paterno", "apellido_materno", "tarjeta", "expira",
                      "cvv", "correo"):
             form.setdefault(name, "")
-        errors = cards.validate_form(form, sandbox.local_now().date())
+        form["promocion"], plan_error = msi.chosen(form, link.plans)
+        errors = {**cards.validate_form(form, sandbox.local_now().date()), **plan_error}
         if errors:
             # Card number and CVV are never echoed back: the payer types them again.
             kept = {k: form[k] for k in ("nombre", "apellido_paterno", "apellido_materno",
-                                         "expira", "correo")}
+                                         "expira", "correo", "promocion")}
             kept["terminos"] = form.get("terminos", "")
             return render(request, "pay.html", 422, values=kept, errors=errors,
                           **page_context(request, link))

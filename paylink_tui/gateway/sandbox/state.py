@@ -38,6 +38,7 @@ class Payment:
     cc_type: str
     cc_name: str
     email: str
+    promocion: str = "C"  # the way to pay the payer chose: C or the months
 
 
 @dataclass
@@ -51,6 +52,7 @@ class SandboxLink:
     extra: tuple[tuple[str, str], ...]
     created_at: datetime
     payments: list[Payment] = field(default_factory=list)
+    plans: tuple[int, ...] = ()  # meses sin intereses offered besides the single payment
 
     @property
     def approved(self) -> Payment | None:

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from paylink_tui.domain.dates import local_datetime_text, long_date
 from paylink_tui.domain.labels import REVIEW_REASON
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.promotions import installment_months
 from paylink_tui.domain.status import (
     AttemptResult,
     LinkState,
@@ -98,6 +99,7 @@ def _mark_paid(session: Session, ctx: AppContext, n: Any, link: Any,
         "paid_amount": n.amount if n.amount is not None else link.amount,
         "card_type": n.card_type,
         "card_mask": n.card_mask,
+        "installment_months": installment_months(getattr(n, "promotion", None)),
         "updated_at": now,
     }
     sql = _sql(ctx)
@@ -275,6 +277,7 @@ def _tell(session: Session, ctx: AppContext, n: Any, link: Any, status: str, rea
     if n.response == "approved" and applied:
         _tell_later(session, events.row(kind=events.PAYMENT_APPROVED, **base, data={
             "authorization": n.authorization, "amount": n.amount, "folio": n.folio,
+            "installment_months": installment_months(getattr(n, "promotion", None)),
             "email_problem": getattr(n, "email_problem", None)}))
     elif n.response in ("denied", "error") and link is not None:
         kind = events.PAYMENT_DENIED if n.response == "denied" else events.PAYMENT_ERROR

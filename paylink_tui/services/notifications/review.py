@@ -12,6 +12,7 @@ from sqlmodel import Session
 from paylink_tui.domain.errors import NeedsConfirmation
 from paylink_tui.domain.labels import REVIEW_REASON
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.promotions import installment_months
 from paylink_tui.domain.results import ReviewItem
 from paylink_tui.domain.status import LinkState, NotificationStatus, ReviewReason
 from paylink_tui.domain.validity import taken_before, taken_in_time
@@ -163,6 +164,7 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
         if n.response == "approved":
             events.record(session, kind=events.PAYMENT_APPROVED, **tell, data={
                 "authorization": n.authorization, "amount": n.amount, "folio": n.folio,
+                "installment_months": installment_months(n.promotion),
                 "email_problem": problem})
         events.record(session, kind=events.REVIEW_RESOLVED, **tell,
                       data={"notification_id": n.id, "by": agent})

@@ -60,8 +60,14 @@ def mark_cell(row: Any) -> Text:
 
 
 def status_cell(row: Any) -> Text:
+    """The status word; a link paid in instalments says how many: "Pagada 6 MSI" (meses sin
+    intereses, as every Mexican receipt abbreviates them; the detail says it in full). Where
+    the whole word has no room, its short form ("Pago recibido")."""
     status = LinkStatus(row.status)
-    return Text(LINK_SHORT.get(status, LINK[status]), style=STATUS_STYLE.get(row.status, ""))
+    text = LINK_SHORT.get(status, LINK[status])
+    if row.status == LinkStatus.PAID.value and row.installment_months:
+        text += f" {row.installment_months} MSI"
+    return Text(text, style=STATUS_STYLE.get(row.status, ""))
 
 
 def email_label(status: str | None) -> str:

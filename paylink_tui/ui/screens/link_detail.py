@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Static
 from paylink_tui.domain.dates import local_datetime_text, long_date, short_date
 from paylink_tui.domain.labels import ATTEMPT, LINK, NOTIFICATION, REVIEW_REASON
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.promotions import months_text, payment_options, payment_text
 from paylink_tui.domain.status import AttemptResult, LinkStatus, NotificationStatus, ReviewReason
 from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.history import email_label
@@ -139,11 +140,15 @@ def render_link_detail(d: Any, tz: str) -> Group:
     facts.add_row("Correo", Text(email_label(link.email_status)))
     facts.add_row("Creada", Text(f"{local_datetime_text(link.created_at, tz)} por {link.agent}"))
     facts.add_row("Vigencia", Text(f"hasta el {long_date(link.valid_through)}"))
+    if link.installment_plans:
+        facts.add_row("Ofrece", Text(payment_options(link.installment_plans)))
     if link.url:
         facts.add_row("Liga", Text(link.url, style="underline"))
     if link.paid_at:
         facts.add_row("Pagada", Text(local_datetime_text(link.paid_at, tz)))
         facts.add_row("Autorización", Text(link.authorization or "—", style="bold"))
+        if link.installment_months or link.installment_plans:
+            facts.add_row("Forma de pago", Text(payment_text(link.installment_months), style="bold"))
         if link.folio:
             facts.add_row("Folio MIT", Text(link.folio))
         if link.card_mask:
@@ -179,6 +184,8 @@ def render_link_detail(d: Any, tz: str) -> Group:
         line = Text.assemble("  ", when, "  ", (ATTEMPT[AttemptResult(a.result)], "bold"))
         if a.authorization:
             line.append(f"  autorización {a.authorization}")
+        if a.installment_months:
+            line.append(f"  {months_text(a.installment_months)}")
         if a.cd_error or a.nb_error:
             line.append(f"  {a.cd_error or ''} {a.nb_error or ''}".rstrip())
         parts.append(line)

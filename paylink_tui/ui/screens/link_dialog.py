@@ -20,6 +20,7 @@ from paylink_tui.domain.money import format_money
 from paylink_tui.domain.results import PendingRow
 from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.widgets.inputs import EmailInput
+from paylink_tui.ui.widgets.plans import PlanPicker, plan_picker
 
 
 class LinkDialog(ModalScreen):
@@ -63,6 +64,7 @@ class LinkDialog(ModalScreen):
             yield Label("Correo electrónico del cliente", id="email-label")
             yield EmailInput(self.email, id="email")
             yield Static("", id="email-error")
+            yield plan_picker(self.app.backend, total, first.currency, id="plans")  # type: ignore[attr-defined]
             yield Static("", id="link-error")
             yield LoadingIndicator(id="link-spinner")
             with Horizontal(id="link-buttons"):
@@ -95,7 +97,7 @@ class LinkDialog(ModalScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "generate":  # Enter on "Cancelar" is the button's own
-            return self.focused is None or self.focused.id in ("email", "generate")
+            return self.focused is None or self.focused.id in ("email", "plans", "generate")
         return True
 
     def action_generate(self) -> None:
@@ -117,12 +119,13 @@ class LinkDialog(ModalScreen):
             self._show_validation(result)
             return
         self._set_busy(True)
-        self._run(email.value.strip())
+        self._run(email.value.strip(), self.query_one("#plans", PlanPicker).chosen)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
         self.query_one("#link-spinner").display = busy
         self.query_one("#email", EmailInput).disabled = busy
+        self.query_one("#plans", PlanPicker).disabled = busy
         self.query_one("#generate", Button).disabled = busy
         self.query_one("#cancel", Button).disabled = busy
         if busy:
@@ -130,10 +133,10 @@ class LinkDialog(ModalScreen):
                 Text("Generando la liga con MIT y enviando el correo…", style="italic"))
 
     @work(thread=True, exclusive=True, group="generate-link", exit_on_error=False)
-    def _run(self, email: str) -> None:
+    def _run(self, email: str, plans: tuple[int, ...]) -> None:
         try:
             result = self.app.backend.generate_link(  # type: ignore[attr-defined]
-                receipt_numbers=[r.receipt for r in self.rows], email=email)
+                receipt_numbers=[r.receipt for r in self.rows], email=email, plans=plans)
         except Exception as exc:  # an unexpected failure: still a message, never a crash
             self.post_message(self._Done(None, agent_message(exc, "generar la liga")))
             return

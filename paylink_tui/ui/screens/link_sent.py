@@ -11,6 +11,7 @@ from textual.widgets import Button, Footer, Static
 
 from paylink_tui.domain.dates import long_date
 from paylink_tui.domain.money import format_money
+from paylink_tui.domain.promotions import payment_options
 from paylink_tui.ui.widgets.qr import qr_text
 
 
@@ -54,6 +55,9 @@ class LinkSentScreen(ModalScreen):
                     ("Monto ", "dim"), (format_money(link.amount, link.currency), "bold"),
                     ("   Referencia ", "dim"), link.reference), id="sent-facts")
                 yield Static(Text(f"Vigencia: hasta el {long_date(link.valid_through)}"), id="sent-valid")
+                if link.installment_plans:
+                    yield Static(Text(f"Forma de pago: {payment_options(link.installment_plans)}"),
+                                 id="sent-plans")
                 yield Static(Text("Si no se paga, los recibos volverán a aparecer el "
                                   f"{long_date(link.reappears_on)}"), id="sent-reappears")
                 # Copied on mount (below): the line is there from the start, so nothing has
