@@ -347,3 +347,20 @@ def test_answer_envelope_round_trips_through_the_reader():
 
     [t] = read_answer(200, answer_envelope(encrypt(MIT_SAMPLE, KEY)).encode(), KEY)
     assert t.operation == "450723"
+
+
+def test_the_sandbox_lists_a_payment_in_meses_sin_intereses_as_msi(msi_env):
+    today = local_today(msi_env.clock)
+    with gateway_for(msi_env.url) as gw:
+        for ref, plan in (("PL-MSI-6", "6"), ("PL-MSI-C", "C")):
+            link = gw.create_link(LinkRequest(ref, Decimal("1000.00"), "MXN",
+                                              today + timedelta(days=3), "ana@example.com",
+                                              plans=(3, 6)))
+            assert httpx.post(f"{link.url}/pagar", data={
+                "nombre": "Ana", "apellido_paterno": "Peña", "apellido_materno": "Ruiz",
+                "tarjeta": "4111 1111 1111 1111", "expira": "12/39", "cvv": "123",
+                "correo": "ana@example.com", "terminos": "on",
+                "promocion": plan}).status_code == 200
+        [msi] = gw.query("PL-MSI-6", today)
+        [single] = gw.query("PL-MSI-C", today)
+    assert (msi.payment_type, single.payment_type) == ("MSI", "Contado")

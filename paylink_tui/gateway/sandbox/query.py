@@ -62,7 +62,8 @@ def _row(sandbox: Sandbox, link: SandboxLink, p: Payment) -> dict[str, str]:
         "cc_num": p.cc_number,
         "cc_tp": p.cc_type.rsplit("/", 1)[-1] if p.cc_type else "",
         "nu_importe": _mit_amount(link.amount),
-        "cd_tipopago": "Contado",
+        # The payer's plan: a single payment, or meses sin intereses (MIT's MSI).
+        "cd_tipopago": "Contado" if p.promocion in ("", "C") else "MSI",
         "cd_tipocobro": "Moto",
         "cd_instrumento": instrument,
         "nb_response": p.response,
