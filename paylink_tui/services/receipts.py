@@ -28,6 +28,7 @@ from sqlalchemy import and_, func, or_, select, tuple_
 
 from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     LinkSummary,
+    OffListReceipt,
     PendingPage,
     PendingRow,
     PendingTotals,
@@ -182,6 +183,53 @@ def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
             count += n
             amounts[currency] = (Decimal(total or 0) / 100).quantize(Decimal("0.01"))
     return PendingTotals(count=count, amounts=amounts)
+
+
+def off_list(ctx: AppContext, *, search: str, limit: int = 5) -> list[OffListReceipt]:
+    """Receipts that `search` matches and the pending list leaves out (a live link hides
+    them, they were paid or settled elsewhere): what to tell an agent whose search found no
+    pending receipt. Newest link first."""
+    from paylink_tui.domain.dates import local_date
+    from paylink_tui.domain.status import receipt_status
+    from paylink_tui.domain.text import full_name
+
+    words = terms(ctx, search)
+    if not words:
+        return []
+    now = ctx.now()
+    r = Receipt.__table__.c
+    p = Policy.__table__.c
+    c = Client.__table__.c
+    q = (
+        select(r.id, r.number, r.policy_number, r.status, r.hidden_until, c.first_name,
+               c.last_name, c.second_last_name)
+        .select_from(Receipt.__table__.join(Policy.__table__, p.id == r.policy_id)
+                     .join(Client.__table__, c.id == p.client_id))
+        .where(~_pending_filter(now), matching_receipts(ctx, words))
+        .order_by(r.policy_number, r.due_date, r.number)
+        .limit(limit)
+    )
+    lk = PaymentLink.__table__.c
+    lr = LinkReceipt.__table__.c
+    out: list[OffListReceipt] = []
+    with read_session(ctx.engine) as session:
+        for rid, number, policy, status, hidden_until, first, last, second in session.execute(q):
+            link = session.execute(
+                select(lk.reference, lk.state, lk.expires_at, lk.last_valid_day, lk.paid_at)
+                .join(LinkReceipt.__table__, lr.link_id == lk.id)
+                .where(lr.receipt_id == rid).order_by(lk.created_at.desc()).limit(1)
+            ).first()
+            seen = receipt_status(status, hidden_until, now).value
+            out.append(OffListReceipt(
+                receipt=number, policy=policy, holder=full_name(first, last, second), status=seen,
+                link_reference=link[0] if link else None,
+                link_status=link_status(link[1], link[2], now).value if link else None,
+                valid_through=link[3] if link else None,
+                reappears_on=(local_date(hidden_until, ctx.tz)
+                              if seen == ReceiptStatus.WITH_LINK.value and hidden_until else None),
+                paid_at=link[4] if link else None,
+            ))
+    return out
 
 
 # --- detail -----------------------------------------------------------------------------

@@ -76,6 +76,11 @@ def like_filters(found_in, search_terms: list[Term]):  # type: ignore[no-untyped
     return [or_(*(spaced.like(_word_prefix(w), escape="\\") for w in term)) for term in search_terms]
 
 
+def starts_with(column, word: str):  # type: ignore[no-untyped-def]
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"{escaped}%", escape="\\")
+
+
 def word_filters(search_terms: list[Term]):  # type: ignore[no-untyped-def]
     return like_filters(Receipt.__table__.c.search_text, search_terms)
 

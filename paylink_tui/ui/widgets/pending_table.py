@@ -40,6 +40,8 @@ from textual.widgets import DataTable
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_amount
 from paylink_tui.domain.results import PendingPage, PendingRow, SortKey
+from paylink_tui.ui import layout
+from paylink_tui.ui.widgets.columns import apply as apply_columns
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +52,6 @@ PREFETCH_MARGIN = 25  # rows from the window's edge at which the next page is fe
 Fetch = Callable[..., PendingPage]
 Direction = Literal["first", "last", "next", "prev", "refresh"]
 
-COLUMNS = (
-    ("mark", " ", 1),
-    ("policy", "Póliza", 12),
-    ("receipt", "Recibo", 11),
-    ("ramo", "Ramo", 6),
-    ("holder", "Contratante", 38),
-    ("amount", "Monto", 14),
-    ("currency", "Moneda", 6),
-    ("due", "Vencimiento", 11),
-)
 MARK = "●"
 FAST_CELL_CHECKS = 32  # cells laid out both ways, ours and DataTable's, before ours is trusted
 
@@ -129,10 +121,19 @@ class PendingTable(DataTable):
         self._marked: dict[int, PendingRow] = {}
         self._fast_cells = True  # see _render_cell
         self._cell_checks_left = FAST_CELL_CHECKS
+        self._shown: list[str] = []
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._fit_columns(self.app.size.width)
+
+    def on_resize(self) -> None:
+        if self._fit_columns(self.size.width):
+            self._redraw(keep=self.current_row, direction="refresh")
+
+    def _fit_columns(self, width: int) -> bool:
+        """Columns for the width there is (ui/layout.py); True when they changed."""
+        self._shown = [f.key for f in layout.pending_columns(width)]
+        return apply_columns(self, layout.pending_columns(width))
 
     # --- loading ------------------------------------------------------------------------
 
@@ -236,19 +237,22 @@ class PendingTable(DataTable):
         style = ""
         if row.is_overdue(self.today):
             style = self.get_component_rich_style("pending-table--overdue", partial=True)
-        mark = Text(MARK if row.receipt_id in self._marked else " ",
-                    style=self.get_component_rich_style("pending-table--marked", partial=True))
+        marked = row.receipt_id in self._marked
+        if marked:  # the whole row stands out, wherever the cursor is
+            style = self.get_component_rich_style("pending-table--marked", partial=True)
         # Text objects: names such as "[bold]Rosa[/bold]" show literally, never as markup.
-        return [
-            mark,
-            Text(row.policy, style=style),
-            Text(row.receipt, style=style),
-            Text(row.ramo, style=style),
-            Text(row.holder, style=style, overflow="ellipsis", no_wrap=True),
-            Text(format_amount(row.amount), style=style, justify="right"),
-            Text(row.currency, style=style),
-            Text(short_date(row.due_date), style=style),
-        ]
+        cells = {
+            "mark": lambda: Text(MARK if marked else " ", style=style),
+            "policy": lambda: Text(row.policy, style=style, overflow="ellipsis", no_wrap=True),
+            "receipt": lambda: Text(row.receipt, style=style),
+            "ramo": lambda: Text(row.ramo, style=style, overflow="ellipsis", no_wrap=True),
+            "holder": lambda: Text(row.holder, style=style, overflow="ellipsis", no_wrap=True),
+            "email": lambda: Text(row.email or "—", style=style, overflow="ellipsis", no_wrap=True),
+            "amount": lambda: Text(f"{format_amount(row.amount)} {row.currency}", style=style,
+                                   justify="right"),
+            "due": lambda: Text(short_date(row.due_date), style=style),
+        }
+        return [cells[key]() for key in self._shown]
 
     def _redraw(self, *, keep: PendingRow | None, direction: Direction) -> None:
         old_index = self.cursor_row
@@ -398,8 +402,8 @@ class PendingTable(DataTable):
             self._marked.pop(row.receipt_id, None)
         key = str(row.receipt_id)
         if key in self.rows:
-            style = self.get_component_rich_style("pending-table--marked", partial=True)
-            self.update_cell(key, "mark", Text(MARK if on_ else " ", style=style))
+            for column, cell in zip(self._shown, self._cells(row), strict=True):
+                self.update_cell(key, column, cell)
 
     def clear_marks(self) -> None:
         for row in list(self._marked.values()):
