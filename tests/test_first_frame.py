@@ -39,7 +39,7 @@ def test_first_page_is_the_services_first_page(sqlite_engine, clock):
         quick = first_page(_db_path(sqlite_engine), clock(), limit)
         page = pending_page(make_ctx(sqlite_engine, clock), limit=limit).rows
         assert quick == [FirstRow(r.receipt, r.policy, r.ramo, r.holder, r.amount, r.currency,
-                                  r.due_date) for r in page]
+                                  r.due_date, r.email) for r in page]
     assert "R-001" not in [r.receipt for r in quick]  # ids[6]: hidden
     assert "R-002" in [r.receipt for r in quick]  # ids[7]: back on its day
     assert "S-1" not in [r.receipt for r in quick] and "R-5" not in [r.receipt for r in quick]

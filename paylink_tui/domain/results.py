@@ -295,6 +295,7 @@ class ReviewItem:
     applied: bool  # the payment is already applied (cancelled_link, newer_link)
     link_reference: str | None
     note: str | None
+    currency: str | None = None  # the related link's; None when no link is known
 
 
 # -- import ----------------------------------------------------------------------------------

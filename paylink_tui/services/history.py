@@ -255,7 +255,7 @@ def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow
               tz: str) -> list[TimelineEvent]:
     from paylink_tui.domain import labels
     from paylink_tui.domain.money import format_money
-    from paylink_tui.domain.status import AttemptResult, EmailStatus, NotificationStatus
+    from paylink_tui.domain.status import AttemptResult, EmailStatus
 
     events = [TimelineEvent(link.created_at, f"Liga generada por {link.agent} para {link.email}")]
     for m in emails:
@@ -273,7 +273,7 @@ def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow
         text = f"Notificación de MIT: {result}, {amount}, folio {x.folio or '—'}"
         if x.authorization:
             text += f", autorización {x.authorization}"
-        text += f" — {labels.NOTIFICATION[NotificationStatus(x.status)]}"
+        text += f" — {labels.notification_label(x.status, x.response)}"
         if x.review_reason:
             from paylink_tui.domain.status import ReviewReason
 

@@ -85,8 +85,8 @@ PENDING_COLUMNS = (
     Column("policy", "Póliza", 10, flex=True, most=12, want=12),
     Column("receipt", "Recibo", 10),
     Column("ramo", "Ramo", 6, drop=1),
-    Column("holder", "Contratante", 18, flex=True, want=30),
-    Column("email", "Correo", 30, flex=True, most=40, drop=2),
+    Column("holder", "Contratante", 18, flex=True, want=30, most=50),
+    Column("email", "Correo", 30, flex=True, most=44, drop=2),
     Column("amount", "Monto", 14),  # "999,999.99 MXN": the currency with the amount
     Column("due", "Vence", 10),
 )

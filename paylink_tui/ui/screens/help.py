@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from paylink_tui.ui.widgets.footer import AppFooter
 
 # How keys are called on a Spanish keyboard.
 KEY_NAMES = {"escape": "Esc", "enter": "Enter", "f5": "F5", "home": "Inicio", "end": "Fin",
@@ -75,7 +77,7 @@ class HelpScreen(ModalScreen):
         with VerticalScroll(id="help-box"):
             yield Static("Teclas", id="help-title")
             yield Static(keys_table(self.app), id="help-keys")
-        yield Footer()  # this dialog's keys, not those of the screen beneath
+        yield AppFooter()  # this dialog's keys, not those of the screen beneath
 
     def action_close(self) -> None:
         self.dismiss(None)

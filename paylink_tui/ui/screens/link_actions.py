@@ -15,17 +15,25 @@ from textual.message import Message
 from textual.screen import Screen
 
 from paylink_tui.domain.dates import long_date
+from paylink_tui.domain.labels import LINK
 from paylink_tui.domain.status import LinkStatus
+from paylink_tui.ui import texts
 from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
 
 
+def _word(link: Any) -> str:
+    return LINK[LinkStatus(link.status)].lower()
+
+
 class LinkActionDone(Message):
-    def __init__(self, text: str, *, error: bool = False, warning: bool = False) -> None:
+    def __init__(self, text: str, *, error: bool = False, warning: bool = False,
+                 quiet: bool = False) -> None:
         super().__init__()
         self.text = text
         self.error = error
         self.warning = warning
+        self.quiet = quiet  # nothing changed: no screen to refresh
 
 
 class LinkActionsMixin(Screen):
@@ -39,10 +47,16 @@ class LinkActionsMixin(Screen):
     def action_copy_link(self) -> None:
         link = self.selected_link()
         if link is None or not link.url:
-            self.app.notify("Esta liga no tiene URL todavía (MIT no la confirmó).", markup=False)
+            self.app.notify(texts.NO_URL_YET, markup=False)
             return
-        self.app.copy_to_clipboard(link.url)
-        self.app.notify(f"Liga {link.reference} copiada al portapapeles.", markup=False)
+        self.app.copy_to_clipboard(link.url)  # the terminal's way (OSC 52), unconfirmed
+        self._copy(link.reference, link.url)
+
+    @work(thread=True, group="link-copy", exit_on_error=False)
+    def _copy(self, reference: str, url: str) -> None:
+        from paylink_tui.ui.clipboard import copy_known
+
+        self.post_message(LinkActionDone(texts.copied_link(reference, copy_known(url)), quiet=True))
 
     # --- resend -----------------------------------------------------------------------------
 
@@ -51,7 +65,8 @@ class LinkActionsMixin(Screen):
         if link is None:
             return
         if link.status not in (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value):
-            self.app.notify("Sólo se reenvían ligas vigentes.", severity="warning", markup=False)
+            self.app.notify(texts.not_live(link.reference, _word(link), "reenvían"),
+                            severity="warning", markup=False)
             return
         message = Text.assemble(
             "Se enviará la misma liga ", (link.reference, "bold"), ". Para corregir la dirección, "
@@ -87,7 +102,8 @@ class LinkActionsMixin(Screen):
         if link is None:
             return
         if link.status not in (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value):
-            self.app.notify("Sólo se cancelan ligas vigentes.", severity="warning", markup=False)
+            self.app.notify(texts.not_live(link.reference, _word(link), "cancelan"),
+                            severity="warning", markup=False)
             return
         message = Text.assemble(
             "¿Cancelar la liga ", (link.reference, "bold"), "?\n\n",
@@ -118,7 +134,8 @@ class LinkActionsMixin(Screen):
         if link is None:
             return
         if link.status != LinkStatus.PENDING_CONFIRMATION.value:
-            self.app.notify("Sólo se reintentan ligas sin confirmar.", severity="warning", markup=False)
+            self.app.notify(texts.retry_not_needed(link.reference, _word(link)),
+                            severity="warning", markup=False)
             return
         self._retry(link.reference)
 
@@ -137,5 +154,6 @@ class LinkActionsMixin(Screen):
     def _action_done(self, event: LinkActionDone) -> None:
         severity = "error" if event.error else "warning" if event.warning else "information"
         self.app.notify(event.text, severity=severity, timeout=8, markup=False)
-        self.app.refresh_screens()  # type: ignore[attr-defined]
+        if not event.quiet:
+            self.app.refresh_screens()  # type: ignore[attr-defined]
 

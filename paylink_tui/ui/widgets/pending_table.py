@@ -40,7 +40,7 @@ from textual.widgets import DataTable
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_amount
 from paylink_tui.domain.results import PendingPage, PendingRow, SortKey
-from paylink_tui.ui import layout
+from paylink_tui.ui import layout, texts
 from paylink_tui.ui.widgets.columns import apply as apply_columns
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class PendingTable(DataTable):
                 id="pending.first"),
         Binding("end", "last_page", "Última página", key_display="Fin", show=False, id="pending.last"),
         Binding("space", "toggle_mark", "Marcar", key_display="espacio", id="pending.mark"),
+        Binding("u", "clear_marks", "Quitar marcas", id="pending.unmark"),
     ]
 
     loading_page: reactive[bool] = reactive(False)
@@ -191,11 +192,7 @@ class PendingTable(DataTable):
         if event.request.generation != self._generation:
             return
         self.loading_page = False
-        self.app.notify(
-            "No se pudo leer la lista de pendientes. Revise la conexión con la base de datos "
-            "y pulse F5 para reintentar.",
-            severity="error", markup=False,
-        )
+        self.app.notify(texts.PAGE_FAILED, severity="error", markup=False)
 
     @on(_PageLoaded)
     def _page_loaded(self, event: _PageLoaded) -> None:
@@ -388,10 +385,10 @@ class PendingTable(DataTable):
             # One link covers one policy: marking another policy starts over.
             for old in list(self._marked.values()):
                 self._set_mark(old, False)
-            self.app.notify("Una liga cubre recibos de una sola póliza: se quitaron las marcas "
-                            "de la póliza anterior.", markup=False)
+            self.app.notify(texts.OTHER_POLICY_STARTS_OVER, markup=False)
         self._set_mark(row, row.receipt_id not in self._marked)
         self.post_message(self.MarksChanged(self.marked))
+        self.refresh_bindings()
         if self.cursor_row < self.row_count - 1:
             self.move_cursor(row=self.cursor_row + 1)
 
@@ -409,6 +406,16 @@ class PendingTable(DataTable):
         for row in list(self._marked.values()):
             self._set_mark(row, False)
         self.post_message(self.MarksChanged([]))
+        self.refresh_bindings()
+
+    def action_clear_marks(self) -> None:
+        self.clear_marks()
+        self.app.notify(texts.MARKS_CLEARED, markup=False, timeout=3)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_marks":  # in the footer only while there are marks
+            return bool(self._marked)
+        return True
 
     def find_index(self, receipt_id: int) -> int | None:
         for i, row in enumerate(self.rows_window):
