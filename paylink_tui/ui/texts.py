@@ -104,6 +104,7 @@ def copied_link(reference: str, known: bool) -> str:
 # --- history ----------------------------------------------------------------------------------
 
 HISTORY_SEARCH_PLACEHOLDER = "Buscar póliza, recibo, contratante o referencia…"
+HISTORY_SEARCH_SHORT = "Póliza, recibo o nombre…"  # at 80 columns
 NO_LINKS_YET = "Todavía no hay ligas. Genere la primera desde la lista de pendientes (l)."
 
 

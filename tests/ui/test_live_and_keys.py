@@ -45,8 +45,9 @@ async def test_a_payment_applied_by_the_receiver_shows_within_five_seconds(live_
         worker = threading.Thread(target=serve_receives)
         worker.start()
         worker.join(10)
-        await wait_until(pilot, lambda: any("Pago aprobado: póliza AU1000001, autorización 426426"
-                                            == n.message for n in app._notifications), timeout=5)
+        await wait_until(pilot, lambda: any(n.message.startswith(
+            "Pago aprobado: póliza AU1000001, autorización 426426. La liga queda pagada")
+            for n in app._notifications), timeout=5)
         await wait_until(pilot, lambda: app.screen.rows[0].status == "paid", timeout=5)
         assert time.monotonic() - started < 5
         # Told once, not at every poll.
@@ -165,6 +166,6 @@ async def test_a_declined_payment_and_one_kept_for_review_are_told_with_what_to_
         await wait_until(pilot, lambda: len(messages()) >= 2, timeout=6)
         denied, review = messages()[:2]
         assert denied.startswith("Pago rechazado: póliza GM2000002 (Tarjeta declinada hoy, código 11)")
-        assert "puede intentar con otra tarjeta" in denied
+        assert "avise al cliente que puede intentar con otra tarjeta" in denied
         assert review.startswith("Un pago de MIT quedó por revisar (El monto no coincide con la liga)")
-        assert review.endswith("Ábralo con v.")
+        assert review.endswith("Ábralo con v para aplicarlo a su liga o resolverlo con una nota.")

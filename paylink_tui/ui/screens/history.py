@@ -115,7 +115,7 @@ class HistoryScreen(LinkActionsMixin):
         Binding("escape", "back", "Volver", id="history.back"),
         Binding("slash", "focus_search", "Buscar", key_display="/", id="history.search"),
         Binding("enter", "open", "Detalle", id="history.open", show=False),
-        Binding("r", "resend", "Reenviar correo", id="history.resend"),
+        Binding("r", "resend", "Reenviar", id="history.resend", tooltip="Reenviar el correo de la liga"),
         Binding("x", "cancel_link", "Cancelar liga", id="history.cancel"),
         Binding("c", "copy_link", "Copiar liga", id="history.copy", show=False),
         Binding("m", "toggle_mine", "Mis ligas", id="history.mine", show=False),
@@ -168,6 +168,9 @@ class HistoryScreen(LinkActionsMixin):
         self.refresh_data()
 
     def on_resize(self) -> None:
+        self.query_one("#history-search", Input).placeholder = (
+            texts.HISTORY_SEARCH_PLACEHOLDER if self.app.size.width >= 100
+            else texts.HISTORY_SEARCH_SHORT)
         self._draw_rows()
 
     # --- data -----------------------------------------------------------------------------
