@@ -144,3 +144,26 @@ def test_declined_card_on_sandbox_is_recorded_and_link_stays_active(sqlite_url, 
                                   if r.last_attempt is not None])
         assert row.last_attempt.result == attempt
         assert row.status == "active"
+
+
+def test_a_restarted_demo_keeps_its_address_and_the_links_it_sent(tmp_path: Path):
+    """Links sent before a restart still open at the same address and pay; a paid one says so."""
+    from paylink_tui.demo.runtime import DemoRuntime
+
+    with DemoRuntime(tmp_path / "demo", receipts=20, deliver_interval=0.3) as rt:
+        first, second = [r.receipt for r in generate_rows(20, seed=7)][:2]
+        paid = generate_link(rt.ctx, receipt_numbers=[first], email="demo@example.com")
+        waiting = generate_link(rt.ctx, receipt_numbers=[second], email="demo@example.com")
+        pay_on_sandbox(paid.url, CARD_FORM)
+        assert rt.sandbox.wait_idle_sync(15)
+        wait_for(lambda: [r for r in list_links(rt.ctx, references=[paid.reference]) if r.status == "paid"])
+        address = rt.base_url
+    with DemoRuntime(tmp_path / "demo", receipts=20, deliver_interval=0.3) as again:
+        assert again.base_url == address  # the links carry it
+        page = httpx.get(waiting.url, timeout=5)
+        assert page.status_code == 200 and waiting.reference in page.text
+        assert "ya fue pagada" in httpx.get(paid.url, timeout=5).text
+        pay_on_sandbox(waiting.url, CARD_FORM)
+        assert again.sandbox.wait_idle_sync(15)
+        wait_for(lambda: [r for r in list_links(again.ctx, references=[waiting.reference])
+                          if r.status == "paid"])
