@@ -171,33 +171,41 @@ class DemoRuntime:
         return server
 
     def _restore_sandbox(self) -> None:
-        """Hand the new sandbox the links that earlier runs made at this address."""
+        """Hand the new sandbox the links that earlier runs made. A link made when the
+        sandbox had another port (it was taken, or an older version chose a new one each
+        run) gets this run's address, so that it opens again."""
+        import re
+
         from sqlalchemy import select
 
         from paylink_tui.domain.dates import to_local
         from paylink_tui.gateway.sandbox.restore import KnownLink, restore
-        from paylink_tui.store.db import read_session
+        from paylink_tui.store.db import write_session
         from paylink_tui.store.models import PaymentLink, Policy
 
         assert self.ctx is not None and self._server is not None  # noqa: S101
-        prefix = f"{self.base_url}/i/"
+        ours = re.compile(r"^http://127\.0\.0\.1:\d+/i/([A-Za-z0-9]+)$")
         tz = self.ctx.settings.timezone
         known = []
-        with read_session(self.ctx.engine) as s:
+        with write_session(self.ctx.engine) as s:
             for link, policy in s.execute(
                 select(PaymentLink, Policy.number).join(Policy, Policy.id == PaymentLink.policy_id)
-                .where(PaymentLink.url.startswith(prefix))  # type: ignore[union-attr]
+                .where(PaymentLink.url.is_not(None))  # type: ignore[union-attr]
             ):
+                found = ours.match(link.url or "")
+                if found is None:
+                    continue
+                if not link.url.startswith(f"{self.base_url}/"):
+                    link.url = f"{self.base_url}/i/{found.group(1)}"
                 paid = None
                 if link.paid_at is not None:
                     when = to_local(link.paid_at, tz)
                     paid = (link.folio or "", link.authorization or "", when.strftime("%d/%m/%y"),
                             when.strftime("%H:%M:%S"), link.card_mask or "")
                 known.append(KnownLink(
-                    link_id=link.url.removeprefix(prefix).strip("/"), reference=link.reference,
-                    amount=link.amount, currency=link.currency, valid_through=link.last_valid_day,
-                    email=link.email, created_at=link.created_at,
-                    extra=(("Póliza", policy),), paid=paid))
+                    link_id=found.group(1), reference=link.reference, amount=link.amount,
+                    currency=link.currency, valid_through=link.last_valid_day, email=link.email,
+                    created_at=link.created_at, extra=(("Póliza", policy),), paid=paid))
         restored = restore(self._server.app.state.sandbox.state, known)
         if restored:
             log.info("demo: %d links of earlier runs given back to the sandbox", restored)

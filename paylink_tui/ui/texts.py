@@ -53,7 +53,8 @@ def off_list_line(item, today: date) -> str:  # type: ignore[no-untyped-def]
     return f"{who} no está pendiente de pago."
 
 
-OPEN_LINK_HINT = "Enter abre la liga."
+def open_link_hint(receipt: str, several: bool) -> str:
+    return f"Enter abre la liga del recibo {receipt}." if several else "Enter abre la liga."
 
 
 def marks_line(count: int, policy: str, holder: str, total: str) -> str:

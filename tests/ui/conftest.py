@@ -27,6 +27,29 @@ from tests.helpers import closed_port, seed
 
 SIZE = (120, 36)
 
+
+def _forget_clipboard() -> None:
+    """pyperclip picks its clipboard program on first use: pick again."""
+    import pyperclip
+
+    pyperclip.copy, pyperclip.paste = pyperclip.lazy_load_stub_copy, pyperclip.lazy_load_stub_paste
+
+
+@pytest.fixture(autouse=True)
+def _no_desktop_clipboard(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never write to the developer's own clipboard: no desktop is seen."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    _forget_clipboard()
+    yield
+    _forget_clipboard()
+
+
+@pytest.fixture
+def reset_clipboard() -> None:
+    """After a test changed what a clipboard program would find (PATH, DISPLAY)."""
+    _forget_clipboard()
+
 # A small book: overdue and future receipts, a policy with three receipts, a holder with
 # no email, and names that look like Rich markup.
 ROWS = [

@@ -101,8 +101,10 @@ class PendingScreen(Screen):
             self._show_totals(*self._totals)
 
     def _fit(self, height: int) -> None:
-        # The detail pane gives up lines before the table does (ui/layout.py).
-        self.query_one(DetailPane).styles.height = layout.detail_height(height)
+        # The detail pane gives up lines before the table does (ui/layout.py); with no rows
+        # it takes the room, to say why and what to do.
+        pane = self.query_one(DetailPane)
+        pane.styles.height = "1fr" if self.has_class("-empty") else layout.detail_height(height)
 
     @property
     def table(self) -> PendingTable:
@@ -172,8 +174,10 @@ class PendingScreen(Screen):
         today = local_date(self.app.now(), self.app.timezone)  # type: ignore[attr-defined]
         lines = [Text(texts.no_match(search), style="bold")]
         lines += [Text(texts.off_list_line(item, today)) for item in self.off_list]
-        if self._linked_off_list() is not None:
-            lines.append(Text(texts.OPEN_LINK_HINT, style="bold"))
+        linked = self._linked_off_list()
+        if linked is not None:
+            several = sum(1 for i in self.off_list if i.link_reference) > 1
+            lines.append(Text(texts.open_link_hint(linked.receipt, several), style="bold"))
         self.query_one(DetailPane).show_message(Text("\n").join(lines))
         self.refresh_bindings()
 
@@ -248,6 +252,9 @@ class PendingScreen(Screen):
     @on(PendingTable.WindowChanged)
     def _window_changed(self, event: PendingTable.WindowChanged) -> None:
         table = event.table
+        if self.has_class("-empty") != (not table.rows_window):
+            self.set_class(not table.rows_window, "-empty")
+            self._fit(self.app.size.height)
         if not table.rows_window:
             self.query_one(DetailPane).show_receipt(None)
             self.off_list = []
