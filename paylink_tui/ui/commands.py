@@ -32,10 +32,9 @@ class PaylinkCommands(Provider):
         entries: list[tuple[str, Callable[[], object], str]] = []
         seen: set[str] = set()
         for namespace, bindings in screen._modal_binding_chain:  # noqa: SLF001 - as Footer does
-            if not type(namespace).__module__.startswith("paylink_tui"):
-                continue  # Textual's own widgets' keys (cursor moves) speak English
             for _key, binding in bindings:
-                if binding.id in NOT_ACTIONS or not binding.description:
+                # Ours all have an id; Textual's own widgets' keys (cursor moves) speak English.
+                if not binding.id or binding.id in NOT_ACTIONS or not binding.description:
                     continue
                 if binding.description in seen or not app._check_action_state(  # noqa: SLF001
                         binding.action, namespace):

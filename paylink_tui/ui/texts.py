@@ -85,8 +85,9 @@ def valid_through_line(day: date) -> str:
     return f"Vigencia: hasta el {long_date(day)}."
 
 
-def reappears_line(day: date) -> str:
-    return f"Si no se paga, los recibos volverán a aparecer el {long_date(day)}."
+def reappears_line(day: date, count: int = 2) -> str:
+    what = plural(count, "el recibo volverá", "los recibos volverán")
+    return f"Si no se paga, {what} a aparecer el {long_date(day)}."
 
 
 COPIED = "Liga copiada al portapapeles (c para copiarla de nuevo)."

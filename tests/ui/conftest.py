@@ -121,7 +121,7 @@ def make_ctx(db_url: str, clock) -> Iterator[Callable[..., AppContext]]:
     def _make(**overrides) -> AppContext:
         values = {"database_url": db_url, "agent": "ana", "smtp_host": "127.0.0.1",
                   "smtp_port": closed_port(), "smtp_timeout": 3.0, "mit_timeout": 5.0, **overrides}
-        ctx = AppContext(settings=Settings(**values), engine=make_engine(db_url), clock=clock)
+        ctx = AppContext(settings=Settings(**values), engine=make_engine(values["database_url"]), clock=clock)
         made.append(ctx)
         return ctx
 

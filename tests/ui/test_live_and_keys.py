@@ -87,7 +87,7 @@ async def test_help_lists_every_key_in_spanish(ctx):
         console.print(app.screen.query_one("#help-keys", Static).content)
         text = console.export_text()
         for words in ("Liga de pago", "Buscar", "Historial", "Reenviar correo", "Cancelar liga",
-                      "Aplicar a una liga", "Resolver con nota", "Marcar", "Copiar liga", "Salir",
+                      "Aplicar a una liga", "Resolver con nota", "Reenviar el correo", "Marcar", "Copiar liga", "Salir",
                       "Mis ligas", "Por revisar", "Acciones"):
             assert words in text, words
         await pilot.press("escape")

@@ -23,6 +23,8 @@ MOVING = (
     ("Inicio / Fin", "Primera / última página de la lista"),
     ("Enter", "En la tabla: liga de pago del recibo; en la búsqueda: ir al primer resultado"),
     ("Tab / Mayús+Tab", "Pasar al siguiente / anterior control"),
+    ("← →", "En un diálogo: pasar de un botón a otro"),
+    ("Esc", "Volver a la pantalla de la que vino (en una búsqueda: borrarla)"),
     ("ctrl+p", "Paleta de acciones"),
 )
 
@@ -61,7 +63,8 @@ def keys_table(app) -> Table:  # type: ignore[no-untyped-def]
                 KEY_NAMES.get(k.strip()) or binding.key_display or app.get_key_display(Binding(k.strip(), ""))
                 for k in binding.key.split(",")
             )
-            table.add_row(Text(keys), Text(binding.description))
+            # The footer's word is short; the help says it whole.
+            table.add_row(Text(keys), Text(binding.tooltip or binding.description))
         table.add_row("", "")
     table.add_row(Text("Moverse", style="bold"), "")
     for keys, text in MOVING:

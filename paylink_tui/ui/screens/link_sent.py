@@ -62,7 +62,7 @@ class LinkSentScreen(ModalScreen):
                     ("Monto ", "dim"), (format_money(link.amount, link.currency), "bold"),
                     ("   Referencia ", "dim"), link.reference), id="sent-facts")
                 yield Static(Text(texts.valid_through_line(link.valid_through)), id="sent-valid")
-                yield Static(Text(texts.reappears_line(link.reappears_on)), id="sent-reappears")
+                yield Static(Text(texts.reappears_line(link.reappears_on, count)), id="sent-reappears")
                 # What became of the copy, once known (a clipboard program may take a moment).
                 yield Static("", id="sent-copied")
                 with ButtonRow(id="sent-buttons"):

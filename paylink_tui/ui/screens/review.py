@@ -58,8 +58,10 @@ class ReviewScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "app.back", "Volver", id="review.back"),
-        Binding("a", "apply", "Aplicar a una liga", id="review.apply"),
-        Binding("d", "dismiss_item", "Resolver con nota", id="review.dismiss"),
+        Binding("a", "apply", "Aplicar", id="review.apply",
+                tooltip="Aplicar a una liga el pago seleccionado"),
+        Binding("d", "dismiss_item", "Resolver", id="review.dismiss",
+                tooltip="Resolver con nota, sin aplicarlo"),
         Binding("f5", "refresh", "Actualizar", id="review.refresh", show=False),
     ]
 

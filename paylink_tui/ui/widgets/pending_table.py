@@ -73,7 +73,8 @@ class PendingTable(DataTable):
                 id="pending.first"),
         Binding("end", "last_page", "Última página", key_display="Fin", show=False, id="pending.last"),
         Binding("space", "toggle_mark", "Marcar", key_display="espacio", id="pending.mark"),
-        Binding("u", "clear_marks", "Quitar marcas", id="pending.unmark"),
+        # Not in the footer: the marks line above the detail pane says it, where the eye is.
+        Binding("u", "clear_marks", "Quitar marcas", id="pending.unmark", show=False),
     ]
 
     loading_page: reactive[bool] = reactive(False)
