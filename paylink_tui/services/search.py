@@ -10,6 +10,7 @@ minute). A receipt matches when it matches one alternative of every term.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -33,21 +34,53 @@ _prefixes_lock = threading.Lock()
 
 def policy_prefixes(engine: Engine) -> tuple[str, ...]:
     """The letter prefixes of the book's policy numbers, folded ("au", "gm"), fresh within a
-    minute. One scan of the policy numbers' index."""
+    minute."""
     key = str(engine.url)
     now = time.monotonic()
     with _prefixes_lock:
         cached = _prefixes.get(key)
         if cached is not None and now - cached[0] < PREFIXES_SECONDS:
             return cached[1]
-    strip = func.rtrim(Policy.__table__.c.number, "0123456789- ")
     with engine.connect() as conn:
-        found = conn.execute(select(strip).distinct().limit(MAX_PREFIXES * 4)).scalars().all()
+        found = _skip_scan(conn) if is_sqlite(engine) else _distinct(conn)
     prefixes = sorted({fold(p) for p in found if p and fold(p).isalpha()})
     result = tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else ()
     with _prefixes_lock:
         _prefixes[key] = (now, result)
     return result
+
+
+_LETTERS = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+_PAST_ALL = "\U0010ffff"  # sorts after any text in SQLite's binary order
+
+
+def _skip_scan(conn) -> set[str]:  # type: ignore[no-untyped-def]
+    """Prefixes by hopping along the index of policy numbers: one look-up per prefix (a
+    scan of every number took 180 ms at a million receipts)."""
+    number = Policy.__table__.c.number
+    found: set[str] = set()
+    after: str | None = None
+    for _ in range(MAX_PREFIXES * 4):
+        q = select(func.min(number))
+        if after is not None:
+            q = q.where(number > after)
+        first = conn.execute(q).scalar()
+        if first is None:
+            break
+        letters = _LETTERS.match(first)
+        if letters:
+            found.add(letters.group())
+            # Past every number of this prefix followed by a digit; "AUX…" comes next.
+            after = letters.group() + "9" + _PAST_ALL
+        else:
+            after = first[0] + _PAST_ALL
+    return found
+
+
+def _distinct(conn) -> set[str]:  # type: ignore[no-untyped-def]
+    # PostgreSQL orders text by the database's collation, where the hop above is not safe.
+    strip = func.rtrim(Policy.__table__.c.number, "0123456789- ")
+    return set(conn.execute(select(strip).distinct().limit(MAX_PREFIXES * 4)).scalars().all())
 
 
 def forget_prefixes(engine: Engine) -> None:

@@ -169,3 +169,21 @@ async def test_a_declined_payment_and_one_kept_for_review_are_told_with_what_to_
         assert "avise al cliente que puede intentar con otra tarjeta" in denied
         assert review.startswith("Un pago de MIT quedó por revisar (El monto no coincide con la liga)")
         assert review.endswith("Ábralo con v para aplicarlo a su liga o resolverlo con una nota.")
+
+
+async def test_a_failed_payment_at_mit_is_told_with_what_the_client_can_do(live_ctx, mailbox, clock):
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await wait_until(pilot, lambda: app._events_cursor is not None)
+        from paylink_tui.services.notifications import receive_notification
+
+        receive_notification(live_ctx, str_response(notification_xml(
+            made.reference, amount="12480.00", response="error", cd_error="05",
+            nb_error="Emisor no disponible")), deliver=False)
+        await wait_until(pilot, lambda: app._notifications, timeout=6)
+        [told] = [n.message for n in app._notifications]
+        assert told == ("El pago de la póliza GM2000002 no se completó (Emisor no disponible, código 05). "
+                        "La liga sigue vigente: el cliente puede volver a intentarlo; si se repite, que "
+                        "pruebe con otra tarjeta.")

@@ -286,3 +286,29 @@ async def test_mis_ligas_and_the_review_count_stay_usable_at_80_columns(ctx):
         assert keys[:2] == ["mark", "reference"] and {"holder", "amount", "status"} <= set(keys)
         line = table.render_line(1).text
         assert "AU1000001211006" in line and "75.17 MXN" in line and "Pagada" in line
+
+
+async def test_por_revisar_names_payments_by_folio_and_reference_never_by_internal_number(ctx):
+    from paylink_tui.ui.screens.prompt import PromptDialog
+
+    book(ctx.engine)
+    add_review(ctx.engine, reference="ZZ-NO-EXISTE", amount="8900.50")
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items)
+        assert "Cobrado por MIT: 06/10/2021 17:30" in text_of(app.screen, "#review-detail")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        assert " ".join(text_of(app.screen, "#prompt-message").split()) == (
+            "Resolver sin aplicar el pago con folio 99887766 de la referencia ZZ-NO-EXISTE. "
+            "Explique por qué en la nota.")
+        await pilot.press("escape", "a")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        assert "Aplicar el pago con folio 99887766 de la referencia ZZ-NO-EXISTE a la liga" in " ".join(
+            text_of(app.screen, "#prompt-message").split())
+        await pilot.press(*["backspace"] * 20, *"DA4000004211007", "enter")
+        await wait_until(pilot, lambda: toasts(app))
+        assert toasts(app) == ["El pago con folio 99887766 de la referencia ZZ-NO-EXISTE se aplicó a la "
+                               "liga DA4000004211007."]
