@@ -93,7 +93,7 @@ def test_the_frame_shows_the_rows_literally_and_never_an_escape_from_the_data():
     text = render(_frame_rows(), date(2021, 11, 1), 120, 36)
     lines = text.split("\r\n")
     assert len(lines) == 36
-    assert "Pendientes de pago" in lines[0] and "Buscar póliza, recibo o contratante…" in lines[2]
+    assert "Pendientes de pago" in lines[0] and "Buscar póliza, recibo o nombre…" in lines[2]
     assert "[bold]Rosa[/bold] Peña" in lines[5] and "1,234.50" in lines[5]
     assert "Ana?[2J Ruiz" in lines[6] and "\x1b[2J" not in text
     assert "Muy largo largo" in lines[7] and "…" in lines[7]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from rich.text import Text
+
 from paylink_tui.domain.dates import long_date, short_date
 
 
@@ -70,6 +72,8 @@ def totals_head(count: int, searching: bool) -> str:
     return f"{count:,} {noun} {plural(count, 'pendiente', 'pendientes')}"
 
 
+EMAIL_PLACEHOLDER = "nombre@dominio.com"  # as the address errors' example says it
+
 # --- link dialog and confirmation -------------------------------------------------------------
 
 def marked_elsewhere(count: int, policy: str) -> str:
@@ -115,6 +119,38 @@ def no_links(search: str, filters: list[str]) -> str:
     if filters:
         what += " con " + " y ".join(filters)
     return what + ". Esc borra la búsqueda; e cambia el filtro de estado."
+
+
+def resend_prompt(reference: str) -> Text:
+    return Text.assemble(
+        "Se enviará la misma liga ", (reference, "bold"), ". Para corregir la dirección, "
+        "escriba la nueva: la liga la conservará para los siguientes envíos.")
+
+
+def resent(reference: str, to: str) -> str:
+    return f"Correo de la liga {reference} reenviado a {to}."
+
+
+def still_queued(to: str, error: str | None) -> str:
+    why = f" ({error})" if error else ""
+    return f"El correo a {to} no salió todavía{why}; queda en cola y se reintenta solo."
+
+
+def cancel_prompt(reference: str, valid_through: date) -> Text:
+    return Text.assemble(
+        "¿Cancelar la liga ", (reference, "bold"), "?\n\n",
+        (f"MIT seguirá aceptando el pago hasta el {long_date(valid_through)}", "bold"),
+        ": MIT no permite cancelar ligas. Si el cliente paga, el pago se aplica y queda "
+        "marcado para revisión.\n\nLos recibos vuelven hoy a la lista de pendientes y la liga "
+        "ya no se reenvía.")
+
+
+def cancelled(reference: str) -> str:
+    return f"Liga {reference} cancelada."
+
+
+def confirmed(reference: str, valid_through: date) -> str:
+    return f"Liga {reference} confirmada por MIT; vigente hasta el {long_date(valid_through)}."
 
 
 def retry_not_needed(reference: str, status_word: str) -> str:

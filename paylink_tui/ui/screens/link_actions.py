@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
 
-from paylink_tui.domain.dates import long_date
 from paylink_tui.domain.labels import LINK
 from paylink_tui.domain.status import LinkStatus
 from paylink_tui.ui import texts
@@ -68,9 +66,7 @@ class LinkActionsMixin(Screen):
             self.app.notify(texts.not_live(link.reference, _word(link), "reenvían"),
                             severity="warning", markup=False)
             return
-        message = Text.assemble(
-            "Se enviará la misma liga ", (link.reference, "bold"), ". Para corregir la dirección, "
-            "escriba la nueva: la liga la conservará para los siguientes envíos.")
+        message = texts.resend_prompt(link.reference)
 
         def chosen(address: str | None) -> None:
             if address:
@@ -88,12 +84,10 @@ class LinkActionsMixin(Screen):
             self.post_message(LinkActionDone(agent_message(exc, "reenviar el correo"), error=True))
             return
         if result.email_status == "sent":
-            self.post_message(LinkActionDone(f"Correo de la liga {reference} reenviado a {result.to}."))
+            self.post_message(LinkActionDone(texts.resent(reference, result.to)))
         else:
-            why = f" ({result.email_error})" if result.email_error else ""
-            self.post_message(LinkActionDone(
-                f"El correo a {result.to} no salió todavía{why}; queda en cola y se reintenta solo.",
-                warning=True))
+            self.post_message(LinkActionDone(texts.still_queued(result.to, result.email_error),
+                                             warning=True))
 
     # --- cancel -----------------------------------------------------------------------------
 
@@ -105,12 +99,7 @@ class LinkActionsMixin(Screen):
             self.app.notify(texts.not_live(link.reference, _word(link), "cancelan"),
                             severity="warning", markup=False)
             return
-        message = Text.assemble(
-            "¿Cancelar la liga ", (link.reference, "bold"), "?\n\n",
-            (f"MIT seguirá aceptando el pago hasta el {long_date(link.valid_through)}", "bold"),
-            ": MIT no permite cancelar ligas. Si el cliente paga, el pago se aplica y queda "
-            "marcado para revisión.\n\nLos recibos vuelven hoy a la lista de pendientes y la liga "
-            "ya no se reenvía.")
+        message = texts.cancel_prompt(link.reference, link.valid_through)
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -125,7 +114,7 @@ class LinkActionsMixin(Screen):
         except Exception as exc:
             self.post_message(LinkActionDone(agent_message(exc, "cancelar la liga"), error=True))
             return
-        self.post_message(LinkActionDone(f"Liga {reference} cancelada."))
+        self.post_message(LinkActionDone(texts.cancelled(reference)))
 
     # --- retry an unconfirmed link ------------------------------------------------------------
 
@@ -146,9 +135,7 @@ class LinkActionsMixin(Screen):
         except Exception as exc:
             self.post_message(LinkActionDone(agent_message(exc, "reintentar la liga"), error=True))
             return
-        self.post_message(LinkActionDone(
-            f"Liga {result.reference} confirmada por MIT; "
-            f"vigente hasta el {long_date(result.valid_through)}."))
+        self.post_message(LinkActionDone(texts.confirmed(result.reference, result.valid_through)))
 
     @on(LinkActionDone)
     def _action_done(self, event: LinkActionDone) -> None:
