@@ -187,3 +187,23 @@ async def test_a_failed_payment_at_mit_is_told_with_what_the_client_can_do(live_
         assert told == ("El pago de la póliza GM2000002 no se completó (Emisor no disponible, código 05). "
                         "La liga sigue vigente: el cliente puede volver a intentarlo; si se repite, que "
                         "pruebe con otra tarjeta.")
+
+
+async def test_an_open_por_revisar_screen_shows_a_new_item_without_f5(live_ctx, mailbox, clock):
+    from paylink_tui.ui.screens.review import ReviewScreen
+
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await wait_until(pilot, lambda: app._events_cursor is not None)
+        assert app.screen.items == []
+        from paylink_tui.services.notifications import receive_notification
+
+        receive_notification(live_ctx, str_response(notification_xml(made.reference, amount="99.00")),
+                             deliver=False)  # the wrong amount: kept for review
+        await wait_until(pilot, lambda: len(app.screen.items) == 1, timeout=6)
+        assert app.screen.items[0].reference == made.reference
+        assert app.screen.items[0].currency == "MXN"  # the link's: the amount shows it
