@@ -162,6 +162,29 @@ def not_live(reference: str, status_word: str, doing: str) -> str:
     return f"La liga {reference} está {status_word}: sólo se {doing} ligas vigentes."
 
 
+def link_not_found(reference: str) -> str:
+    return f"No se encontró la liga {reference}."
+
+
+def flag_text(link, flag) -> str:  # type: ignore[no-untyped-def]
+    """Why the link is flagged for review, and what the client can still do with it."""
+    if flag.applied:
+        why = f"sus recibos se pagaron con la liga anterior {flag.older_reference}"
+    else:
+        why = (f"hay un pago por revisar de la liga anterior {flag.older_reference} "
+               "para los mismos recibos")
+    until = long_date(link.valid_through)
+    if link.status == "paid":
+        risk = "esta liga también se pagó: posible doble cargo al cliente"
+    elif not link.open_at_mit:
+        risk = f"venció el {until}; MIT ya no la cobra"
+    elif link.status == "cancelled":
+        risk = f"está cancelada, pero el cliente aún puede pagarla en MIT hasta el {until}"
+    else:
+        risk = f"el cliente aún puede pagar esta liga en MIT hasta el {until} — cancélela"
+    return f"Marcada para revisión: {why}; {risk}. Resuélvalo en «Por revisar» (v)."
+
+
 def mit_accepts_until(day: date, today: date) -> str:
     verb = "aceptará" if day >= today else "aceptó"
     return f"MIT {verb} el pago hasta el {long_date(day)}"
@@ -209,3 +232,11 @@ def applied(item, reference: str, status: str) -> str:  # type: ignore[no-untype
 
 def dismissed(item) -> str:  # type: ignore[no-untyped-def]
     return f"{payment_name(item)} quedó resuelto con su nota."
+
+
+REVIEW_INTRO = ("Pagos que MIT notificó y que no se aplicaron solos. Revise cada uno: aplíquelo a "
+                "la liga correcta (a) o resuélvalo con una nota (d).")
+REVIEW_EMPTY = "No hay pagos por revisar."
+REVIEW_LOAD_FAILED = "No se pudo leer la lista por revisar. Pulse F5 para reintentar."
+NO_EMAIL_ON_FILE = "Sin correo registrado: escríbalo al generar la liga."
+HAS_LIVE_LINK = "Este recibo ya tiene una liga vigente."

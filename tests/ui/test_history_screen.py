@@ -195,7 +195,7 @@ async def test_review_lists_reasons_applies_to_a_link_and_dismisses_with_a_note(
         assert "Escriba una nota" in text_of(app.screen, "#prompt-error")
         await pilot.press(*"Prueba del banco, no es un pago real", "enter")
         await wait_until(pilot, lambda: screen.items == [])
-        assert "No hay notificaciones por revisar" in text_of(screen, "#review-detail")
+        assert "No hay pagos por revisar" in text_of(screen, "#review-detail")
 
 
 async def test_apply_to_an_unknown_reference_says_so(ctx):

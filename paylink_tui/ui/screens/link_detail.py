@@ -82,7 +82,7 @@ class LinkDetailScreen(LinkActionsMixin):
             body.update(Text(event.error, style="bold"))
             return
         if event.detail is None:
-            body.update(Text(f"No se encontró la liga {self.reference}.", style="bold"))
+            body.update(Text(texts.link_not_found(self.reference), style="bold"))
             return
         self.detail = event.detail
         tz = self.app.timezone  # type: ignore[attr-defined]
@@ -121,25 +121,6 @@ def _section(title: str) -> Text:
     return Text(f"\n{title}", style="bold")
 
 
-def flag_text(link: Any, flag: Any) -> str:
-    """Why the link is flagged for review, and what the client can still do with it."""
-    if flag.applied:
-        why = f"sus recibos se pagaron con la liga anterior {flag.older_reference}"
-    else:
-        why = (f"hay un pago por revisar de la liga anterior {flag.older_reference} "
-               "para los mismos recibos")
-    until = long_date(link.valid_through)
-    if link.status == LinkStatus.PAID.value:
-        risk = "esta liga también se pagó: posible doble cargo al cliente"
-    elif not link.open_at_mit:
-        risk = f"venció el {until}; MIT ya no la cobra"
-    elif link.status == LinkStatus.CANCELLED.value:
-        risk = f"está cancelada, pero el cliente aún puede pagarla en MIT hasta el {until}"
-    else:
-        risk = f"el cliente aún puede pagar esta liga en MIT hasta el {until} — cancélela"
-    return f"Marcada para revisión: {why}; {risk}. Resuélvalo en «Por revisar» (v)."
-
-
 def render_link_detail(d: Any, tz: str, today: date | None = None) -> Group:
     link = d.link
     today = today or date.min
@@ -149,7 +130,7 @@ def render_link_detail(d: Any, tz: str, today: date | None = None) -> Group:
     facts.add_column()
     facts.add_row("Estado", Text(LINK[LinkStatus(link.status)], style="bold"))
     for flag in link.flags:  # right under the status: the client may be charged twice
-        facts.add_row(Text("Revisión", style="bold red"), Text(flag_text(link, flag), style="bold"))
+        facts.add_row(Text("Revisión", style="bold red"), Text(texts.flag_text(link, flag), style="bold"))
     facts.add_row("Póliza", Text(link.policy))
     facts.add_row("Contratante", Text(link.holder))
     facts.add_row("Monto", Text(format_money(link.amount, link.currency), style="bold"))

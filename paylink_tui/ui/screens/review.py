@@ -82,9 +82,7 @@ class ReviewScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(Text(
-            "Pagos que MIT notificó y que no se aplicaron solos. Revise cada uno: aplíquelo a "
-            "la liga correcta (a) o resuélvalo con una nota (d)."), id="review-intro")
+        yield Static(Text(texts.REVIEW_INTRO), id="review-intro")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="review-table")
         yield Static("", id="review-detail")
         yield AppFooter()
@@ -130,7 +128,7 @@ class ReviewScreen(Screen):
     @on(_Loaded)
     def _loaded(self, event: _Loaded) -> None:
         if event.items is None:
-            self.app.notify("No se pudo leer la lista por revisar. Pulse F5 para reintentar.",
+            self.app.notify(texts.REVIEW_LOAD_FAILED,
                             severity="error", markup=False)
             return
         self.items = event.items
@@ -151,7 +149,7 @@ class ReviewScreen(Screen):
         item = self.selected()
         panel = self.query_one("#review-detail", Static)
         if item is None:
-            panel.update(Text("No hay notificaciones por revisar.", style="italic"))
+            panel.update(Text(texts.REVIEW_EMPTY, style="italic"))
             return
         tz = self.app.timezone  # type: ignore[attr-defined]
         text = Text.assemble(("Motivo: ", "bold"), item.reason_label)

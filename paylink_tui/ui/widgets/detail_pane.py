@@ -133,11 +133,11 @@ def render_detail(detail: ReceiptDetail, marked: list[PendingRow], width: int = 
         for other in detail.emails[1:3]:
             who.append(_address("Usado antes: ", other, side))
     else:
-        who.append(Text("Sin correo registrado: escríbalo al generar la liga.", style="italic"))
+        who.append(Text(texts.NO_EMAIL_ON_FILE, style="italic"))
     if r.phone:
         who.append(Text.assemble(("Teléfono: ", "dim"), r.phone))
     if detail.status == ReceiptStatus.WITH_LINK.value:
-        who.append(Text("Este recibo ya tiene una liga vigente.", style="bold"))
+        who.append(Text(texts.HAS_LIVE_LINK, style="bold"))
 
     recs: list[Text] = [Text("Recibos pendientes de la póliza", style="bold")]
     for rec in sorted([r, *detail.policy_receipts], key=lambda x: (x.due_date, x.receipt)):
