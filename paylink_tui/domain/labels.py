@@ -28,7 +28,7 @@ LINK = {
 
 EMAIL = {
     EmailStatus.QUEUED: "En cola",
-    EmailStatus.SENT: "Enviada",
+    EmailStatus.SENT: "Enviado",  # el correo
     EmailStatus.FAILED: "Error de envío (reintentando)",
 }
 
@@ -53,6 +53,14 @@ REVIEW_REASON = {
     ReviewReason.NEWER_LINK: "Los recibos ya tienen una liga más reciente (aplicado)",
     ReviewReason.MISSING_FIELDS: "Faltan datos obligatorios en la notificación",
 }
+
+
+def notification_label(status: str, response: str | None) -> str:
+    """A notification's state as the agent reads it: a declined or failed payment that was
+    recorded in the link's history is "Registrada", not "Aplicada" (nothing was paid)."""
+    if status == NotificationStatus.APPLIED.value and response not in (None, "approved"):
+        return "Registrada"
+    return NOTIFICATION[NotificationStatus(status)]
 
 
 def label(value: object) -> str:
