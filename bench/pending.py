@@ -95,6 +95,8 @@ def bench_engine(url: str, rows: int) -> None:
     terms = {
         "recibo exacto (raro)": sample.receipt,
         "póliza exacta (raro)": sample.policy,
+        "póliza sin sus letras (raro)": sample.policy.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        "4 cifras '4100' (común)": "4100",
         "nombre completo (raro)": "inigo zuniga avendano",
         "dos apellidos (poco común)": "zuniga avendano",
         "nombre común 'maria'": "maria",
@@ -107,6 +109,13 @@ def bench_engine(url: str, rows: int) -> None:
         ms = timed(lambda term=term: pending_page(ctx, search=term, limit=100))
         n = len(pending_page(ctx, search=term, limit=100).rows)
         print(f"  búsqueda {label:<28} {ms:7.2f}  ({n} filas en la página)")
+    from paylink_tui.services.search import forget_prefixes, policy_prefixes
+
+    def prefixes_afresh() -> None:
+        forget_prefixes(engine)
+        policy_prefixes(engine)
+
+    print(f"  prefijos de póliza, sin caché:     {timed(prefixes_afresh, runs=5):7.2f}")
     print(f"  totales sin filtro:                {timed(lambda: pending_totals(ctx), runs=3):7.2f}")
     print(f"  totales 'hernandez':               "
           f"{timed(lambda: pending_totals(ctx, search='hernandez'), runs=3):7.2f}")

@@ -5,7 +5,8 @@
 Runs the real demo runtime in a temporary folder (seeded SQLite, the sandbox gateway, the
 notification receiver and the SMTP MailDrop, all on loopback), makes a few links through
 the services (one paid on the sandbox with its test card, one cancelled), then drives the
-app headless at 120×36 and saves each screen with Textual's `save_screenshot`.
+app headless at 120×36 (and the pending list and Historial again at 80×24) and saves each
+screen with Textual's `save_screenshot`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SIZE = (120, 36)
+SMALL = (80, 24)
 
 
 def prepare(runtime) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -120,6 +122,35 @@ async def shoot(app, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
     return saved
 
 
+async def shoot_small(app, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+    """The pending list and Historial at 80×24, the size of many agents' windows."""
+    from paylink_tui.ui.screens.history import HistoryScreen
+    from paylink_tui.ui.widgets.detail_pane import DetailPane
+    from paylink_tui.ui.widgets.pending_table import PendingTable
+
+    saved: list[Path] = []
+    async with app.run_test(size=SMALL) as pilot:
+        async def until(cond: Callable[[], object], timeout: float = 20) -> None:
+            deadline = time.monotonic() + timeout
+            while not cond():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("la pantalla no llegó al estado esperado")
+                await pilot.pause(0.05)
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.2)
+
+        for name, keys, ready in (
+            ("pendientes-80x24", (), lambda: app.screen.query(PendingTable)
+             and app.screen.query_one(DetailPane).detail),
+            ("historial-80x24", ("h",), lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows),
+        ):
+            await pilot.press(*keys)
+            await until(ready)
+            app.save_screenshot(filename=f"{name}.svg", path=str(out))
+            saved.append(out / f"{name}.svg")
+    return saved
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "docs" / "img"))
@@ -135,7 +166,12 @@ def main() -> None:
         app = make_app(runtime.backend, demo_info={"base_url": runtime.base_url,
                                                    "mail_folder": str(runtime.mail_folder)},
                        live=False, cursor_blink=False)
-        for path in asyncio.run(shoot(app, out)):
+        paths = asyncio.run(shoot(app, out))
+        small = make_app(runtime.backend, demo_info={"base_url": runtime.base_url,
+                                                     "mail_folder": str(runtime.mail_folder)},
+                         live=False, cursor_blink=False)
+        paths += asyncio.run(shoot_small(small, out))
+        for path in paths:
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 

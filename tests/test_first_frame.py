@@ -39,7 +39,7 @@ def test_first_page_is_the_services_first_page(sqlite_engine, clock):
         quick = first_page(_db_path(sqlite_engine), clock(), limit)
         page = pending_page(make_ctx(sqlite_engine, clock), limit=limit).rows
         assert quick == [FirstRow(r.receipt, r.policy, r.ramo, r.holder, r.amount, r.currency,
-                                  r.due_date) for r in page]
+                                  r.due_date, r.email) for r in page]
     assert "R-001" not in [r.receipt for r in quick]  # ids[6]: hidden
     assert "R-002" in [r.receipt for r in quick]  # ids[7]: back on its day
     assert "S-1" not in [r.receipt for r in quick] and "R-5" not in [r.receipt for r in quick]
@@ -93,7 +93,7 @@ def test_the_frame_shows_the_rows_literally_and_never_an_escape_from_the_data():
     text = render(_frame_rows(), date(2021, 11, 1), 120, 36)
     lines = text.split("\r\n")
     assert len(lines) == 36
-    assert "Pendientes de pago" in lines[0] and "Buscar póliza, recibo o contratante…" in lines[2]
+    assert "Pendientes de pago" in lines[0] and "Buscar póliza, recibo o nombre…" in lines[2]
     assert "[bold]Rosa[/bold] Peña" in lines[5] and "1,234.50" in lines[5]
     assert "Ana?[2J Ruiz" in lines[6] and "\x1b[2J" not in text
     assert "Muy largo largo" in lines[7] and "…" in lines[7]

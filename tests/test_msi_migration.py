@@ -1,4 +1,4 @@
-"""Migration 0006 on both engines: a link's offered plans and its payment's plan; links paid
+"""Migration 0005 on both engines: a link's offered plans and its payment's plan; links paid
 before it get the plan from the notification that paid them; it can be undone."""
 
 from __future__ import annotations
@@ -31,15 +31,15 @@ def _write_as_version_0004_did(conn) -> None:  # type: ignore[no-untyped-def]
             ":lid, :p)", f=folio, r=ref, resp=response, lid=link_id, p=promotion)
 
 
-def test_0006_adds_the_columns_and_fills_the_plan_of_links_already_paid(engine):
+def test_0005_adds_the_columns_and_fills_the_plan_of_links_already_paid(engine):
     migrate(engine, "downgrade", "0004")
     assert "installment_months" not in {c["name"] for c in inspect(engine).get_columns("payment_link")}
     with engine.begin() as conn:
         _write_as_version_0004_did(conn)
 
-    migrate(engine, "upgrade", "0006")
+    migrate(engine, "upgrade", "0005")
 
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == "0005"
     with engine.connect() as conn:
         got = dict(conn.execute(text(
             "SELECT reference, installment_months FROM payment_link")).all())
@@ -48,7 +48,7 @@ def test_0006_adds_the_columns_and_fills_the_plan_of_links_already_paid(engine):
     assert offered == {None}  # links made before were all sent "C"; read back as no plans
 
 
-def test_0006_can_be_undone_with_links_that_have_payments(engine):
+def test_0005_can_be_undone_with_links_that_have_payments(engine):
     with engine.begin() as conn:
         _write_as_version_0004_did(conn)  # on head: the new columns stay NULL
         conn.execute(text("UPDATE payment_link SET promotions = 'C,3,6', installment_months = 6 "

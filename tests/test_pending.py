@@ -109,19 +109,19 @@ def test_search_with_quotes_and_symbols_is_safe(engine, clock):
 
 
 def test_many_matches_page_the_same_as_few(engine, clock, monkeypatch):
-    import paylink_tui.services.receipts as receipts
+    import paylink_tui.services.search as search
 
     seed(engine, [dict(policy=f"P-{i:03d}", receipt=f"R-{i:03d}", last="Peña") for i in range(30)])
     ctx = make_ctx(engine, clock)
     few = [r.receipt for r in pending_page(ctx, search="pena", limit=10, after=("P-004", date(2021, 10, 15), "R-004")).rows]
-    monkeypatch.setattr(receipts, "RARE_LIMIT", 5)  # force the index-walk path
+    monkeypatch.setattr(search, "RARE_LIMIT", 5)  # force the index-walk path
     many = [r.receipt for r in pending_page(ctx, search="pena", limit=10, after=("P-004", date(2021, 10, 15), "R-004")).rows]
     assert few == many == [f"R-{i:03d}" for i in range(5, 15)]
     assert pending_totals(ctx, search="pena").count == 30
 
 
 def test_a_one_letter_word_filters_the_same_on_every_path(engine, clock, monkeypatch):
-    import paylink_tui.services.receipts as receipts
+    import paylink_tui.services.search as search
 
     seed(engine, [dict(policy="AU1", receipt="4101", first="José", last="Peña", second="Ruiz"),
                   dict(policy="AU2", receipt="4102", first="Josefina", last="Peña", second=""),
@@ -131,7 +131,7 @@ def test_a_one_letter_word_filters_the_same_on_every_path(engine, clock, monkeyp
     cases = (("pena j", ["4101", "4102", "4104"]), ("pena r", ["4101"]), ("pena s", []),
              ("j pe", ["4101", "4102", "4103", "4104"]), ("j p s", ["4103"]))
     for rare_limit in (2000, 1):  # word index then filter; walking the sort index
-        monkeypatch.setattr(receipts, "RARE_LIMIT", rare_limit)
+        monkeypatch.setattr(search, "RARE_LIMIT", rare_limit)
         for term, expected in cases:
             assert [r.receipt for r in pending_page(ctx, search=term).rows] == expected, term
             assert pending_totals(ctx, search=term).count == len(expected), term
@@ -162,3 +162,35 @@ def test_totals_are_exact_to_the_cent_over_many_large_amounts(engine, clock):
     assert totals.count == 2000
     assert totals.amounts["MXN"] == sum(amounts)
     assert Decimal(repr(float_total)).quantize(Decimal("0.01")) != sum(amounts)  # the trap is real
+
+
+def test_a_policy_number_typed_without_its_letters_finds_it(engine, clock, monkeypatch):
+    import paylink_tui.services.search as search
+
+    seed(engine, [dict(policy="AU01213813", receipt="4100000154", last="Martínez"),
+                  dict(policy="GM81031676", receipt="4100000200", last="Sánchez"),
+                  dict(policy="VI01213899", receipt="4100000300", last="Ruiz"),
+                  dict(policy="0121999", receipt="4100000400", last="Soto")])
+    ctx = make_ctx(engine, clock)
+    cases = (("01213813", ["4100000154"]), ("0121", ["4100000400", "4100000154", "4100000300"]),
+             ("81031676 sanchez", ["4100000200"]), ("01213813 ruiz", []),
+             ("4100000300", ["4100000300"]), ("au01213813", ["4100000154"]))
+    for rare_limit in (2000, 1):  # word index then filter; walking the sort index
+        monkeypatch.setattr(search, "RARE_LIMIT", rare_limit)
+        for term, expected in cases:
+            assert [r.receipt for r in pending_page(ctx, search=term).rows] == expected, term
+            assert pending_totals(ctx, search=term).count == len(expected), term
+
+
+def test_a_new_kind_of_policy_number_is_found_right_after_its_import(engine, clock):
+    from paylink_tui.importer.reader import ReceiptRow
+    from paylink_tui.services.importing import import_rows
+
+    seed(engine, [dict(policy="AU01213813", receipt="4100000154")])
+    ctx = make_ctx(engine, clock)
+    assert pending_page(ctx, search="555").rows == []  # the prefixes are read (and kept) now
+    row = ReceiptRow(line=2, policy="DA555", receipt="4100000999", ramo="Daños", first_name="Ana",
+                     last_name="Paz", second_last_name="", email=None, phone=None,
+                     amount=Decimal("10.00"), currency="MXN", due_date=date(2021, 10, 30))
+    import_rows(engine, [row], agent="ana", now=clock(), filename="x.csv")
+    assert [r.receipt for r in pending_page(ctx, search="555").rows] == ["4100000999"]

@@ -33,6 +33,7 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     ImportReport,
     LinkDetail,
     LinkRow,
+    OffListReceipt,
     PendingPage,
     PendingRow,
     PendingTotals,
@@ -65,6 +66,12 @@ class Backend(Protocol):
 
     def iter_pending(self, *, search: str = "") -> Iterator[PendingRow]: ...
 
+    def off_list(self, *, search: str, limit: int = 5) -> list[OffListReceipt]:
+        """Receipts `search` finds that the pending list leaves out (a live link hides them,
+        paid, settled elsewhere), with the link and when they come back: what the agent is
+        told when a search finds no pending receipt."""
+        ...
+
     # -- links ---------------------------------------------------------------------------
     def link_plans(self, amount: Decimal, currency: str) -> tuple[InstallmentPlan, ...]:
         """The meses-sin-intereses plans a link of this amount can offer (the contract's,
@@ -86,7 +93,10 @@ class Backend(Protocol):
 
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,
-                   limit: int | None = 500) -> list[LinkRow]: ...
+                   limit: int | None = 500, search: str = "") -> list[LinkRow]:
+        """Newest first. `search`: the pending list's rule over the links' policy, receipts
+        and holder, and their reference."""
+        ...
 
     def link_detail(self, reference: str) -> LinkDetail | None: ...
 

@@ -25,7 +25,7 @@ from paylink_tui.store.revision import HEAD_REVISION
 FIRST_PAGE_SQL = """
 SELECT receipt.number, receipt.policy_number, policy.ramo, client.first_name,
        client.last_name, client.second_last_name, receipt.amount, receipt.currency,
-       receipt.due_date
+       receipt.due_date, client.email
 FROM receipt JOIN policy ON policy.id = receipt.policy_id
              JOIN client ON client.id = policy.client_id
 WHERE receipt.status = 'pending' AND (receipt.hidden_until IS NULL OR receipt.hidden_until <= ?)
@@ -43,6 +43,7 @@ class FirstRow:
     amount: Decimal
     currency: str
     due_date: date
+    email: str | None = None
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -82,9 +83,9 @@ def first_page(path: Path, now: datetime, limit: int) -> list[FirstRow] | None:
 
 
 def _row(values: tuple) -> FirstRow:  # type: ignore[type-arg]
-    number, policy, ramo, first, last, second, amount, currency, due = values
+    number, policy, ramo, first, last, second, amount, currency, due, email = values
     holder = full_name(first, last, second)
     # Whole cents on SQLite, read as store.types.Money reads them.
     return FirstRow(receipt=number, policy=policy, ramo=ramo or "", holder=holder,
                     amount=from_cents(amount), currency=currency,
-                    due_date=date.fromisoformat(due))
+                    due_date=date.fromisoformat(due), email=email)

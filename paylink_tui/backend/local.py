@@ -24,6 +24,7 @@ from paylink_tui.domain.results import (
     ImportReport,
     LinkDetail,
     LinkRow,
+    OffListReceipt,
     PendingPage,
     PendingRow,
     PendingTotals,
@@ -118,6 +119,11 @@ class LocalBackend:
 
         yield from receipts.iter_pending(self.ctx, search=search)
 
+    def off_list(self, *, search: str, limit: int = 5) -> list[OffListReceipt]:
+        from paylink_tui.services import receipts
+
+        return receipts.off_list(self.ctx, search=search, limit=limit)
+
     # -- links ---------------------------------------------------------------------------
     def link_plans(self, amount: Decimal, currency: str) -> tuple[InstallmentPlan, ...]:
         return applicable_plans(amount, currency, self.ctx.settings.promotion_plans)
@@ -148,10 +154,11 @@ class LocalBackend:
 
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,
-                   limit: int | None = 500) -> list[LinkRow]:
+                   limit: int | None = 500, search: str = "") -> list[LinkRow]:
         from paylink_tui.services import history
 
-        return history.list_links(self.ctx, status=status, mine=mine, limit=limit)
+        return history.list_links(self.ctx, status=status, mine=mine, limit=limit,
+                                  search=search)
 
     def link_detail(self, reference: str) -> LinkDetail | None:
         from paylink_tui.services import history

@@ -25,11 +25,10 @@ from paylink_tui.backend.first_page import FirstRow, first_page, sqlite_path
 from paylink_tui.domain.text import CONTROL_RE
 from paylink_tui.paths import DEFAULT_TIMEZONE
 
-# The app's layout (ui/styles/pending.tcss, ui/widgets/pending_table.py).
-COLUMNS = (("", 1), ("Póliza", 12), ("Recibo", 11), ("Ramo", 6), ("Contratante", 38),
-           ("Monto", 14), ("Moneda", 6), ("Vencimiento", 11))
-ABOVE_TABLE = 1 + 3 + 1  # header, search box, column titles
-BELOW_TABLE = 11 + 1  # detail pane (its border included), footer
+# The app's layout, from the module the app lays itself out by (no Textual in it).
+from paylink_tui.ui.layout import PENDING_ABOVE_TABLE as ABOVE_TABLE  # noqa: E402
+from paylink_tui.ui.layout import detail_height, pending_columns  # noqa: E402
+
 FOOTER_KEYS = (("espacio", "Marcar"), ("/", "Buscar"), ("l", "Liga de pago"), ("q", "Salir"),
                ("h", "Historial"), ("?", "Ayuda"))
 
@@ -71,8 +70,14 @@ def local_today(now: datetime, zone: str) -> date | None:
         return None
 
 
+def columns(width: int) -> list[tuple[str, str, int]]:
+    """(key, title, width) of the pending table's columns at this terminal width."""
+    return [(f.key, f.label.strip(), f.width) for f in pending_columns(width)]
+
+
 def table_rows(height: int) -> int:
-    return max(1, height - ABOVE_TABLE - BELOW_TABLE)
+    below = detail_height(height) + 1  # detail pane (its border included), footer
+    return max(1, height - ABOVE_TABLE - below)
 
 
 def render(rows: list[FirstRow], today: date | None, width: int, height: int) -> str:
@@ -85,13 +90,16 @@ def render(rows: list[FirstRow], today: date | None, width: int, height: int) ->
     title = "Pendientes de pago — Ligas de pago MIT"
     line(f" {'⭘':<{max(1, (width - len(title)) // 2 - 1)}}{title}", REVERSE)
     line(" ▊" + "▔" * 40 + "▎")
-    line(f" ▊  {'Buscar póliza, recibo o contratante…':<38}▎  Calculando…", DIM)
+    line(f" ▊  {'Buscar póliza, recibo o nombre…':<38}▎  Calculando…", DIM)
     line(" ▊" + "▁" * 40 + "▎")
-    line(_cells([title for title, _ in COLUMNS], align_amount=False), BOLD)
+    shown = columns(width)
+    line(_cells(shown, {key: title for key, title, _ in shown}, align_amount=False), BOLD)
     for index, row in enumerate(rows[:table_rows(height)]):
         style = REVERSE if index == 0 else (RED if today and row.due_date < today else "")
-        line(_cells(["", row.policy, row.receipt, row.ramo, row.holder,
-                     f"{row.amount:,.2f}", row.currency, row.due_date.strftime("%d/%m/%Y")]),
+        line(_cells(shown, {"mark": "", "policy": row.policy, "receipt": row.receipt,
+                            "ramo": row.ramo, "holder": row.holder, "email": row.email or "—",
+                            "amount": f"{row.amount:,.2f} {row.currency}",
+                            "due": row.due_date.strftime("%d/%m/%Y")}),
              style)
     while len(lines) < height - 1:
         lines.append("")
@@ -100,12 +108,13 @@ def render(rows: list[FirstRow], today: date | None, width: int, height: int) ->
     return "\r\n".join(lines[:height])
 
 
-def _cells(values: list[str], *, align_amount: bool = True) -> str:
+def _cells(shown: list[tuple[str, str, int]], values: dict[str, str], *,
+           align_amount: bool = True) -> str:
     out = []
-    for (title, size), value in zip(COLUMNS, values, strict=True):
-        text = _clean(value)
+    for key, _title, size in shown:
+        text = _clean(values[key])
         text = text if len(text) <= size else text[: size - 1] + "…"
-        right = align_amount and title == "Monto"
+        right = align_amount and key == "amount"
         out.append(f" {text:>{size}} " if right else f" {text:<{size}} ")
     return "".join(out)
 

@@ -4,8 +4,10 @@
   again whenever it has no receipts);
 - a MailDrop SMTP server on a free port that stores every message as a .eml file in
   `demo/correos/`;
-- ONE uvicorn server on a free port (a background thread) serving the notification receiver
-  and the MIT sandbox, which notifies that same receiver;
+- ONE uvicorn server (a background thread) serving the notification receiver and the MIT
+  sandbox, which notifies that same receiver; on the port of the last run when it is free
+  (kept in `demo/pasarela.json`), and given back the links of earlier runs from the demo
+  database, so that links sent before a restart still open and pay;
 - an AppContext whose gateway is MitGateway pointed at that sandbox's /gen with MIT's public
   sandbox credentials, and whose mail goes to the MailDrop;
 - approvals confirmed with the sandbox's transaction query before they count, as they must
@@ -93,7 +95,6 @@ class DemoRuntime:
         from paylink_tui.paths import private_dir
         from paylink_tui.store.db import open_database
         from paylink_tui.web.app import create_app
-        from paylink_tui.web.server import BackgroundServer
 
         private_dir(self.folder, tighten=True)
         private_dir(self.mail_folder, tighten=True)
@@ -111,7 +112,7 @@ class DemoRuntime:
             if configured.mit_promotions is None:
                 settings_base["mit_promotions"] = DEMO_PROMOTIONS
             ctx = AppContext(settings=Settings(**settings_base), engine=engine)
-            server = BackgroundServer()  # binds a free port now; the app comes below
+            server = self._bind()  # the port is bound now; the app comes below
             self.base_url = server.url
             settings = Settings(
                 **settings_base, mit_gen_url=self.gen_url, sandbox_notify_url=self.notify_url,
@@ -134,6 +135,7 @@ class DemoRuntime:
             self._server = server
             self.ctx = ctx
             self._seed_if_empty()
+            self._restore_sandbox()
             server.start()
         except BaseException:
             self.stop()
@@ -161,6 +163,72 @@ class DemoRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- the sandbox across runs -------------------------------------------------------------
+
+    @property
+    def address_file(self) -> Path:
+        return self.folder / "pasarela.json"
+
+    def _bind(self):  # type: ignore[no-untyped-def]
+        """The server on the last run's port when it is free (links carry the address),
+        else on a free one; the port is remembered for the next run."""
+        import json
+
+        from paylink_tui.web.server import BackgroundServer
+
+        port = 0
+        try:
+            port = int(json.loads(self.address_file.read_text(encoding="utf-8"))["port"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        try:
+            server = BackgroundServer(port=port)
+        except OSError:
+            log.warning("demo: port %s is taken; links of earlier runs will not open", port)
+            server = BackgroundServer()
+        self.address_file.write_text(json.dumps({"port": server.port}), encoding="utf-8")
+        return server
+
+    def _restore_sandbox(self) -> None:
+        """Hand the new sandbox the links that earlier runs made. A link made when the
+        sandbox had another port (it was taken, or an older version chose a new one each
+        run) gets this run's address, so that it opens again."""
+        import re
+
+        from sqlalchemy import select
+
+        from paylink_tui.domain.dates import to_local
+        from paylink_tui.gateway.sandbox.restore import KnownLink, restore
+        from paylink_tui.store.db import write_session
+        from paylink_tui.store.models import PaymentLink, Policy
+
+        assert self.ctx is not None and self._server is not None  # noqa: S101
+        ours = re.compile(r"^http://127\.0\.0\.1:\d+/i/([A-Za-z0-9]+)$")
+        tz = self.ctx.settings.timezone
+        known = []
+        with write_session(self.ctx.engine) as s:
+            for link, policy in s.execute(
+                select(PaymentLink, Policy.number).join(Policy, Policy.id == PaymentLink.policy_id)
+                .where(PaymentLink.url.is_not(None))  # type: ignore[union-attr]
+            ):
+                found = ours.match(link.url or "")
+                if found is None:
+                    continue
+                if not link.url.startswith(f"{self.base_url}/"):
+                    link.url = f"{self.base_url}/i/{found.group(1)}"
+                paid = None
+                if link.paid_at is not None:
+                    when = to_local(link.paid_at, tz)
+                    paid = (link.folio or "", link.authorization or "", when.strftime("%d/%m/%y"),
+                            when.strftime("%H:%M:%S"), link.card_mask or "")
+                known.append(KnownLink(
+                    link_id=found.group(1), reference=link.reference, amount=link.amount,
+                    currency=link.currency, valid_through=link.last_valid_day, email=link.email,
+                    created_at=link.created_at, extra=(("Póliza", policy),), paid=paid))
+        restored = restore(self._server.app.state.sandbox.state, known)
+        if restored:
+            log.info("demo: %d links of earlier runs given back to the sandbox", restored)
 
     # -- data -------------------------------------------------------------------------------
 

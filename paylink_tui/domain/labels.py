@@ -34,7 +34,7 @@ LINK_SHORT = {
 
 EMAIL = {
     EmailStatus.QUEUED: "En cola",
-    EmailStatus.SENT: "Enviada",
+    EmailStatus.SENT: "Enviado",  # el correo
     EmailStatus.FAILED: "Error de envío (reintentando)",
 }
 
@@ -62,6 +62,14 @@ REVIEW_REASON = {
     ReviewReason.NOT_CONFIRMED: "MIT no confirma este pago (posible notificación falsa)",
     ReviewReason.TAKEN_BEFORE_LINK: "Pago tomado antes de que existiera la liga",
 }
+
+
+def notification_label(status: str, response: str | None) -> str:
+    """A notification's state as the agent reads it: a declined or failed payment that was
+    recorded in the link's history is "Registrada", not "Aplicada" (nothing was paid)."""
+    if status == NotificationStatus.APPLIED.value and response not in (None, "approved"):
+        return "Registrada"
+    return NOTIFICATION[NotificationStatus(status)]
 
 
 def label(value: object) -> str:

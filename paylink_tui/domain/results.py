@@ -79,6 +79,23 @@ class PendingTotals:
 
 
 @dataclass(frozen=True)
+class OffListReceipt:
+    """A receipt that a search finds but the pending list does not show, and why: it has a
+    live link (back on the list on `reappears_on` if unpaid), it was paid, or settled
+    elsewhere."""
+
+    receipt: str
+    policy: str
+    holder: str
+    status: str  # ReceiptStatus value: with_link | paid | settled_elsewhere
+    link_reference: str | None  # the newest link with this receipt
+    link_status: str | None  # its LinkStatus value
+    valid_through: date | None  # the link's last day at MIT
+    reappears_on: date | None  # with_link: the day it is pending again if still unpaid
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class LinkSummary:
     reference: str
     url: str | None
@@ -290,6 +307,7 @@ class ReviewItem:
     applied: bool  # the payment is already applied (cancelled_link, newer_link)
     link_reference: str | None
     note: str | None
+    currency: str | None = None  # the related link's; None when no link is known
 
 
 # -- import ----------------------------------------------------------------------------------

@@ -123,6 +123,15 @@ def render(kind: str, context: dict[str, Any], templates_dir: Path | str | None 
     )
 
 
+def signer(agent: str, company: str) -> str:
+    """Who signs the link email: the agent's name when PAYLINK_AGENT reads as one ("Ana
+    Torres", "Ana"), else the company (a login such as "agente" or "ana" signs nothing)."""
+    name = (agent or "").strip()
+    if name and (" " in name or name[0].isupper()):
+        return name
+    return company
+
+
 def render_link_email(
     *,
     holder_name: str,
@@ -152,7 +161,7 @@ def render_link_email(
         "reference": reference,
         "last_valid_day": last_valid_day,
         "valid_until_text": long_date(last_valid_day),
-        "agent_name": agent_name,
+        "agent_name": signer(agent_name, company),
         "agent_email": agent_email or "",
         "company": company,
         "installment_plans": sorted(set(installment_plans)),

@@ -47,11 +47,15 @@ VISIBLE_STATES = (LinkState.ACTIVE.value, LinkState.PAID.value, LinkState.CANCEL
 
 
 def list_links(ctx: AppContext, *, status: str | None = None, mine: bool = False,
-               limit: int | None = 500, references: list[str] | None = None) -> list[LinkRow]:
-    """Links, newest first. `status` filters by the status the agent sees."""
+               limit: int | None = 500, references: list[str] | None = None,
+               search: str = "") -> list[LinkRow]:
+    """Links, newest first. `status` filters by the status the agent sees; `search` by the
+    pending list's rule (services/search.py) over the policy, the receipts and the holder of
+    the link's receipts, and over its reference (whole, or any of its parts)."""
     now = ctx.now()
     lk = PaymentLink.__table__.c
     q = select(PaymentLink).order_by(lk.created_at.desc(), lk.id.desc())
+    q = q.where(*_search_filters(ctx, search))
     if mine:
         q = q.where(lk.agent == ctx.agent)
     if references is not None:
@@ -76,6 +80,25 @@ def list_links(ctx: AppContext, *, status: str | None = None, mine: bool = False
         if limit is not None:
             rows = rows[:limit]
     return rows
+
+
+def _search_filters(ctx: AppContext, search: str) -> list:  # type: ignore[type-arg]
+    from paylink_tui.services.search import like_filters, starts_with, terms
+
+    lk = PaymentLink.__table__.c
+    lr = LinkReceipt.__table__.c
+    r = Receipt.__table__.c
+    reference = func.lower(lk.reference)
+    reference_words = func.replace(reference, "-", " ")
+    out = []
+    for term in terms(ctx, search):
+        on_receipts = (
+            select(lr.link_id).join(Receipt.__table__, r.id == lr.receipt_id)
+            .where(lr.link_id == lk.id, *like_filters(r.search_text, [term])).exists()
+        )
+        out.append(or_(on_receipts, *like_filters(reference_words, [term]),
+                       *(starts_with(reference, w) for w in term)))
+    return out
 
 
 def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  # type: ignore[no-untyped-def]
@@ -251,7 +274,7 @@ def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow
               tz: str) -> list[TimelineEvent]:
     from paylink_tui.domain import labels
     from paylink_tui.domain.money import format_money
-    from paylink_tui.domain.status import AttemptResult, EmailStatus, NotificationStatus
+    from paylink_tui.domain.status import AttemptResult, EmailStatus
 
     events = [TimelineEvent(link.created_at, f"Liga generada por {link.agent} para {link.email}")]
     for m in emails:
@@ -272,7 +295,7 @@ def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow
             text += f", {months_text(months)}"
         if x.authorization:
             text += f", autorización {x.authorization}"
-        text += f" — {labels.NOTIFICATION[NotificationStatus(x.status)]}"
+        text += f" — {labels.notification_label(x.status, x.response)}"
         if x.review_reason:
             from paylink_tui.domain.status import ReviewReason
 

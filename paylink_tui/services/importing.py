@@ -130,6 +130,9 @@ def apply_read_result(
                 at=now, kind=events.IMPORT_DONE, agent=agent,
                 data={"added": report.added, "updated": report.updated,
                       "settled": report.settled_elsewhere})])
+        from paylink_tui.services.search import forget_prefixes
+
+        forget_prefixes(engine)  # a new kind of policy number is found at once
     except ImportRefused:
         # Rolled back: nothing of this run was written.
         report.added = report.updated = report.unchanged = 0

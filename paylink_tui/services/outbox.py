@@ -95,7 +95,7 @@ class DeliveryReport:
 
 
 def email_status_label(status: str) -> str:
-    """"En cola", "Enviada" or "Error de envío (reintentando)"."""
+    """"En cola", "Enviado" or "Error de envío (reintentando)"."""
     try:
         return EMAIL[EmailStatus(status)]
     except ValueError:

@@ -5,7 +5,8 @@ millionth row costs what the first does.
 
 Search is case- and accent-insensitive: each word typed must start a word of the policy
 number, the receipt number or the holder's name ("pena" finds "Peña", "gomez" finds
-"GÓMEZ", "au0100" finds policy AU01000187). How it stays fast at 1,000,000 receipts (see
+"GÓMEZ", "au0100" and "0100" find policy AU01000187; the rule is services/search.py's).
+How it stays fast at 1,000,000 receipts (see
 bench/pending.py for the figures):
 - a rare term (few matches): the word index (FTS5 on SQLite) gives the few candidate rows
   directly; they are filtered and sorted in memory;
@@ -23,11 +24,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, literal, or_, select, text, tuple_
-from sqlalchemy.engine import Engine
+from sqlalchemy import and_, func, or_, select, tuple_
 
 from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     LinkSummary,
+    OffListReceipt,
     PendingPage,
     PendingRow,
     PendingTotals,
@@ -35,27 +36,18 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     SortKey,
 )
 from paylink_tui.domain.status import LinkState, ReceiptStatus, link_status
-from paylink_tui.domain.text import search_words
 from paylink_tui.services.context import AppContext
-from paylink_tui.store.db import is_sqlite, read_session
+from paylink_tui.services.search import (
+    Term,
+    fts_candidates,
+    indexed_terms,
+    matching_receipts,
+    terms,
+    word_filters,
+)
+from paylink_tui.store.db import read_session
 from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt
 from paylink_tui.store.types import sum_in_cents
-
-RARE_LIMIT = 2000
-
-
-def _words(search: str) -> list[str]:
-    return search_words(search)
-
-
-def _word_prefix(word: str) -> str:
-    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"% {escaped}%"
-
-
-def _word_filters(words: list[str]):  # type: ignore[no-untyped-def]
-    spaced = literal(" ").concat(Receipt.__table__.c.search_text)
-    return [spaced.like(_word_prefix(w), escape="\\") for w in words]
 
 
 def _pending_filter(now: datetime, *, use_index: bool = True):  # type: ignore[no-untyped-def]
@@ -69,37 +61,7 @@ def _pending_filter(now: datetime, *, use_index: bool = True):  # type: ignore[n
     )
 
 
-def _fts_query(words: list[str]) -> str:
-    return " AND ".join('"' + w + '"*' for w in words)
-
-
-def _indexed_words(words: list[str]) -> list[str]:
-    """The words worth asking the word index for: a one-letter prefix ("maria j") matches
-    most of the index and took 60-80 ms; such a word is checked on the candidates instead."""
-    return [w for w in words if len(w) > 1] or words
-
-
-def _fts_candidates(engine: Engine, words: list[str]) -> list[int] | None:
-    """Receipt ids whose words start with every typed word of `_indexed_words`, or None when
-    there are too many."""
-    words = _indexed_words(words)
-    if not words or not is_sqlite(engine):
-        return None
-    # One row with every id, not one row per id: sqlite3 lets go of the GIL at each row, and
-    # while the app's event loop is drawing each of 2,000 rows would wait to get it back.
-    with engine.connect() as conn:
-        joined = conn.execute(
-            text("SELECT group_concat(rowid) FROM "
-                 "(SELECT rowid FROM receipt_fts WHERE receipt_fts MATCH :q LIMIT :n)"),
-            {"q": _fts_query(words), "n": RARE_LIMIT + 1},
-        ).scalar()
-    ids = [int(i) for i in joined.split(",")] if joined else []
-    if len(ids) > RARE_LIMIT:
-        return None
-    return ids
-
-
-def _base_query(now: datetime, words: list[str], candidates: list[int] | None):  # type: ignore[no-untyped-def]
+def _base_query(now: datetime, words: list[Term], candidates: list[int] | None):  # type: ignore[no-untyped-def]
     r = Receipt.__table__.c
     p = Policy.__table__.c
     c = Client.__table__.c
@@ -116,9 +78,9 @@ def _base_query(now: datetime, words: list[str], candidates: list[int] | None): 
         # The word index matched these already (the same rule as the LIKE below), and the
         # totals count them from the same index: the two can never disagree. A word left out
         # of the index question is checked here, by the same rule.
-        unindexed = [w for w in words if w not in _indexed_words(words)]
-        return q.where(r.id.in_(candidates), *_word_filters(unindexed))
-    return q.where(*_word_filters(words))
+        unindexed = [t for t in words if t not in indexed_terms(words)]
+        return q.where(r.id.in_(candidates), *word_filters(unindexed))
+    return q.where(*word_filters(words))
 
 
 def _row(values: Sequence) -> PendingRow:  # type: ignore[type-arg]
@@ -146,8 +108,8 @@ def pending_page(
     Rows always come in list order.
     """
     now = ctx.now()
-    words = _words(search)
-    candidates = _fts_candidates(ctx.engine, words) if words else None
+    words = terms(ctx, search)
+    candidates = fts_candidates(ctx.engine, words) if words else None
     if candidates == []:
         return PendingPage(rows=[], has_more=False)
     backwards = before is not None or (last and after is None)
@@ -202,7 +164,7 @@ def iter_pending(ctx: AppContext, *, search: str = "", chunk: int = 1000):  # ty
 def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
     """How many receipts match and what they add up to, per currency."""
     now = ctx.now()
-    words = _words(search)
+    words = terms(ctx, search)
     r = Receipt.__table__.c
     q = (
         select(r.currency, func.count(), sum_in_cents(r.amount))
@@ -210,14 +172,10 @@ def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
         .group_by(r.currency)
         .order_by(r.currency)
     )
-    if words and is_sqlite(ctx.engine):
-        # Every match, from the word index (the same word-prefix rule): no row's text is read.
-        q = q.where(r.id.in_(
-            select(text("rowid")).select_from(text("receipt_fts"))
-            .where(text("receipt_fts MATCH :q").bindparams(q=_fts_query(words)))
-        ))
-    else:
-        q = q.where(*_word_filters(words))
+    if words:
+        # Every match, from the word index on SQLite (the same word-prefix rule): no row's
+        # text is read.
+        q = q.where(matching_receipts(ctx, words))
     count = 0
     amounts: dict[str, Decimal] = {}
     with ctx.engine.connect() as conn:
@@ -225,6 +183,53 @@ def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
             count += n
             amounts[currency] = (Decimal(total or 0) / 100).quantize(Decimal("0.01"))
     return PendingTotals(count=count, amounts=amounts)
+
+
+def off_list(ctx: AppContext, *, search: str, limit: int = 5) -> list[OffListReceipt]:
+    """Receipts that `search` matches and the pending list leaves out (a live link hides
+    them, they were paid or settled elsewhere): what to tell an agent whose search found no
+    pending receipt. Newest link first."""
+    from paylink_tui.domain.dates import local_date
+    from paylink_tui.domain.status import receipt_status
+    from paylink_tui.domain.text import full_name
+
+    words = terms(ctx, search)
+    if not words:
+        return []
+    now = ctx.now()
+    r = Receipt.__table__.c
+    p = Policy.__table__.c
+    c = Client.__table__.c
+    q = (
+        select(r.id, r.number, r.policy_number, r.status, r.hidden_until, c.first_name,
+               c.last_name, c.second_last_name)
+        .select_from(Receipt.__table__.join(Policy.__table__, p.id == r.policy_id)
+                     .join(Client.__table__, c.id == p.client_id))
+        .where(~_pending_filter(now), matching_receipts(ctx, words))
+        .order_by(r.policy_number, r.due_date, r.number)
+        .limit(limit)
+    )
+    lk = PaymentLink.__table__.c
+    lr = LinkReceipt.__table__.c
+    out: list[OffListReceipt] = []
+    with read_session(ctx.engine) as session:
+        for rid, number, policy, status, hidden_until, first, last, second in session.execute(q):
+            link = session.execute(
+                select(lk.reference, lk.state, lk.expires_at, lk.last_valid_day, lk.paid_at)
+                .join(LinkReceipt.__table__, lr.link_id == lk.id)
+                .where(lr.receipt_id == rid).order_by(lk.created_at.desc()).limit(1)
+            ).first()
+            seen = receipt_status(status, hidden_until, now).value
+            out.append(OffListReceipt(
+                receipt=number, policy=policy, holder=full_name(first, last, second), status=seen,
+                link_reference=link[0] if link else None,
+                link_status=link_status(link[1], link[2], now).value if link else None,
+                valid_through=link[3] if link else None,
+                reappears_on=(local_date(hidden_until, ctx.tz)
+                              if seen == ReceiptStatus.WITH_LINK.value and hidden_until else None),
+                paid_at=link[4] if link else None,
+            ))
+    return out
 
 
 # --- detail -----------------------------------------------------------------------------

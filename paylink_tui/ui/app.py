@@ -17,6 +17,7 @@ from textual.message import Message
 
 from paylink_tui.backend.base import Backend
 from paylink_tui.domain.results import Event
+from paylink_tui.ui import layout
 from paylink_tui.ui.commands import PaylinkCommands
 from paylink_tui.ui.events import event_toast
 
@@ -31,6 +32,9 @@ class PaylinkApp(App):
     # Only our own, Spanish, commands: Textual's system commands speak English.
     COMMANDS = {PaylinkCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
+    # Screen classes by size (-narrow, -short…): the .tcss folds and shrinks by them.
+    HORIZONTAL_BREAKPOINTS = layout.HORIZONTAL_BREAKPOINTS
+    VERTICAL_BREAKPOINTS = layout.VERTICAL_BREAKPOINTS
 
     BINDINGS = [
         Binding("q", "quit", "Salir", id="app.quit"),
@@ -59,6 +63,8 @@ class PaylinkApp(App):
         self.cursor_blink = cursor_blink
         self._events_cursor: str | None = None
         self._polling = False
+        # What Historial showed (filter, "mis ligas", search): the same when the agent comes back.
+        self.history_view: dict[str, object] = {}
 
     # --- start and the live part ----------------------------------------------------------
 
@@ -149,10 +155,7 @@ class PaylinkApp(App):
     def action_history(self) -> None:
         from paylink_tui.ui.screens.history import HistoryScreen
 
-        if isinstance(self.screen, HistoryScreen):
-            return
-        self._drop_to_home()
-        self.push_screen(HistoryScreen())
+        self._go(HistoryScreen)
 
     def action_pending(self) -> None:
         self._drop_to_home()
@@ -160,10 +163,7 @@ class PaylinkApp(App):
     def action_review(self) -> None:
         from paylink_tui.ui.screens.review import ReviewScreen
 
-        if isinstance(self.screen, ReviewScreen):
-            return
-        self._drop_to_home()
-        self.push_screen(ReviewScreen())
+        self._go(ReviewScreen)
 
     def action_help(self) -> None:
         from paylink_tui.ui.screens.help import HelpScreen
@@ -186,6 +186,26 @@ class PaylinkApp(App):
         if isinstance(self.screen, PendingScreen):
             self.screen.action_focus_search()
 
+    def action_back(self) -> None:
+        """Esc: back to the screen the agent came from (never past the pending list)."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def _go(self, screen_type: type) -> None:
+        """To a screen: back down to it when it is open below (so that Esc keeps its meaning,
+        each screen returns to the one it was opened from), else opened on top of this one."""
+        if isinstance(self.screen, screen_type):
+            return
+        for screen in self.screen_stack:
+            if isinstance(screen, screen_type):
+                while self.screen is not screen:
+                    self.pop_screen()
+                screen.refresh_data()  # type: ignore[attr-defined]
+                return
+        while self.screen.is_modal:  # a dialog is left, not stacked under a screen
+            self.pop_screen()
+        self.push_screen(screen_type())
+
     def _drop_to_home(self) -> None:
         # Home is the first pushed screen; leave whatever is above it.
         while len(self.screen_stack) > 2:
@@ -193,12 +213,12 @@ class PaylinkApp(App):
 
 
 def demo_banner(info: dict) -> Text:
+    # Short, so that at 80 columns it takes two lines, folded between its parts.
     parts: list[str | tuple[str, str]] = [("Demostración", "bold"), ": nada sale de esta máquina."]
-    if info.get("mail_folder"):
-        parts += ["  Correos enviados: ", (str(info["mail_folder"]), "underline")]
     if info.get("base_url"):
-        parts += ["  Abra las ligas en su navegador (pasarela simulada en ",
-                  (str(info["base_url"]), "underline"), ")."]
+        parts += [" Pasarela simulada: ", (str(info["base_url"]), "underline")]
+    if info.get("mail_folder"):
+        parts += [" · Correos: ", (str(info["mail_folder"]), "underline")]
     return Text.assemble(*parts)
 
 

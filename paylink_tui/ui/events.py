@@ -22,7 +22,7 @@ class Toast:
 
 
 def _policy(event: Event) -> str:
-    return f"póliza {event.policy}" if event.policy else f"liga {event.reference or '—'}"
+    return f"póliza {event.policy}" if event.policy else f"referencia {event.reference or '—'}"
 
 
 def _why(event: Event) -> str:
@@ -44,21 +44,23 @@ def event_toast(event: Event) -> Toast | None:
                 f"{event.data.get('authorization') or '—'}{plan}")
         problem = (event.data.get("email_problem") or "").strip()
         if problem:  # applied all the same (issue 12): the agent tells the client
-            return Toast("Correo no enviado", f"{text}. El pago quedó aplicado, pero el correo "
+            return Toast("Correo no enviado", f"{text}. La liga queda pagada, pero el correo "
                          f"de confirmación al cliente no se pudo enviar: {problem} Avísele por "
                          "otro medio.", severity="warning", timeout=20.0)
-        return Toast("Pago recibido", text)
+        return Toast("Pago recibido", f"{text}. La liga queda pagada y el cliente recibe su "
+                                      "confirmación por correo.")
     if kind == "payment_received":
         return Toast("Pago recibido", f"Pago recibido, confirmando con MIT: {_policy(event)}. "
                                       "Se aplicará en cuanto MIT lo confirme.")
     if kind == "payment_denied":
         return Toast("Pago rechazado",
                      f"Pago rechazado: {_policy(event)}{_why(event)}. La liga sigue vigente: "
-                     "el cliente puede intentar con otra tarjeta.", severity="warning")
+                     "avise al cliente que puede intentar con otra tarjeta.", severity="warning")
     if kind == "payment_error":
         return Toast("Error en el pago",
                      f"El pago de la {_policy(event)} no se completó{_why(event)}. La liga sigue "
-                     "vigente: el cliente puede volver a intentarlo.", severity="warning")
+                     "vigente: el cliente puede volver a intentarlo; si se repite, que pruebe "
+                     "con otra tarjeta.", severity="warning")
     if kind == "review_added":
         reason = event.data.get("reason") or ""
         try:
@@ -67,5 +69,6 @@ def event_toast(event: Event) -> Toast | None:
             label = "no coincide con una liga"
         return Toast("Por revisar",
                      f"Un pago de MIT quedó por revisar ({label}): {_policy(event)}. "
-                     "Ábralo con v.", severity="warning", timeout=15.0)
+                     "Ábralo con v para aplicarlo a su liga o resolverlo con una nota.",
+                     severity="warning", timeout=15.0)
     return None

@@ -65,7 +65,7 @@ def test_the_command_prints_the_reference_url_and_valid_until_date(
     assert f"Liga: {link.url}" in out
     assert "Monto: $ 100.00 MXN" in out
     assert "Vigente hasta el " in out and " de 20" in out
-    assert "Correo: Enviada a cliente@example.com" in out
+    assert "Correo: Enviado a cliente@example.com" in out
     assert len(mailbox.messages()) == 1
 
 

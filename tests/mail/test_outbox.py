@@ -95,7 +95,7 @@ def test_deliver_due_sends_the_link_email_once_and_marks_it_sent(make_ctx, mail_
     assert (report.sent, report.failed, report.errors) == (1, 0, [])
     row = load(ctx, email_id)
     assert row.status == "sent" and row.sent_at == clock.now and row.claimed_until is None
-    assert email_status_label(row.status) == "Enviada"
+    assert email_status_label(row.status) == "Enviado"
 
     [eml] = mail_drop.messages()
     got = parse_eml(eml)

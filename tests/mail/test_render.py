@@ -183,3 +183,13 @@ def test_a_broken_operator_template_gives_a_spanish_error_naming_the_file(tmp_pa
         confirmation_email(templates_dir=tmp_path)
     assert "confirmation.txt" in err.value.message
     assert "plantilla" in err.value.message
+
+
+def test_the_link_email_is_signed_by_the_agent_s_name_or_else_by_the_company():
+    signed = link_email(agent_name="Ana Torres", agent_email=None)
+    assert "Atentamente,\nAna Torres\n\nAXA" in signed.text
+    login = link_email(agent_name="agente", agent_email=None)  # PAYLINK_AGENT left as the OS user
+    assert "Atentamente,\nAXA" in login.text
+    assert "agente" not in login.text and "agente" not in login.html
+    assert "Atentamente,<br>Ana Torres<br>AXA</p>" in signed.html
+    assert "Atentamente,<br>AXA</p>" in login.html  # once, not twice

@@ -102,3 +102,50 @@ def test_declined_card_on_sandbox_is_recorded_and_link_stays_active(sqlite_url, 
                                   if r.last_attempt is not None])
         assert row.last_attempt.result == attempt
         assert row.status == "active"
+
+
+def test_a_restarted_demo_keeps_its_address_and_the_links_it_sent(tmp_path: Path):
+    """Links sent before a restart still open at the same address and pay; a paid one says so."""
+    from paylink_tui.demo.runtime import DemoRuntime
+
+    with DemoRuntime(tmp_path / "demo", receipts=20, deliver_interval=0.3) as rt:
+        first, second = [r.receipt for r in generate_rows(20, seed=7)][:2]
+        paid = generate_link(rt.ctx, receipt_numbers=[first], email="demo@example.com")
+        waiting = generate_link(rt.ctx, receipt_numbers=[second], email="demo@example.com")
+        pay_on_sandbox(paid.url, CARD_FORM)
+        assert rt.sandbox.wait_idle_sync(15)
+        wait_for(lambda: [r for r in list_links(rt.ctx, references=[paid.reference]) if r.status == "paid"])
+        address = rt.base_url
+    with DemoRuntime(tmp_path / "demo", receipts=20, deliver_interval=0.3) as again:
+        assert again.base_url == address  # the links carry it
+        page = httpx.get(waiting.url, timeout=5)
+        assert page.status_code == 200 and waiting.reference in page.text
+        assert "ya fue pagada" in httpx.get(paid.url, timeout=5).text
+        pay_on_sandbox(waiting.url, CARD_FORM)
+        assert again.sandbox.wait_idle_sync(15)
+        wait_for(lambda: [r for r in list_links(again.ctx, references=[waiting.reference])
+                          if r.status == "paid"])
+
+
+def test_a_demo_whose_port_is_taken_moves_its_links_to_the_new_address(tmp_path: Path):
+    import socket
+
+    from paylink_tui.demo.runtime import DemoRuntime
+
+    with DemoRuntime(tmp_path / "demo", receipts=5, deliver_interval=0.3) as rt:
+        receipt = next(iter(generate_rows(5, seed=7))).receipt
+        link = generate_link(rt.ctx, receipt_numbers=[receipt], email="demo@example.com")
+        old_port = int(rt.base_url.rsplit(":", 1)[1])
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+    squatter.bind(("127.0.0.1", old_port))
+    squatter.listen()
+    try:
+        with DemoRuntime(tmp_path / "demo", receipts=5, deliver_interval=0.3) as again:
+            assert again.base_url != rt.base_url
+            [row] = list_links(again.ctx, references=[link.reference])
+            assert row.url == f"{again.base_url}/i/{link.url.rsplit('/', 1)[1]}"
+            page = httpx.get(row.url, timeout=5)
+            assert page.status_code == 200 and link.reference in page.text
+    finally:
+        squatter.close()

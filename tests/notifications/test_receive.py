@@ -346,3 +346,14 @@ def test_receive_many_that_cannot_store_one_reports_its_error_and_keeps_the_rest
     assert isinstance(got[0], OSError)
     assert (got[1].status, got[1].duplicate) == ("applied", False)
     assert [n.reference for n in all_notifications(ctx)] == [good.reference]
+
+
+def test_a_declined_payment_reads_as_recorded_not_applied_in_the_link_s_history(ctx):
+    from paylink_tui.services.history import link_detail
+
+    link = make_link(ctx)
+    receive(ctx, notification_xml(link.reference, response="denied", folio="9101"))
+    receive(ctx, notification_xml(link.reference, folio="9102"))
+    texts = [ev.text for ev in link_detail(ctx, link.reference).timeline if "Notificación" in ev.text]
+    assert texts[0].startswith("Notificación de MIT: Rechazado") and texts[0].endswith("— Registrada")
+    assert texts[1].startswith("Notificación de MIT: Aprobado") and texts[1].endswith("— Aplicada")

@@ -30,6 +30,29 @@ from tests.helpers import closed_port, seed
 
 SIZE = (120, 36)
 
+
+def _forget_clipboard() -> None:
+    """pyperclip picks its clipboard program on first use: pick again."""
+    import pyperclip
+
+    pyperclip.copy, pyperclip.paste = pyperclip.lazy_load_stub_copy, pyperclip.lazy_load_stub_paste
+
+
+@pytest.fixture(autouse=True)
+def _no_desktop_clipboard(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never write to the developer's own clipboard: no desktop is seen."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    _forget_clipboard()
+    yield
+    _forget_clipboard()
+
+
+@pytest.fixture
+def reset_clipboard() -> None:
+    """After a test changed what a clipboard program would find (PATH, DISPLAY)."""
+    _forget_clipboard()
+
 # A small book: overdue and future receipts, a policy with three receipts, a holder with
 # no email, and names that look like Rich markup.
 ROWS = [
@@ -101,7 +124,7 @@ def make_ctx(db_url: str, clock) -> Iterator[Callable[..., AppContext]]:
     def _make(**overrides) -> AppContext:
         values = {"database_url": db_url, "agent": "ana", "smtp_host": "127.0.0.1",
                   "smtp_port": closed_port(), "smtp_timeout": 3.0, "mit_timeout": 5.0, **overrides}
-        ctx = AppContext(settings=Settings(**values), engine=make_engine(db_url), clock=clock)
+        ctx = AppContext(settings=Settings(**values), engine=make_engine(values["database_url"]), clock=clock)
         made.append(ctx)
         return ctx
 
@@ -146,8 +169,10 @@ def app_for(ctx: AppContext, **kwargs) -> PaylinkApp:
     return make_app(LocalBackend(ctx), live=kwargs.pop("live", False), cursor_blink=False, **kwargs)
 
 
-def cells(table: DataTable, row: int) -> list[str]:
-    return [str(c) for c in table.get_row_at(row)]
+def cells(table: DataTable, row: int) -> dict[str, str]:
+    """The row's cells by column key (which columns show depends on the width)."""
+    keys = [str(key.value) for key in table.columns]
+    return dict(zip(keys, (str(c) for c in table.get_row_at(row)), strict=True))
 
 
 def text_of(screen, selector: str) -> str:

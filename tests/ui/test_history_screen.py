@@ -46,20 +46,20 @@ async def open_history(pilot) -> HistoryScreen:
 async def test_history_lists_links_newest_first_with_status_email_attempt_and_authorization(ctx):
     book(ctx.engine)
     app = app_for(ctx)
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=(200, 50)) as pilot:  # wide: every column
         screen = await open_history(pilot)
         table = screen.query_one("#links", DataTable)
         first, second = cells(table, 0), cells(table, 1)
-        assert first[0] == ""  # nothing to review
-        assert first[2] == "DA4000004211007"
-        assert first[5] == "Activa"
-        assert first[6] == "Error de envío (reintentando)"
-        assert second[2] == "AU1000001211006"
-        assert second[5] == "Pagada"
-        assert second[6] == "Enviada"
-        assert second[7] == "Aprobado"
-        assert second[8] == "426426"
-        assert second[9] == "06/10"  # paid 20:30 UTC = 15:30 local, the same day
+        assert first["mark"] == ""  # nothing to review
+        assert first["reference"] == "DA4000004211007"
+        assert first["status"] == "Activa"
+        assert first["email"] == "Error de envío (reintentando)"
+        assert second["reference"] == "AU1000001211006"
+        assert second["status"] == "Pagada"
+        assert second["email"] == "Enviado"
+        assert second["attempt"] == "Aprobado"
+        assert second["auth"] == "426426"
+        assert second["paid"] == "06/10"  # paid 20:30 UTC = 15:30 local, the same day
 
 
 async def test_history_summary_counts_today_week_share_paid_and_collected(ctx):
@@ -159,7 +159,8 @@ async def test_cancel_is_refused_for_a_paid_link(ctx):
         await pilot.press("down", "x")
         await pilot.pause(0.1)
         assert not isinstance(app.screen, ConfirmDialog)
-        assert any("Sólo se cancelan ligas vigentes" in n.message for n in app._notifications)
+        assert any("La liga AU1000001211006 está pagada: sólo se cancelan ligas vigentes." == n.message
+                   for n in app._notifications)
 
 
 async def test_review_lists_reasons_applies_to_a_link_and_dismisses_with_a_note(ctx):
@@ -174,7 +175,7 @@ async def test_review_lists_reasons_applies_to_a_link_and_dismisses_with_a_note(
         screen = app.screen
         await wait_until(pilot, lambda: len(screen.items) == 2)
         table = screen.query_one(DataTable)
-        assert cells(table, 0)[5] == "Referencia desconocida"
+        assert cells(table, 0)["reason"] == "Referencia desconocida"
         # Apply the first one to the active link after checking it by hand.
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
@@ -195,7 +196,7 @@ async def test_review_lists_reasons_applies_to_a_link_and_dismisses_with_a_note(
         assert "Escriba una nota" in text_of(app.screen, "#prompt-error")
         await pilot.press(*"Prueba del banco, no es un pago real", "enter")
         await wait_until(pilot, lambda: screen.items == [])
-        assert "No hay notificaciones por revisar" in text_of(screen, "#review-detail")
+        assert "No hay pagos por revisar" in text_of(screen, "#review-detail")
 
 
 async def apply_from_review(pilot, reference: str | None = None) -> ReviewScreen:
@@ -292,7 +293,7 @@ async def test_a_newer_link_flagged_by_a_late_payment_shows_it_until_the_review_
         screen = await open_history(pilot)
         table = screen.query_one("#links", DataTable)
         rows = [cells(table, i) for i in range(3)]
-        assert [(row[0], row[2], row[5]) for row in rows] == [
+        assert [(row["mark"], row["reference"], row["status"]) for row in rows] == [
             ("", "DA4000004-211007-CCCC", "Activa"), ("!", NEWER, "Activa"), ("!", OLD, "Pagada")]
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen)
@@ -310,9 +311,10 @@ async def test_a_newer_link_flagged_by_a_late_payment_shows_it_until_the_review_
         await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen.items == [])
         screen = await open_history(pilot)
         table = screen.query_one("#links", DataTable)
-        assert [(cells(table, i)[0], cells(table, i)[5]) for i in range(3)] == [
+        assert [(cells(table, i)["mark"], cells(table, i)["status"]) for i in range(3)] == [
             ("", "Activa"), ("", "Activa"), ("", "Pagada")]
-        await pilot.press("down", "enter")
+        # Back on the same Historial (h went down the stack to it): the cursor where it was.
+        await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen)
                          and app.screen.detail is not None)
         assert app.screen.reference == NEWER

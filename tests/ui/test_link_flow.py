@@ -49,11 +49,11 @@ async def test_the_confirmation_tells_where_until_when_and_when_receipts_come_ba
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
         screen = app.screen
-        assert text_of(screen, "#sent-headline") == "Liga generada y enviada a ana@example.com"
+        assert text_of(screen, "#sent-headline") == "Liga generada y enviada a ana@example.com."
         # Generated 07/10/2021 16:04 local: valid through D+3, back in the list on D+5.
-        assert text_of(screen, "#sent-valid") == "Vigencia: hasta el domingo 10 de octubre de 2021"
+        assert text_of(screen, "#sent-valid") == "Vigencia: hasta el domingo 10 de octubre de 2021."
         assert text_of(screen, "#sent-reappears") == (
-            "Si no se paga, los recibos volverán a aparecer el martes 12 de octubre de 2021")
+            "Si no se paga, el recibo volverá a aparecer el martes 12 de octubre de 2021.")
         assert text_of(screen, "#sent-url") == screen.link.url
         assert app.clipboard == screen.link.url  # copied at once
         qr = text_of(screen, "#sent-qr")

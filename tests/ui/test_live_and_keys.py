@@ -46,8 +46,9 @@ async def test_a_payment_applied_by_the_receiver_shows_within_five_seconds(live_
         worker = threading.Thread(target=serve_receives)
         worker.start()
         worker.join(10)
-        await wait_until(pilot, lambda: any("Pago aprobado: póliza AU1000001, autorización 426426"
-                                            == n.message for n in app._notifications), timeout=5)
+        await wait_until(pilot, lambda: any(n.message.startswith(
+            "Pago aprobado: póliza AU1000001, autorización 426426. La liga queda pagada")
+            for n in app._notifications), timeout=5)
         await wait_until(pilot, lambda: app.screen.rows[0].status == "paid", timeout=5)
         assert time.monotonic() - started < 5
         # Told once, not at every poll.
@@ -87,7 +88,7 @@ async def test_help_lists_every_key_in_spanish(ctx):
         console.print(app.screen.query_one("#help-keys", Static).content)
         text = console.export_text()
         for words in ("Liga de pago", "Buscar", "Historial", "Reenviar correo", "Cancelar liga",
-                      "Aplicar a una liga", "Resolver con nota", "Marcar", "Copiar liga", "Salir",
+                      "Aplicar a una liga", "Resolver con nota", "Reenviar el correo", "Marcar", "Copiar liga", "Salir",
                       "Mis ligas", "Por revisar", "Acciones"):
             assert words in text, words
         await pilot.press("escape")
@@ -246,6 +247,44 @@ async def test_a_declined_payment_and_one_kept_for_review_are_told_with_what_to_
         await wait_until(pilot, lambda: len(messages()) >= 2, timeout=6)
         denied, review = messages()[:2]
         assert denied.startswith("Pago rechazado: póliza GM2000002 (Tarjeta declinada hoy, código 11)")
-        assert "puede intentar con otra tarjeta" in denied
+        assert "avise al cliente que puede intentar con otra tarjeta" in denied
         assert review.startswith("Un pago de MIT quedó por revisar (El monto no coincide con la liga)")
-        assert review.endswith("Ábralo con v.")
+        assert review.endswith("Ábralo con v para aplicarlo a su liga o resolverlo con una nota.")
+
+
+async def test_a_failed_payment_at_mit_is_told_with_what_the_client_can_do(live_ctx, mailbox, clock):
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await wait_until(pilot, lambda: app._events_cursor is not None)
+        from paylink_tui.services.notifications import receive_notification
+
+        receive_notification(live_ctx, str_response(notification_xml(
+            made.reference, amount="12480.00", response="error", cd_error="05",
+            nb_error="Emisor no disponible")), deliver=False)
+        await wait_until(pilot, lambda: app._notifications, timeout=6)
+        [told] = [n.message for n in app._notifications]
+        assert told == ("El pago de la póliza GM2000002 no se completó (Emisor no disponible, código 05). "
+                        "La liga sigue vigente: el cliente puede volver a intentarlo; si se repite, que "
+                        "pruebe con otra tarjeta.")
+
+
+async def test_an_open_por_revisar_screen_shows_a_new_item_without_f5(live_ctx, mailbox, clock):
+    from paylink_tui.ui.screens.review import ReviewScreen
+
+    made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
+    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await wait_until(pilot, lambda: app._events_cursor is not None)
+        assert app.screen.items == []
+        from paylink_tui.services.notifications import receive_notification
+
+        receive_notification(live_ctx, str_response(notification_xml(made.reference, amount="99.00")),
+                             deliver=False)  # the wrong amount: kept for review
+        await wait_until(pilot, lambda: len(app.screen.items) == 1, timeout=6)
+        assert app.screen.items[0].reference == made.reference
+        assert app.screen.items[0].currency == "MXN"  # the link's: the amount shows it

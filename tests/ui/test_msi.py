@@ -112,7 +112,7 @@ async def test_historial_and_the_detail_say_6_meses_sin_intereses(msi_ctx, mailb
         await pilot.press("h")
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.rows)
         row = cells(app.screen.query_one("#links", DataTable), 0)
-        assert row[2] == made.reference and row[5] == "Pagada 6 MSI"
+        assert row["reference"] == made.reference and row["status"] == "Pagada 6 MSI"
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen)
                          and app.screen.detail is not None)
@@ -128,4 +128,5 @@ async def test_the_payment_toast_says_the_plan(msi_ctx, mailbox):
     notifications.receive_notification(msi_ctx, encrypt(xml, sd.SANDBOX_KEY), deliver=False)
     told = [event_toast(e) for e in LocalBackend(msi_ctx).events("0").events]
     assert [t.text for t in told if t is not None and t.title == "Pago recibido"] == [
-        "Pago aprobado: póliza GM2000002, autorización 426426, a 12 meses sin intereses"]
+        "Pago aprobado: póliza GM2000002, autorización 426426, a 12 meses sin intereses. La liga "
+        "queda pagada y el cliente recibe su confirmación por correo."]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import pytest
 from textual.widgets import Select
 
 from paylink_tui.domain.results import GeneratedLink
@@ -253,3 +254,83 @@ def test_link_detail_flagged(snap_compare, make_ctx):
         await settle(pilot)
 
     assert snap_compare(app_for(ctx), terminal_size=SIZE, run_before=run_before)
+
+
+# --- at the sizes agents have: 80×24 (many agents' windows) and 200×50 (issue 13) -------------
+
+SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+DEMO = {"base_url": "http://127.0.0.1:8765", "mail_folder": "/home/ana/.local/share/paylink-tui/demo/correos"}
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_pending_at_size(snap_compare, ctx, size):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("space", "space", "up")  # two marked: the marks line shows
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx, demo_info=DEMO), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_history_at_size(snap_compare, make_ctx, size):
+    from tests.ui.test_history_screen import flagged_book
+
+    ctx = make_ctx(gateway="sandbox")
+    flagged_book(ctx)
+    book(ctx.engine)
+    assert snap_compare(app_for(ctx), terminal_size=size, run_before=history_ready)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_link_dialog_at_size(snap_compare, ctx, size):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("space", "space", "down", "l")  # the marked ones, the cursor elsewhere
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDialog))
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_link_sent_at_size(snap_compare, ctx, size):
+    async def run_before(pilot):
+        await home_ready(pilot)
+        pilot.app.push_screen(LinkSentScreen(sent_link()))
+        await wait_until(pilot, lambda: pilot.app.screen.query("#sent-copied")
+                         and str(pilot.app.screen.query_one("#sent-copied").render()).strip())
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_review_at_size(snap_compare, ctx, size):
+    book(ctx.engine)
+    add_review(ctx.engine, reference="ZZ-NO-EXISTE-EN-ESTE-LIBRO-1", amount="8900.50")
+    add_review(ctx.engine, reference="DA4000004211007", amount="8000.00", reason="amount_mismatch")
+
+    async def run_before(pilot):
+        await home_ready(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen) and pilot.app.screen.items)
+        await settle(pilot)
+
+    assert snap_compare(app_for(ctx), terminal_size=size, run_before=run_before)
+
+
+def test_a_search_that_finds_only_linked_receipts(snap_compare, live_ctx, mailbox, monkeypatch):
+    from paylink_tui.services import links
+
+    # The reference's random part fixed, so that the picture is the same every run.
+    monkeypatch.setattr(links, "make_reference", lambda policy, day: f"{policy}-{day:%y%m%d}-ABCD")
+    links.generate_link(live_ctx, policy_number="AU1000001", email="ana@example.com")
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("slash", *"1000001")
+        await wait_until(pilot, lambda: "ABCD" in str(pilot.app.screen.query_one("#detail-body").render()))
+        await settle(pilot)
+
+    assert snap_compare(app_for(live_ctx), terminal_size=(80, 24), run_before=run_before)

@@ -37,14 +37,14 @@ def list_review(ctx: AppContext) -> list[ReviewItem]:
     """Notifications kept for review, oldest first."""
     with read_session(ctx.engine) as session:
         rows = session.execute(
-            select(Notification, PaymentLink.reference, PaymentAttempt.id)
+            select(Notification, PaymentLink.reference, PaymentAttempt.id, PaymentLink.currency)
             .outerjoin(PaymentLink, PaymentLink.id == Notification.link_id)
             .outerjoin(PaymentAttempt, PaymentAttempt.notification_id == Notification.id)
             .where(Notification.status == NotificationStatus.REVIEW.value)
             .order_by(Notification.received_at, Notification.id)
         ).all()
     items = []
-    for n, link_ref, attempt_id in rows:
+    for n, link_ref, attempt_id, currency in rows:
         reason = n.review_reason
         label = REVIEW_REASON[ReviewReason(reason)] if reason else "Recibida, aún sin aplicar"
         items.append(ReviewItem(
@@ -52,6 +52,7 @@ def list_review(ctx: AppContext) -> list[ReviewItem]:
             response=n.response, amount=n.amount, authorization=n.authorization,
             taken_at=n.taken_at, reason=reason, reason_label=label,
             applied=attempt_id is not None, link_reference=link_ref, note=n.note,
+            currency=currency,
         ))
     return items
 

@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from paylink_tui.ui.widgets.footer import AppFooter
 
 # How keys are called on a Spanish keyboard.
 KEY_NAMES = {"escape": "Esc", "enter": "Enter", "f5": "F5", "home": "Inicio", "end": "Fin",
@@ -21,6 +23,8 @@ MOVING = (
     ("Inicio / Fin", "Primera / última página de la lista"),
     ("Enter", "En la tabla: liga de pago del recibo; en la búsqueda: ir al primer resultado"),
     ("Tab / Mayús+Tab", "Pasar al siguiente / anterior control"),
+    ("← →", "En un diálogo: pasar de un botón a otro"),
+    ("Esc", "Volver a la pantalla de la que vino (en una búsqueda: borrarla)"),
     ("ctrl+p", "Paleta de acciones"),
 )
 
@@ -59,7 +63,8 @@ def keys_table(app) -> Table:  # type: ignore[no-untyped-def]
                 KEY_NAMES.get(k.strip()) or binding.key_display or app.get_key_display(Binding(k.strip(), ""))
                 for k in binding.key.split(",")
             )
-            table.add_row(Text(keys), Text(binding.description))
+            # The footer's word is short; the help says it whole.
+            table.add_row(Text(keys), Text(binding.tooltip or binding.description))
         table.add_row("", "")
     table.add_row(Text("Moverse", style="bold"), "")
     for keys, text in MOVING:
@@ -75,7 +80,7 @@ class HelpScreen(ModalScreen):
         with VerticalScroll(id="help-box"):
             yield Static("Teclas", id="help-title")
             yield Static(keys_table(self.app), id="help-keys")
-        yield Footer()  # this dialog's keys, not those of the screen beneath
+        yield AppFooter()  # this dialog's keys, not those of the screen beneath
 
     def action_close(self) -> None:
         self.dismiss(None)

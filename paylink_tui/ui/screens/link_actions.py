@@ -9,27 +9,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.message import Message
 from textual.screen import Screen
 
-from paylink_tui.domain.dates import long_date
+from paylink_tui.domain.labels import LINK
 from paylink_tui.domain.status import LinkStatus
+from paylink_tui.ui import texts
 from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
 
-# The client already paid (MIT is being asked to confirm it): chasing them would be wrong.
-PAYMENT_ARRIVED = ("El cliente ya pagó esta liga; el pago se está confirmando con MIT. No la "
-                   "reenvíe ni la cancele.")
+
+def _word(link: Any) -> str:
+    return LINK[LinkStatus(link.status)].lower()
 
 
 class LinkActionDone(Message):
-    def __init__(self, text: str, *, error: bool = False, warning: bool = False) -> None:
+    def __init__(self, text: str, *, error: bool = False, warning: bool = False,
+                 quiet: bool = False) -> None:
         super().__init__()
         self.text = text
         self.error = error
         self.warning = warning
+        self.quiet = quiet  # nothing changed: no screen to refresh
 
 
 class LinkActionsMixin(Screen):
@@ -43,10 +45,16 @@ class LinkActionsMixin(Screen):
     def action_copy_link(self) -> None:
         link = self.selected_link()
         if link is None or not link.url:
-            self.app.notify("Esta liga no tiene URL todavía (MIT no la confirmó).", markup=False)
+            self.app.notify(texts.NO_URL_YET, markup=False)
             return
-        self.app.copy_to_clipboard(link.url)
-        self.app.notify(f"Liga {link.reference} copiada al portapapeles.", markup=False)
+        self.app.copy_to_clipboard(link.url)  # the terminal's way (OSC 52), unconfirmed
+        self._copy(link.reference, link.url)
+
+    @work(thread=True, group="link-copy", exit_on_error=False)
+    def _copy(self, reference: str, url: str) -> None:
+        from paylink_tui.ui.clipboard import copy_known
+
+        self.post_message(LinkActionDone(texts.copied_link(reference, copy_known(url)), quiet=True))
 
     # --- resend -----------------------------------------------------------------------------
 
@@ -55,14 +63,13 @@ class LinkActionsMixin(Screen):
         if link is None:
             return
         if link.status == LinkStatus.PAYMENT_CONFIRMING.value:
-            self.app.notify(PAYMENT_ARRIVED, severity="warning", markup=False)
+            self.app.notify(texts.PAYMENT_ARRIVED, severity="warning", markup=False)
             return
         if link.status not in (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value):
-            self.app.notify("Sólo se reenvían ligas vigentes.", severity="warning", markup=False)
+            self.app.notify(texts.not_live(link.reference, _word(link), "reenvían"),
+                            severity="warning", markup=False)
             return
-        message = Text.assemble(
-            "Se enviará la misma liga ", (link.reference, "bold"), ". Para corregir la dirección, "
-            "escriba la nueva: la liga la conservará para los siguientes envíos.")
+        message = texts.resend_prompt(link.reference)
 
         def chosen(address: str | None) -> None:
             if address:
@@ -80,12 +87,10 @@ class LinkActionsMixin(Screen):
             self.post_message(LinkActionDone(agent_message(exc, "reenviar el correo"), error=True))
             return
         if result.email_status == "sent":
-            self.post_message(LinkActionDone(f"Correo de la liga {reference} reenviado a {result.to}."))
+            self.post_message(LinkActionDone(texts.resent(reference, result.to)))
         else:
-            why = f" ({result.email_error})" if result.email_error else ""
-            self.post_message(LinkActionDone(
-                f"El correo a {result.to} no salió todavía{why}; queda en cola y se reintenta solo.",
-                warning=True))
+            self.post_message(LinkActionDone(texts.still_queued(result.to, result.email_error),
+                                             warning=True))
 
     # --- cancel -----------------------------------------------------------------------------
 
@@ -94,17 +99,13 @@ class LinkActionsMixin(Screen):
         if link is None:
             return
         if link.status == LinkStatus.PAYMENT_CONFIRMING.value:
-            self.app.notify(PAYMENT_ARRIVED, severity="warning", markup=False)
+            self.app.notify(texts.PAYMENT_ARRIVED, severity="warning", markup=False)
             return
         if link.status not in (LinkStatus.ACTIVE.value, LinkStatus.PENDING_CONFIRMATION.value):
-            self.app.notify("Sólo se cancelan ligas vigentes.", severity="warning", markup=False)
+            self.app.notify(texts.not_live(link.reference, _word(link), "cancelan"),
+                            severity="warning", markup=False)
             return
-        message = Text.assemble(
-            "¿Cancelar la liga ", (link.reference, "bold"), "?\n\n",
-            (f"MIT seguirá aceptando el pago hasta el {long_date(link.valid_through)}", "bold"),
-            ": MIT no permite cancelar ligas. Si el cliente paga, el pago se aplica y queda "
-            "marcado para revisión.\n\nLos recibos vuelven hoy a la lista de pendientes y la liga "
-            "ya no se reenvía.")
+        message = texts.cancel_prompt(link.reference, link.valid_through)
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -119,7 +120,7 @@ class LinkActionsMixin(Screen):
         except Exception as exc:
             self.post_message(LinkActionDone(agent_message(exc, "cancelar la liga"), error=True))
             return
-        self.post_message(LinkActionDone(f"Liga {reference} cancelada."))
+        self.post_message(LinkActionDone(texts.cancelled(reference)))
 
     # --- retry an unconfirmed link ------------------------------------------------------------
 
@@ -128,7 +129,8 @@ class LinkActionsMixin(Screen):
         if link is None:
             return
         if link.status != LinkStatus.PENDING_CONFIRMATION.value:
-            self.app.notify("Sólo se reintentan ligas sin confirmar.", severity="warning", markup=False)
+            self.app.notify(texts.retry_not_needed(link.reference, _word(link)),
+                            severity="warning", markup=False)
             return
         self._retry(link.reference)
 
@@ -139,13 +141,12 @@ class LinkActionsMixin(Screen):
         except Exception as exc:
             self.post_message(LinkActionDone(agent_message(exc, "reintentar la liga"), error=True))
             return
-        self.post_message(LinkActionDone(
-            f"Liga {result.reference} confirmada por MIT; "
-            f"vigente hasta el {long_date(result.valid_through)}."))
+        self.post_message(LinkActionDone(texts.confirmed(result.reference, result.valid_through)))
 
     @on(LinkActionDone)
     def _action_done(self, event: LinkActionDone) -> None:
         severity = "error" if event.error else "warning" if event.warning else "information"
         self.app.notify(event.text, severity=severity, timeout=8, markup=False)
-        self.app.refresh_screens()  # type: ignore[attr-defined]
+        if not event.quiet:
+            self.app.refresh_screens()  # type: ignore[attr-defined]
 

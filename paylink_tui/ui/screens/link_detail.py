@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from rich.console import Group
@@ -12,16 +13,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
-from paylink_tui.domain.dates import local_datetime_text, long_date, short_date
-from paylink_tui.domain.labels import ATTEMPT, LINK, NOTIFICATION, REVIEW_REASON
+from paylink_tui.domain.dates import local_date, local_datetime_text, long_date, short_date
+from paylink_tui.domain.labels import ATTEMPT, LINK, REVIEW_REASON, notification_label
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.promotions import months_text, payment_options, payment_text
-from paylink_tui.domain.status import AttemptResult, LinkStatus, NotificationStatus, ReviewReason
+from paylink_tui.domain.status import AttemptResult, LinkStatus, ReviewReason
+from paylink_tui.ui import texts
 from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.history import email_label
 from paylink_tui.ui.screens.link_actions import LinkActionsMixin
+from paylink_tui.ui.widgets.footer import AppFooter
 
 
 class LinkDetailScreen(LinkActionsMixin):
@@ -34,6 +37,10 @@ class LinkDetailScreen(LinkActionsMixin):
         Binding("x", "cancel_link", "Cancelar liga", id="detail.cancel"),
         Binding("t", "retry_link", "Reintentar con MIT", id="detail.retry"),
         Binding("c", "copy_link", "Copiar liga", id="detail.copy"),
+        # The same keys where they do not apply (hidden from the footer): they say why.
+        Binding("r", "resend_why", "Reenviar correo", show=False, id="detail.resend_why"),
+        Binding("x", "cancel_why", "Cancelar liga", show=False, id="detail.cancel_why"),
+        Binding("t", "retry_why", "Reintentar con MIT", show=False, id="detail.retry_why"),
     ]
 
     class _Loaded(Message):
@@ -52,7 +59,7 @@ class LinkDetailScreen(LinkActionsMixin):
         with VerticalScroll(id="ld-scroll"):
             yield Static(Text(f"Liga {self.reference}"), id="ld-title")
             yield Static(Text("Cargando…", style="italic"), id="ld-body")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.refresh_data()
@@ -76,10 +83,11 @@ class LinkDetailScreen(LinkActionsMixin):
             body.update(Text(event.error, style="bold"))
             return
         if event.detail is None:
-            body.update(Text(f"No se encontró la liga {self.reference}.", style="bold"))
+            body.update(Text(texts.link_not_found(self.reference), style="bold"))
             return
         self.detail = event.detail
-        body.update(render_link_detail(event.detail, self.app.timezone))  # type: ignore[attr-defined]
+        tz = self.app.timezone  # type: ignore[attr-defined]
+        body.update(render_link_detail(event.detail, tz, local_date(self.app.now(), tz)))  # type: ignore[attr-defined]
         self.refresh_bindings()
 
     def selected_link(self) -> Any | None:
@@ -92,44 +100,38 @@ class LinkDetailScreen(LinkActionsMixin):
             return link is not None and link.status in live
         if action == "retry_link":
             return link is not None and link.status == LinkStatus.PENDING_CONFIRMATION.value
+        if action in ("resend_why", "cancel_why", "retry_why"):
+            return link is not None
         return True
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    # Each explains why the action does not apply to this link (link_actions.py).
+    def action_resend_why(self) -> None:
+        self.action_resend()
+
+    def action_cancel_why(self) -> None:
+        self.action_cancel_link()
+
+    def action_retry_why(self) -> None:
+        self.action_retry_link()
 
 
 def _section(title: str) -> Text:
     return Text(f"\n{title}", style="bold")
 
 
-def flag_text(link: Any, flag: Any) -> str:
-    """Why the link is flagged for review, and what the client can still do with it."""
-    if flag.applied:
-        why = f"sus recibos se pagaron con la liga anterior {flag.older_reference}"
-    else:
-        why = (f"hay un pago por revisar de la liga anterior {flag.older_reference} "
-               "para los mismos recibos")
-    until = long_date(link.valid_through)
-    if link.status == LinkStatus.PAID.value:
-        risk = "esta liga también se pagó: posible doble cargo al cliente"
-    elif not link.open_at_mit:
-        risk = f"venció el {until}; MIT ya no la cobra"
-    elif link.status == LinkStatus.CANCELLED.value:
-        risk = f"está cancelada, pero el cliente aún puede pagarla en MIT hasta el {until}"
-    else:
-        risk = f"el cliente aún puede pagar esta liga en MIT hasta el {until} — cancélela"
-    return f"Marcada para revisión: {why}; {risk}. Resuélvalo en «Por revisar» (v)."
-
-
-def render_link_detail(d: Any, tz: str) -> Group:
+def render_link_detail(d: Any, tz: str, today: date | None = None) -> Group:
     link = d.link
+    today = today or date.min
     parts: list[Any] = []
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
     facts.add_column()
     facts.add_row("Estado", Text(LINK[LinkStatus(link.status)], style="bold"))
     for flag in link.flags:  # right under the status: the client may be charged twice
-        facts.add_row(Text("Revisión", style="bold red"), Text(flag_text(link, flag), style="bold"))
+        facts.add_row(Text("Revisión", style="bold red"), Text(texts.flag_text(link, flag), style="bold"))
     facts.add_row("Póliza", Text(link.policy))
     facts.add_row("Contratante", Text(link.holder))
     facts.add_row("Monto", Text(format_money(link.amount, link.currency), style="bold"))
@@ -155,8 +157,8 @@ def render_link_detail(d: Any, tz: str) -> Group:
             facts.add_row("Tarjeta", Text(" ".join(x for x in (link.card_type, link.card_mask) if x)))
     if link.cancelled_at:
         facts.add_row("Cancelada", Text(
-            f"{local_datetime_text(link.cancelled_at, tz)}; MIT aceptaba el pago hasta el "
-            f"{long_date(link.valid_through)}"))
+            f"{local_datetime_text(link.cancelled_at, tz)}; "
+            f"{texts.mit_accepts_until(link.valid_through, today)}."))
     parts.append(facts)
 
     parts.append(_section("Recibos"))
@@ -194,7 +196,7 @@ def render_link_detail(d: Any, tz: str) -> Group:
         parts.append(_section("Notificaciones de MIT"))
         for n in d.notifications:
             line = Text.assemble("  ", local_datetime_text(n.received_at, tz), "  ",
-                                 NOTIFICATION[NotificationStatus(n.status)])
+                                 notification_label(n.status, n.response))
             if n.review_reason:
                 line.append(f": {REVIEW_REASON[ReviewReason(n.review_reason)]}")
             if n.folio:

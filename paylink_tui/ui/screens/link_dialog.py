@@ -10,15 +10,18 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
+from textual.widgets import Button, Input, Label, LoadingIndicator, Static
 
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.results import PendingRow
+from paylink_tui.ui import texts
 from paylink_tui.ui.failures import agent_message
+from paylink_tui.ui.widgets.buttons import ButtonRow
+from paylink_tui.ui.widgets.footer import AppFooter
 from paylink_tui.ui.widgets.inputs import EmailInput
 from paylink_tui.ui.widgets.plans import PlanPicker, plan_picker
 
@@ -40,9 +43,11 @@ class LinkDialog(ModalScreen):
             self.result = result
             self.error = error
 
-    def __init__(self, rows: list[PendingRow], *, email: str = "", submit_at_once: bool = False) -> None:
+    def __init__(self, rows: list[PendingRow], *, email: str = "", submit_at_once: bool = False,
+                 note: str | None = None) -> None:
         super().__init__()
         self.rows = rows
+        self.note = note  # e.g. the receipts are the marked ones, not the cursor's
         self.email = email
         self.busy = False
         self.submit_at_once = submit_at_once  # Enter was typed before the dialog opened
@@ -55,10 +60,11 @@ class LinkDialog(ModalScreen):
             yield Static(Text.assemble(("Póliza ", "dim"), first.policy, ("   Contratante ", "dim"),
                                        first.holder), id="link-policy")
             numbers = ", ".join(r.receipt for r in self.rows)
-            noun = "Recibo" if len(self.rows) == 1 else "Recibos"
-            yield Static(Text.assemble((f"{noun} ", "dim"), numbers, ("   Vence ", "dim"),
-                                       short_date(min(r.due_date for r in self.rows))),
+            yield Static(Text.assemble((f"{texts.receipts_label(len(self.rows))} ", "dim"), numbers,
+                                       ("   Vence ", "dim"), short_date(min(r.due_date for r in self.rows))),
                          id="link-receipts")
+            if self.note:
+                yield Static(Text(self.note), id="link-note")
             yield Static(Text.assemble(("Monto ", "dim"), (format_money(total, first.currency), "bold")),
                          id="link-amount")
             yield Label("Correo electrónico del cliente", id="email-label")
@@ -67,10 +73,10 @@ class LinkDialog(ModalScreen):
             yield plan_picker(self.app.backend, total, first.currency, id="plans")  # type: ignore[attr-defined]
             yield Static("", id="link-error")
             yield LoadingIndicator(id="link-spinner")
-            with Horizontal(id="link-buttons"):
+            with ButtonRow(id="link-buttons"):
                 yield Button("Generar liga", id="generate", variant="primary")
                 yield Button("Cancelar", id="cancel")
-        yield Footer()  # this dialog's keys, not those of the screen beneath
+        yield AppFooter()  # this dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         email = self.query_one("#email", EmailInput)

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
-from paylink_tui.domain.dates import long_date
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.promotions import payment_options
+from paylink_tui.ui import texts
+from paylink_tui.ui.clipboard import copy_known
+from paylink_tui.ui.widgets.buttons import ButtonRow
+from paylink_tui.ui.widgets.footer import AppFooter
 from paylink_tui.ui.widgets.qr import qr_text
 
 
 def sent_headline(link) -> Text:  # type: ignore[no-untyped-def]
     if link.email_status == "sent":
-        return Text.assemble("Liga generada y enviada a ", (link.email, "bold"))
+        return Text.assemble("Liga generada y enviada a ", (link.email, "bold"), ".")
     return Text.assemble("Liga generada. El correo a ", (link.email, "bold"),
                          " no salió todavía: queda en cola y se reintenta solo.")
-
-
-COPIED = Text("Liga copiada al portapapeles (c para copiar de nuevo).", style="italic")
 
 
 class LinkSentScreen(ModalScreen):
@@ -34,12 +36,18 @@ class LinkSentScreen(ModalScreen):
         Binding("escape,enter", "close", "Cerrar", id="sent.close"),
     ]
 
+    class _Copied(Message):
+        def __init__(self, known: bool) -> None:
+            super().__init__()
+            self.known = known
+
     def __init__(self, link) -> None:  # type: ignore[no-untyped-def]
         super().__init__()
         self.link = link
 
     def compose(self) -> ComposeResult:
         link = self.link
+        count = len(link.receipt_numbers)
         with Horizontal(id="sent-box"):
             with Vertical(id="sent-text"):
                 yield Static("Liga de pago", id="sent-title")
@@ -50,31 +58,38 @@ class LinkSentScreen(ModalScreen):
                                                "copiarla y enviarla usted."), id="sent-email-error")
                 yield Static(Text(link.url, style="underline"), id="sent-url")
                 yield Static(Text.assemble(
-                    ("Póliza ", "dim"), link.policy_number, ("   Recibos ", "dim"),
+                    ("Póliza ", "dim"), link.policy_number, (f"   {texts.receipts_label(count)} ", "dim"),
                     ", ".join(link.receipt_numbers), "\n",
                     ("Monto ", "dim"), (format_money(link.amount, link.currency), "bold"),
                     ("   Referencia ", "dim"), link.reference), id="sent-facts")
-                yield Static(Text(f"Vigencia: hasta el {long_date(link.valid_through)}"), id="sent-valid")
+                yield Static(Text(texts.valid_through_line(link.valid_through)), id="sent-valid")
                 if link.installment_plans:
                     yield Static(Text(f"Forma de pago: {payment_options(link.installment_plans)}"),
                                  id="sent-plans")
-                yield Static(Text("Si no se paga, los recibos volverán a aparecer el "
-                                  f"{long_date(link.reappears_on)}"), id="sent-reappears")
-                # Copied on mount (below): the line is there from the start, so nothing has
-                # to be looked up while the screen may still be mounting (or torn down).
-                yield Static(COPIED, id="sent-copied")
-                with Horizontal(id="sent-buttons"):
+                yield Static(Text(texts.reappears_line(link.reappears_on, count)), id="sent-reappears")
+                # What became of the copy, once known (a clipboard program may take a moment).
+                yield Static("", id="sent-copied")
+                with ButtonRow(id="sent-buttons"):
                     yield Button("Copiar liga", id="copy")
                     yield Button("Cerrar", id="close", variant="primary")
             yield Static(qr_text(link.url), id="sent-qr")
-        yield Footer()  # this dialog's keys, not those of the screen beneath
+        yield AppFooter()  # this dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
-        self.app.copy_to_clipboard(self.link.url)
+        self.action_copy()
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.link.url)
-        self.query_one("#sent-copied", Static).update(COPIED)
+        self.app.copy_to_clipboard(self.link.url)  # the terminal's way (OSC 52), unconfirmed
+        self._copy(self.link.url)
+
+    @work(thread=True, exclusive=True, group="copy-link", exit_on_error=False)
+    def _copy(self, url: str) -> None:
+        self.post_message(self._Copied(copy_known(url)))
+
+    @on(_Copied)
+    def _copied(self, event: _Copied) -> None:
+        self.query_one("#sent-copied", Static).update(
+            Text(texts.COPIED if event.known else texts.COPY_UNKNOWN, style="italic"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "copy":

@@ -5,18 +5,20 @@ from __future__ import annotations
 from functools import partial
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from paylink_tui.domain.dates import local_date
 from paylink_tui.domain.money import format_money
-from paylink_tui.domain.results import PendingRow, PendingTotals
+from paylink_tui.domain.results import OffListReceipt, PendingRow, PendingTotals
+from paylink_tui.ui import layout, texts
 from paylink_tui.ui.widgets.detail_pane import DetailPane
+from paylink_tui.ui.widgets.footer import AppFooter
 from paylink_tui.ui.widgets.inputs import TextInput
 from paylink_tui.ui.widgets.pending_table import PendingTable
 
@@ -41,6 +43,12 @@ class PendingScreen(Screen):
         Binding("f5", "refresh", "Actualizar", show=False, id="pending.refresh"),
     ]
 
+    class _OffListLoaded(Message):
+        def __init__(self, search: str, found: list[OffListReceipt]) -> None:
+            super().__init__()
+            self.search = search
+            self.found = found
+
     class _TotalsLoaded(Message):
         def __init__(self, search: str, totals: PendingTotals | None) -> None:
             super().__init__()
@@ -59,6 +67,8 @@ class PendingScreen(Screen):
         self._totals_after_rows = False
         self._footer_link: bool | None = None  # "Liga de pago" as the footer shows it
         self._totals_pending = True  # the totals line says "Calculando…"
+        self._totals: tuple[PendingTotals | None, str] | None = None
+        self.off_list: list[OffListReceipt] = []  # what an empty search found elsewhere
 
     def compose(self) -> ComposeResult:
         backend = self.app.backend  # type: ignore[attr-defined]
@@ -67,20 +77,34 @@ class PendingScreen(Screen):
         if banner is not None:
             yield Static(banner, id="demo-banner")
         with Horizontal(id="search-row"):
-            yield TextInput(placeholder="Buscar póliza, recibo o contratante…", id="search")
-            yield Static(Text("Calculando…", style="italic"), id="totals")
+            yield TextInput(placeholder=texts.SEARCH_PLACEHOLDER, id="search")
+            yield Static(Text(texts.CALCULATING, style="italic"), id="totals")
         with Vertical(id="pending-body"):
             yield PendingTable(backend.pending_page,
                                today=local_date(self.app.now(), self.app.timezone),  # type: ignore[attr-defined]
                                id="pending-table")
+            yield Static("", id="marks")
             yield DetailPane(backend.receipt_detail, id="detail")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(PendingTable)
         table.focus()
         table.load("")
         self._totals_after_rows = True  # the first rows first: totals would compete with them
+        self.query_one("#marks").display = False
+        self._fit(self.app.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.height)
+        if self._totals is not None:
+            self._show_totals(*self._totals)
+
+    def _fit(self, height: int) -> None:
+        # The detail pane gives up lines before the table does (ui/layout.py); with no rows
+        # it takes the room, to say why and what to do.
+        pane = self.query_one(DetailPane)
+        pane.styles.height = "1fr" if self.has_class("-empty") else layout.detail_height(height)
 
     @property
     def table(self) -> PendingTable:
@@ -109,17 +133,63 @@ class PendingScreen(Screen):
         totals = self.query_one("#totals", Static)
         if not self._totals_pending:  # an update lays the row out again: once per burst
             self._totals_pending = True
-            totals.update(Text("Calculando…", style="italic"))
+            self._totals = None
+            totals.update(Text(texts.CALCULATING, style="italic"))
         self._totals_timer = self.set_timer(TOTALS_DELAY, partial(self._want_totals, value))
 
     def action_submit_search(self) -> None:
         search = self.query_one("#search", Input)
         table = self.table
+        if self._linked_off_list() is not None and not table.row_count and not table.loading_page:
+            self.action_open_off_list()
+            return
         if table.search != search.value:
             table.load(search.value)
         self.set_focus(table)
         if table.row_count:
             table.move_cursor(row=0)
+
+    # --- a search that finds no pending receipt ---------------------------------------------
+
+    @work(thread=True, exclusive=True, group="pending-off-list", exit_on_error=False)
+    def _load_off_list(self, search: str) -> None:
+        try:
+            found = self.app.backend.off_list(search=search)  # type: ignore[attr-defined]
+        except Exception:  # only a hint: the empty list says enough without it
+            found = []
+        self.post_message(self._OffListLoaded(search, found))
+
+    @on(_OffListLoaded)
+    def _off_list_loaded(self, event: _OffListLoaded) -> None:
+        if event.search != self.table.search or self.table.rows_window:
+            return
+        self.off_list = event.found
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        search = self.table.search
+        if not search.strip():
+            self.query_one(DetailPane).show_message(Text(texts.NOTHING_PENDING, style="italic"))
+            return
+        today = local_date(self.app.now(), self.app.timezone)  # type: ignore[attr-defined]
+        lines = [Text(texts.no_match(search), style="bold")]
+        lines += [Text(texts.off_list_line(item, today)) for item in self.off_list]
+        linked = self._linked_off_list()
+        if linked is not None:
+            several = sum(1 for i in self.off_list if i.link_reference) > 1
+            lines.append(Text(texts.open_link_hint(linked.receipt, several), style="bold"))
+        self.query_one(DetailPane).show_message(Text("\n").join(lines))
+        self.refresh_bindings()
+
+    def _linked_off_list(self) -> OffListReceipt | None:
+        return next((i for i in self.off_list if i.link_reference), None)
+
+    def action_open_off_list(self) -> None:
+        from paylink_tui.ui.screens.link_detail import LinkDetailScreen
+
+        item = self._linked_off_list()
+        if item is not None and item.link_reference:
+            self.app.push_screen(LinkDetailScreen(item.link_reference))
 
     # --- totals -------------------------------------------------------------------------
 
@@ -148,7 +218,13 @@ class PendingScreen(Screen):
         if event.search != self.query_one("#search", Input).value:
             return
         self._totals_pending = False
-        self.query_one("#totals", Static).update(totals_text(event.totals, event.search))
+        self._show_totals(event.totals, event.search)
+
+    def _show_totals(self, totals: PendingTotals | None, search: str) -> None:
+        self._totals = (totals, search)
+        widget = self.query_one("#totals", Static)
+        width = widget.content_size.width or max(1, self.app.size.width - 50)
+        widget.update(totals_text(totals, search, width))
 
     # --- rows and detail ----------------------------------------------------------------
 
@@ -165,12 +241,29 @@ class PendingScreen(Screen):
     @on(PendingTable.MarksChanged)
     def _marks_changed(self, event: PendingTable.MarksChanged) -> None:
         self.query_one(DetailPane).set_marked(event.marked)
+        line = self.query_one("#marks", Static)
+        line.display = bool(event.marked)
+        if event.marked:
+            first = event.marked[0]
+            total = sum((m.amount for m in event.marked), start=first.amount * 0)
+            line.update(Text(texts.marks_line(len(event.marked), first.policy, first.holder,
+                                              format_money(total, first.currency))))
 
     @on(PendingTable.WindowChanged)
     def _window_changed(self, event: PendingTable.WindowChanged) -> None:
         table = event.table
+        if self.has_class("-empty") != (not table.rows_window):
+            self.set_class(not table.rows_window, "-empty")
+            self._fit(self.app.size.height)
         if not table.rows_window:
             self.query_one(DetailPane).show_receipt(None)
+            self.off_list = []
+            self._show_empty()
+            if table.search.strip():
+                self._load_off_list(table.search)
+        elif self.off_list:
+            self.off_list = []
+            self.refresh_bindings()
         if self._totals_after_rows:
             self._totals_after_rows = False
             self._want_totals(table.search)
@@ -190,7 +283,10 @@ class PendingScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "submit_search":  # otherwise Enter is the table's (open the link dialog)
-            return self.is_mounted and self.focused is self.query_one("#search", Input)
+            if not self.is_mounted:
+                return False
+            return (self.focused is self.query_one("#search", Input)
+                    or (not self.table.row_count and self._linked_off_list() is not None))
         if action == "link":
             return self.is_mounted and self._link_available()
         return True
@@ -201,11 +297,12 @@ class PendingScreen(Screen):
     # --- actions ------------------------------------------------------------------------
 
     def selected_receipts(self) -> list[PendingRow]:
+        """The marked receipts when there are (wherever the cursor is: the dialog says so),
+        else the one under the cursor."""
         table = self.table
-        marked = table.marked
+        if table.marked:
+            return table.marked
         current = table.current_row
-        if marked and (current is None or current.policy == marked[0].policy):
-            return marked
         return [current] if current is not None else []
 
     def action_link(self) -> None:
@@ -225,8 +322,12 @@ class PendingScreen(Screen):
         email = rows[0].email or ""
         if not email and detail is not None and detail.receipt.policy == rows[0].policy and detail.emails:
             email = detail.emails[0]
-        self.app.push_screen(LinkDialog(rows, email=email, submit_at_once=submit_at_once),
-                             self._link_done)
+        current = self.table.current_row
+        note = None
+        if self.table.marked and (current is None or current.policy != rows[0].policy):
+            note = texts.marked_elsewhere(len(rows), rows[0].policy)
+        self.app.push_screen(LinkDialog(rows, email=email, submit_at_once=submit_at_once,
+                                        note=note), self._link_done)
 
     def _link_done(self, result: object) -> None:
         if result is None:
@@ -259,11 +360,14 @@ def lower_thread_priority() -> None:
         pass
 
 
-def totals_text(totals: PendingTotals | None, search: str) -> Text:
+def totals_text(totals: PendingTotals | None, search: str, width: int = 200) -> Text:
+    """One line when it fits in `width`, else the count over the amounts: never an amount cut."""
     if totals is None:
-        return Text("No se pudieron calcular los totales.", style="italic")
-    noun = "recibo" if totals.count == 1 else "recibos"
-    verb = "coincide" if totals.count == 1 else "coinciden"
-    head = f"{totals.count:,} {noun} {verb}" if search.strip() else f"{totals.count:,} {noun} pendientes"
-    pieces = [head, *[format_money(v, c) for c, v in sorted(totals.amounts.items())]]
-    return Text(" · ".join(pieces))
+        return Text(texts.TOTALS_FAILED, style="italic")
+    head = texts.totals_head(totals.count, bool(search.strip()))
+    amounts = [format_money(v, c) for c, v in sorted(totals.amounts.items())]
+    for lines in ([head, *amounts],), ([head], amounts), ([head], *[[a] for a in amounts]):
+        text = "\n".join(" · ".join(line) for line in lines)
+        if max(len(line) for line in text.split("\n")) <= width:
+            return Text(text)
+    return Text(text)

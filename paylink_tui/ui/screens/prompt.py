@@ -6,11 +6,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.validation import Validator
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
+from paylink_tui.ui.widgets.buttons import ButtonRow
+from paylink_tui.ui.widgets.footer import AppFooter
 from paylink_tui.ui.widgets.inputs import EmailInput, TextInput
 
 
@@ -30,10 +32,10 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical(id="prompt-box"):
             yield Static(self.title_text, id="prompt-title")
             yield Static(self.message, id="prompt-message")
-            with Horizontal(id="prompt-buttons"):
+            with ButtonRow(id="prompt-buttons"):
                 yield Button(self.confirm_label, id="confirm", variant="error")
                 yield Button("Volver", id="back")
-        yield Footer()  # this dialog's keys, not those of the screen beneath
+        yield AppFooter()  # this dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         self.query_one("#back", Button).focus()
@@ -76,10 +78,10 @@ class PromptDialog(ModalScreen[str | None]):
             else:
                 yield TextInput(value=self.value, id="prompt-input", validators=self.validators)
             yield Static("", id="prompt-error")
-            with Horizontal(id="prompt-buttons"):
+            with ButtonRow(id="prompt-buttons"):
                 yield Button(self.submit_label, id="submit", variant="primary")
                 yield Button("Volver", id="back")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         field = self.query_one("#prompt-input", Input)

@@ -13,23 +13,43 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from paylink_tui.domain.dates import local_datetime_text
 from paylink_tui.domain.money import format_amount
+from paylink_tui.ui import layout, texts
 from paylink_tui.ui.failures import agent_message
+from paylink_tui.ui.layout import Column
 from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
+from paylink_tui.ui.widgets.columns import apply as apply_columns
+from paylink_tui.ui.widgets.footer import AppFooter
 
 RESPONSES = {"approved": "Aprobado", "denied": "Rechazado", "error": "Error"}
 
+# The reference and the amount (with its currency) as wide as their longest; the reason
+# takes what is left (ui/layout.py).
 COLUMNS = (
-    ("received", "Recibida", 16),
-    ("reference", "Referencia", 16),
-    ("amount", "Monto", 11),
-    ("response", "Respuesta", 9),
-    ("auth", "Autorización", 12),
-    ("reason", "Motivo", 40),
+    Column("received", "Recibida", 16, drop=2),
+    Column("reference", "Referencia", 10),
+    Column("amount", "Monto", 5),
+    Column("response", "Respuesta", 9),
+    Column("auth", "Autorización", 12, drop=1),
+    Column("reason", "Motivo", 20, flex=True, most=70),
 )
+
+
+def review_cells(item: Any, tz: str) -> dict[str, Text]:
+    amount = "—"
+    if item.amount is not None:
+        amount = format_amount(item.amount) + (f" {item.currency}" if item.currency else "")
+    return {
+        "received": Text(local_datetime_text(item.received_at, tz)),
+        "reference": Text(item.reference or "—"),
+        "amount": Text(amount, justify="right"),
+        "response": Text(RESPONSES.get(item.response or "", item.response or "—")),
+        "auth": Text(item.authorization or "—"),
+        "reason": Text(item.reason_label, overflow="ellipsis", no_wrap=True),
+    }
 
 
 class ReviewScreen(Screen):
@@ -37,9 +57,11 @@ class ReviewScreen(Screen):
     TITLE = "Por revisar"
 
     BINDINGS = [
-        Binding("escape", "app.history", "Historial", id="review.back"),
-        Binding("a", "apply", "Aplicar a una liga", id="review.apply"),
-        Binding("d", "dismiss_item", "Resolver con nota", id="review.dismiss"),
+        Binding("escape", "app.back", "Volver", id="review.back"),
+        Binding("a", "apply", "Aplicar", id="review.apply",
+                tooltip="Aplicar a una liga el pago seleccionado"),
+        Binding("d", "dismiss_item", "Resolver", id="review.dismiss",
+                tooltip="Resolver con nota, sin aplicarlo"),
         Binding("f5", "refresh", "Actualizar", id="review.refresh", show=False),
     ]
 
@@ -71,19 +93,33 @@ class ReviewScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(Text(
-            "Pagos que MIT notificó y que no se aplicaron solos. Revise cada uno: aplíquelo a "
-            "la liga correcta (a) o resuélvalo con una nota (d)."), id="review-intro")
+        yield Static(Text(texts.REVIEW_INTRO), id="review-intro")
         yield DataTable(cursor_type="row", zebra_stripes=True, id="review-table")
         yield Static("", id="review-detail")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        table.focus()
+        self.query_one(DataTable).focus()
         self.refresh_data()
+
+    def on_resize(self) -> None:
+        self._draw_rows()
+
+    def _draw_rows(self, *, force: bool = False) -> None:
+        table = self.query_one(DataTable)
+        tz = self.app.timezone  # type: ignore[attr-defined]
+        cells = [review_cells(item, tz) for item in self.items]
+        columns = [c if c.flex else c.at_least(*(cell[c.key].plain for cell in cells)) for c in COLUMNS]
+        width = table.size.width or self.app.size.width
+        if not apply_columns(table, layout.fit(columns, width - layout.TABLE_SCROLLBAR)) and not force:
+            return
+        shown = [str(key.value) for key in table.columns]
+        keep = table.cursor_row
+        table.clear()
+        for item, cell in zip(self.items, cells, strict=True):
+            table.add_row(*(cell[key] for key in shown), key=str(item.id))
+        if 0 <= keep < len(self.items):
+            table.move_cursor(row=keep)
 
     def refresh_data(self) -> None:
         self._load()
@@ -103,24 +139,11 @@ class ReviewScreen(Screen):
     @on(_Loaded)
     def _loaded(self, event: _Loaded) -> None:
         if event.items is None:
-            self.app.notify("No se pudo leer la lista por revisar. Pulse F5 para reintentar.",
+            self.app.notify(texts.REVIEW_LOAD_FAILED,
                             severity="error", markup=False)
             return
-        tz = self.app.timezone  # type: ignore[attr-defined]
         self.items = event.items
-        table = self.query_one(DataTable)
-        table.clear()
-        for item in self.items:
-            amount = format_amount(item.amount) if item.amount is not None else "—"
-            table.add_row(
-                Text(local_datetime_text(item.received_at, tz)),
-                Text(item.reference or "—"),
-                Text(amount, justify="right"),
-                Text(RESPONSES.get(item.response or "", item.response or "—")),
-                Text(item.authorization or "—"),
-                Text(item.reason_label, overflow="ellipsis", no_wrap=True),
-                key=str(item.id),
-            )
+        self._draw_rows(force=True)
         self._show_detail()
 
     def selected(self) -> Any | None:
@@ -137,7 +160,7 @@ class ReviewScreen(Screen):
         item = self.selected()
         panel = self.query_one("#review-detail", Static)
         if item is None:
-            panel.update(Text("No hay notificaciones por revisar.", style="italic"))
+            panel.update(Text(texts.REVIEW_EMPTY, style="italic"))
             return
         tz = self.app.timezone  # type: ignore[attr-defined]
         text = Text.assemble(("Motivo: ", "bold"), item.reason_label)
@@ -146,7 +169,9 @@ class ReviewScreen(Screen):
         if item.folio:
             text.append(f"\nFolio MIT: {item.folio}")
         if item.taken_at:
-            text.append(f"\nTomado por MIT: {local_datetime_text(item.taken_at, tz)}")
+            when = local_datetime_text(item.taken_at, tz)
+            text.append(f"\nCobrado por MIT: {when}" if item.response == "approved"
+                        else f"\nIntento de pago en MIT: {when}")
         if item.applied:
             text.append("\nEl pago ya se aplicó; revíselo y resuélvalo con una nota.")
         if item.note:
@@ -159,10 +184,7 @@ class ReviewScreen(Screen):
         item = self.selected()
         if item is None:
             return
-        message = Text.assemble(
-            "Aplicar la notificación ", (str(item.id), "bold"), " (referencia ",
-            item.reference or "—", ") a la liga cuya referencia escriba. Queda registrado quién "
-            "lo hizo.")
+        message = Text(texts.apply_prompt(item))
 
         def chosen(reference: str | None) -> None:
             if reference:
@@ -177,8 +199,7 @@ class ReviewScreen(Screen):
         item = self.selected()
         if item is None:
             return
-        message = Text.assemble("Resolver la notificación ", (str(item.id), "bold"),
-                                " sin aplicarla. Explique por qué en la nota.")
+        message = Text(texts.dismiss_prompt(item))
 
         def chosen(note: str | None) -> None:
             if note:
@@ -192,6 +213,7 @@ class ReviewScreen(Screen):
     def _apply(self, notification_id: int, reference: str, accept: bool = False) -> None:
         from paylink_tui.domain.errors import NeedsConfirmation
 
+        item = next((i for i in self.items if i.id == notification_id), None)
         try:
             got = self.app.backend.apply_review(  # type: ignore[attr-defined]
                 notification_id, reference=reference, accept_differences=accept)
@@ -199,33 +221,30 @@ class ReviewScreen(Screen):
             self.post_message(self._Differs(notification_id, exc.reference, exc.differences))
             return
         except Exception as exc:
-            self.post_message(self._Done(agent_message(exc, "aplicar la notificación"), True))
+            self.post_message(self._Done(agent_message(exc, "aplicar el pago"), True))
             return
-        self.post_message(self._Done(got.message, False, warning=got.email_problem is not None))
+        self.post_message(self._Done(texts.applied(item, reference, got.status, got.email_problem),
+                                     False, warning=got.email_problem is not None))
 
     @on(_Differs)
     def _differs(self, event: _Differs) -> None:
-        message = Text.assemble(
-            "El pago no coincide con la liga ", (event.reference, "bold"), ":\n")
-        for line in event.differences:
-            message.append(f"\n• {line}")
-        message.append("\n\n¿Aplicarlo de todos modos? Quedará registrado que usted lo aceptó.")
-
         def chosen(yes: bool | None) -> None:
             if yes:
                 self._apply(event.notification_id, event.reference, True)
 
-        self.app.push_screen(ConfirmDialog("Confirmar la diferencia", message,
-                                           "Aplicar de todos modos"), chosen)
+        self.app.push_screen(ConfirmDialog(texts.DIFFERS_TITLE,
+                                           texts.differs(event.reference, event.differences),
+                                           texts.DIFFERS_CONFIRM), chosen)
 
     @work(thread=True, group="review-action", exit_on_error=False)
     def _dismiss_item(self, notification_id: int, note: str) -> None:
+        item = next((i for i in self.items if i.id == notification_id), None)
         try:
             self.app.backend.dismiss_review(notification_id, note=note)  # type: ignore[attr-defined]
         except Exception as exc:
-            self.post_message(self._Done(agent_message(exc, "resolver la notificación"), True))
+            self.post_message(self._Done(agent_message(exc, "resolver el pago"), True))
             return
-        self.post_message(self._Done(f"Notificación {notification_id} resuelta.", False))
+        self.post_message(self._Done(texts.dismissed(item), False))
 
     @on(_Done)
     def _done(self, event: _Done) -> None:

@@ -22,6 +22,9 @@ from paylink_tui.domain.labels import LINK
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.results import PendingRow, ReceiptDetail
 from paylink_tui.domain.status import LinkStatus, ReceiptStatus
+from paylink_tui.ui import texts
+
+NARROW = 110  # below this many columns the pane folds into two columns
 
 FetchDetail = Callable[[int], ReceiptDetail | None]
 DETAIL_DELAY = 0.08  # seconds the cursor must rest before the detail is read
@@ -45,13 +48,12 @@ class DetailPane(VerticalScroll, can_focus=False):
         self.marked: list[PendingRow] = []
 
     def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(Text("Sin recibos que mostrar.", style="italic"), id="detail-body")
+        yield Static(Text(""), id="detail-body")
 
     def show_receipt(self, row: PendingRow | None) -> None:
         if row is None:
             self._wanted = None
             self.detail = None
-            self.query_one("#detail-body", Static).update(Text("Sin recibos que mostrar.", style="italic"))
             return
         if row.receipt_id == self._wanted:
             return
@@ -59,6 +61,16 @@ class DetailPane(VerticalScroll, can_focus=False):
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(DETAIL_DELAY, lambda: self._load(row.receipt_id))
+
+    def show_message(self, text: Text) -> None:
+        """Instead of a receipt: what the empty list means (the screen says it)."""
+        self._wanted = None
+        self.detail = None
+        self.query_one("#detail-body", Static).update(text)
+
+    def on_resize(self) -> None:
+        if self.detail is not None:
+            self._render_detail()
 
     def refresh_detail(self) -> None:
         if self._wanted is not None:
@@ -88,29 +100,44 @@ class DetailPane(VerticalScroll, can_focus=False):
         if self.detail is None:
             body.update(Text(""))
             return
-        body.update(render_detail(self.detail, self.marked))
+        width = self.content_size.width or self.app.size.width - 2
+        body.update(render_detail(self.detail, self.marked, width))
 
 
-def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
-    """Three columns: policy and holder | the policy's pending receipts | earlier links.
-    Nothing is cut short: a long name or address wraps, and the pane scrolls."""
+def _address(label: str, address: str, width: int) -> Text:
+    """`label address`, folded before the "@" when the column is too narrow (never
+    mid-word, so the address still reads as one)."""
+    line = Text.assemble((label, "dim"), address)
+    if line.cell_len <= width or "@" not in address:
+        return line
+    local, _, domain = address.partition("@")
+    return Text.assemble((label, "dim"), local, "\n", "@" + domain)
+
+
+def render_detail(detail: ReceiptDetail, marked: list[PendingRow], width: int = 200) -> Table:
+    """Policy and holder | the policy's pending receipts | earlier links, in three columns,
+    or two below NARROW columns (the links under the holder). Nothing is cut short: a long
+    name wraps, an address folds before its "@", and the pane scrolls."""
     r = detail.receipt
     marked_ids = {m.receipt_id for m in marked}
+    narrow = width < NARROW
+    # The receipts column is as wide as its lines; the others share the rest.
+    side = max(20, (width - 46) if narrow else (width - 46) // 2)
 
     who: list[Text] = [
         Text.assemble(("Póliza ", "bold"), (r.policy, "bold"), "  ", (r.ramo, "dim")),
         Text.assemble(("Contratante: ", "dim"), r.holder),
     ]
     if detail.emails:
-        who.append(Text.assemble(("Correo: ", "dim"), detail.emails[0]))
+        who.append(_address("Correo: ", detail.emails[0], side))
         for other in detail.emails[1:3]:
-            who.append(Text.assemble(("Usado antes: ", "dim"), other))
+            who.append(_address("Usado antes: ", other, side))
     else:
-        who.append(Text("Sin correo registrado: escríbalo al generar la liga.", style="italic"))
+        who.append(Text(texts.NO_EMAIL_ON_FILE, style="italic"))
     if r.phone:
         who.append(Text.assemble(("Teléfono: ", "dim"), r.phone))
     if detail.status == ReceiptStatus.WITH_LINK.value:
-        who.append(Text("Este recibo ya tiene una liga vigente.", style="bold"))
+        who.append(Text(texts.HAS_LIVE_LINK, style="bold"))
 
     recs: list[Text] = [Text("Recibos pendientes de la póliza", style="bold")]
     for rec in sorted([r, *detail.policy_receipts], key=lambda x: (x.due_date, x.receipt)):
@@ -118,12 +145,8 @@ def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
         here = "›" if rec.receipt_id == r.receipt_id else " "
         recs.append(Text.assemble(here, mark, " ", rec.receipt, "  ", short_date(rec.due_date), "  ",
                                   format_money(rec.amount, rec.currency)))
-    if marked:
-        total = sum((m.amount for m in marked), start=marked[0].amount * 0)
-        recs.append(Text(f"Marcados: {len(marked)} · {format_money(total, marked[0].currency)}",
-                         style="bold"))
-    else:
-        recs.append(Text("espacio marca varios para una liga", style="dim"))
+    if not marked:  # the marks have a line of their own above the pane (pending screen)
+        recs.append(Text(texts.MARK_HINT, style="dim"))
 
     links: list[Text] = [Text("Ligas anteriores", style="bold")]
     if not detail.links:
@@ -133,13 +156,14 @@ def render_detail(detail: ReceiptDetail, marked: list[PendingRow]) -> Table:
         links.append(Text.assemble((LINK[LinkStatus(link.status)], "bold"), " ", link.reference))
         links.append(Text.assemble("  ", format_money(link.amount, link.currency),
                                    (" · hasta ", "dim"), short_date(link.last_valid_day)))
-        links.append(Text.assemble(("  a ", "dim"), link.email))
+        links.append(_address("  a ", link.email, side))
 
-    # The receipts column takes the width its lines need; the holder and the links share
-    # the rest and wrap (an address folds) rather than hide the end of an email address.
     grid = Table.grid(padding=(0, 2), expand=True)
     grid.add_column(ratio=1, overflow="fold")
     grid.add_column(no_wrap=True)
+    if narrow:
+        grid.add_row(Group(*who, Text(""), *links), Group(*recs))
+        return grid
     grid.add_column(ratio=1, overflow="fold")
     grid.add_row(Group(*who), Group(*recs), Group(*links))
     return grid

@@ -6,6 +6,8 @@ from __future__ import annotations
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input
 
+from paylink_tui.ui.texts import EMAIL_PLACEHOLDER
+
 
 class TextInput(Input):
     def on_mount(self) -> None:
@@ -30,7 +32,7 @@ class EmailInput(TextInput):
     def __init__(self, value: str = "", **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(
             value=value,
-            placeholder="correo@dominio.com",
+            placeholder=EMAIL_PLACEHOLDER,
             validators=[EmailValidator()],
             validate_on=["changed", "submitted"],
             **kwargs,

@@ -40,6 +40,8 @@ from textual.widgets import DataTable
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.money import format_amount
 from paylink_tui.domain.results import PendingPage, PendingRow, SortKey
+from paylink_tui.ui import layout, texts
+from paylink_tui.ui.widgets.columns import apply as apply_columns
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +52,6 @@ PREFETCH_MARGIN = 25  # rows from the window's edge at which the next page is fe
 Fetch = Callable[..., PendingPage]
 Direction = Literal["first", "last", "next", "prev", "refresh"]
 
-COLUMNS = (
-    ("mark", " ", 1),
-    ("policy", "Póliza", 12),
-    ("receipt", "Recibo", 11),
-    ("ramo", "Ramo", 6),
-    ("holder", "Contratante", 38),
-    ("amount", "Monto", 14),
-    ("currency", "Moneda", 6),
-    ("due", "Vencimiento", 11),
-)
 MARK = "●"
 FAST_CELL_CHECKS = 32  # cells laid out both ways, ours and DataTable's, before ours is trusted
 
@@ -81,6 +73,8 @@ class PendingTable(DataTable):
                 id="pending.first"),
         Binding("end", "last_page", "Última página", key_display="Fin", show=False, id="pending.last"),
         Binding("space", "toggle_mark", "Marcar", key_display="espacio", id="pending.mark"),
+        # Not in the footer: the marks line above the detail pane says it, where the eye is.
+        Binding("u", "clear_marks", "Quitar marcas", id="pending.unmark", show=False),
     ]
 
     loading_page: reactive[bool] = reactive(False)
@@ -129,10 +123,19 @@ class PendingTable(DataTable):
         self._marked: dict[int, PendingRow] = {}
         self._fast_cells = True  # see _render_cell
         self._cell_checks_left = FAST_CELL_CHECKS
+        self._shown: list[str] = []
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._fit_columns(self.app.size.width)
+
+    def on_resize(self) -> None:
+        if self._fit_columns(self.size.width):
+            self._redraw(keep=self.current_row, direction="refresh")
+
+    def _fit_columns(self, width: int) -> bool:
+        """Columns for the width there is (ui/layout.py); True when they changed."""
+        self._shown = [f.key for f in layout.pending_columns(width)]
+        return apply_columns(self, layout.pending_columns(width))
 
     # --- loading ------------------------------------------------------------------------
 
@@ -190,11 +193,7 @@ class PendingTable(DataTable):
         if event.request.generation != self._generation:
             return
         self.loading_page = False
-        self.app.notify(
-            "No se pudo leer la lista de pendientes. Revise la conexión con la base de datos "
-            "y pulse F5 para reintentar.",
-            severity="error", markup=False,
-        )
+        self.app.notify(texts.PAGE_FAILED, severity="error", markup=False)
 
     @on(_PageLoaded)
     def _page_loaded(self, event: _PageLoaded) -> None:
@@ -236,19 +235,22 @@ class PendingTable(DataTable):
         style = ""
         if row.is_overdue(self.today):
             style = self.get_component_rich_style("pending-table--overdue", partial=True)
-        mark = Text(MARK if row.receipt_id in self._marked else " ",
-                    style=self.get_component_rich_style("pending-table--marked", partial=True))
+        marked = row.receipt_id in self._marked
+        if marked:  # the whole row stands out, wherever the cursor is
+            style = self.get_component_rich_style("pending-table--marked", partial=True)
         # Text objects: names such as "[bold]Rosa[/bold]" show literally, never as markup.
-        return [
-            mark,
-            Text(row.policy, style=style),
-            Text(row.receipt, style=style),
-            Text(row.ramo, style=style),
-            Text(row.holder, style=style, overflow="ellipsis", no_wrap=True),
-            Text(format_amount(row.amount), style=style, justify="right"),
-            Text(row.currency, style=style),
-            Text(short_date(row.due_date), style=style),
-        ]
+        cells = {
+            "mark": lambda: Text(MARK if marked else " ", style=style),
+            "policy": lambda: Text(row.policy, style=style, overflow="ellipsis", no_wrap=True),
+            "receipt": lambda: Text(row.receipt, style=style),
+            "ramo": lambda: Text(row.ramo, style=style, overflow="ellipsis", no_wrap=True),
+            "holder": lambda: Text(row.holder, style=style, overflow="ellipsis", no_wrap=True),
+            "email": lambda: Text(row.email or "—", style=style, overflow="ellipsis", no_wrap=True),
+            "amount": lambda: Text(f"{format_amount(row.amount)} {row.currency}", style=style,
+                                   justify="right"),
+            "due": lambda: Text(short_date(row.due_date), style=style),
+        }
+        return [cells[key]() for key in self._shown]
 
     def _redraw(self, *, keep: PendingRow | None, direction: Direction) -> None:
         old_index = self.cursor_row
@@ -384,10 +386,10 @@ class PendingTable(DataTable):
             # One link covers one policy: marking another policy starts over.
             for old in list(self._marked.values()):
                 self._set_mark(old, False)
-            self.app.notify("Una liga cubre recibos de una sola póliza: se quitaron las marcas "
-                            "de la póliza anterior.", markup=False)
+            self.app.notify(texts.OTHER_POLICY_STARTS_OVER, markup=False)
         self._set_mark(row, row.receipt_id not in self._marked)
         self.post_message(self.MarksChanged(self.marked))
+        self.refresh_bindings()
         if self.cursor_row < self.row_count - 1:
             self.move_cursor(row=self.cursor_row + 1)
 
@@ -398,13 +400,23 @@ class PendingTable(DataTable):
             self._marked.pop(row.receipt_id, None)
         key = str(row.receipt_id)
         if key in self.rows:
-            style = self.get_component_rich_style("pending-table--marked", partial=True)
-            self.update_cell(key, "mark", Text(MARK if on_ else " ", style=style))
+            for column, cell in zip(self._shown, self._cells(row), strict=True):
+                self.update_cell(key, column, cell)
 
     def clear_marks(self) -> None:
         for row in list(self._marked.values()):
             self._set_mark(row, False)
         self.post_message(self.MarksChanged([]))
+        self.refresh_bindings()
+
+    def action_clear_marks(self) -> None:
+        self.clear_marks()
+        self.app.notify(texts.MARKS_CLEARED, markup=False, timeout=3)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_marks":  # in the footer only while there are marks
+            return bool(self._marked)
+        return True
 
     def find_index(self, receipt_id: int) -> int | None:
         for i, row in enumerate(self.rows_window):

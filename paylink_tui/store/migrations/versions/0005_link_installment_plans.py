@@ -1,6 +1,6 @@
 """payment_link: the meses-sin-intereses plans it offers, and the one its payment used
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0006'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

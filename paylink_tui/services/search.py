@@ -1,0 +1,164 @@
+"""The one search rule of the app, for the pending list, its totals and the history.
+
+Each word typed must start a word of the policy number, the receipt number or the holder's
+name, case- and accent-insensitive ("pena" finds "Peña"). A word that starts with a digit
+may also be a policy number typed without its letters: `01213813` finds `AU01213813`. So
+each typed word becomes a *term*: the word and, for a number, the word behind each letter
+prefix that policy numbers of this book have (AU, GM, VI…, read from the database and kept a
+minute). A receipt matches when it matches one alternative of every term.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from sqlalchemy import func, literal, or_, select, text
+from sqlalchemy.engine import Engine
+
+from paylink_tui.domain.text import fold, search_words
+from paylink_tui.services.context import AppContext
+from paylink_tui.store.db import is_sqlite
+from paylink_tui.store.models import Policy, Receipt
+
+RARE_LIMIT = 2000
+PREFIXES_SECONDS = 60.0  # how long the policies' letter prefixes are trusted
+MAX_PREFIXES = 40  # a book with more kinds of prefixes than this: numbers match as typed
+
+Term = tuple[str, ...]  # alternatives: the word as typed first
+
+_prefixes: dict[str, tuple[float, tuple[str, ...]]] = {}
+_prefixes_lock = threading.Lock()
+
+
+def policy_prefixes(engine: Engine) -> tuple[str, ...]:
+    """The letter prefixes of the book's policy numbers, folded ("au", "gm"), fresh within a
+    minute."""
+    key = str(engine.url)
+    now = time.monotonic()
+    with _prefixes_lock:
+        cached = _prefixes.get(key)
+        if cached is not None and now - cached[0] < PREFIXES_SECONDS:
+            return cached[1]
+    with engine.connect() as conn:
+        found = _skip_scan(conn) if is_sqlite(engine) else _distinct(conn)
+    prefixes = sorted({fold(p) for p in found if p and fold(p).isalpha()})
+    result = tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else ()
+    with _prefixes_lock:
+        _prefixes[key] = (now, result)
+    return result
+
+
+_LETTERS = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+_PAST_ALL = "\U0010ffff"  # sorts after any text in SQLite's binary order
+
+
+def _skip_scan(conn) -> set[str]:  # type: ignore[no-untyped-def]
+    """Prefixes by hopping along the index of policy numbers: one look-up per prefix (a
+    scan of every number took 180 ms at a million receipts)."""
+    number = Policy.__table__.c.number
+    found: set[str] = set()
+    after: str | None = None
+    for _ in range(MAX_PREFIXES * 4):
+        q = select(func.min(number))
+        if after is not None:
+            q = q.where(number > after)
+        first = conn.execute(q).scalar()
+        if first is None:
+            break
+        letters = _LETTERS.match(first)
+        if letters:
+            found.add(letters.group())
+            # Past every number of this prefix followed by a digit; "AUX…" comes next.
+            after = letters.group() + "9" + _PAST_ALL
+        else:
+            after = first[0] + _PAST_ALL
+    return found
+
+
+def _distinct(conn) -> set[str]:  # type: ignore[no-untyped-def]
+    # PostgreSQL orders text by the database's collation, where the hop above is not safe.
+    strip = func.rtrim(Policy.__table__.c.number, "0123456789- ")
+    return set(conn.execute(select(strip).distinct().limit(MAX_PREFIXES * 4)).scalars().all())
+
+
+def forget_prefixes(engine: Engine) -> None:
+    """After an import: new policies may bring a new prefix."""
+    with _prefixes_lock:
+        _prefixes.pop(str(engine.url), None)
+
+
+def terms(ctx: AppContext, search: str) -> list[Term]:
+    words = search_words(search)
+    if not any(w[0].isdigit() for w in words):
+        return [(w,) for w in words]
+    prefixes = policy_prefixes(ctx.engine)
+    return [(w, *(p + w for p in prefixes)) if w[0].isdigit() else (w,) for w in words]
+
+
+def _word_prefix(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"% {escaped}%"
+
+
+def like_filters(found_in, search_terms: list[Term]):  # type: ignore[no-untyped-def]
+    """One condition per term: some alternative starts a word of `found_in` (words one space
+    apart, as Receipt.search_text stores them)."""
+    spaced = literal(" ").concat(found_in)
+    return [or_(*(spaced.like(_word_prefix(w), escape="\\") for w in term)) for term in search_terms]
+
+
+def starts_with(column, word: str):  # type: ignore[no-untyped-def]
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"{escaped}%", escape="\\")
+
+
+def word_filters(search_terms: list[Term]):  # type: ignore[no-untyped-def]
+    return like_filters(Receipt.__table__.c.search_text, search_terms)
+
+
+def fts_query(search_terms: list[Term]) -> str:
+    def one(term: Term) -> str:
+        alternatives = ['"' + w + '"*' for w in term]
+        return alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")"
+
+    return " AND ".join(one(t) for t in search_terms)
+
+
+def indexed_terms(search_terms: list[Term]) -> list[Term]:
+    """The terms worth asking the word index for: a one-letter prefix ("maria j") matches
+    most of the index and took 60-80 ms; such a term is checked on the candidates instead."""
+    return [t for t in search_terms if len(t[0]) > 1] or search_terms
+
+
+def fts_candidates(engine: Engine, search_terms: list[Term]) -> list[int] | None:
+    """Receipt ids that match every term of `indexed_terms`, or None when there are too many
+    (or the engine has no word index)."""
+    search_terms = indexed_terms(search_terms)
+    if not search_terms or not is_sqlite(engine):
+        return None
+    # One row with every id, not one row per id: sqlite3 lets go of the GIL at each row, and
+    # while the app's event loop is drawing each of 2,000 rows would wait to get it back.
+    with engine.connect() as conn:
+        joined = conn.execute(
+            text("SELECT group_concat(rowid) FROM "
+                 "(SELECT rowid FROM receipt_fts WHERE receipt_fts MATCH :q LIMIT :n)"),
+            {"q": fts_query(search_terms), "n": RARE_LIMIT + 1},
+        ).scalar()
+    ids = [int(i) for i in joined.split(",")] if joined else []
+    if len(ids) > RARE_LIMIT:
+        return None
+    return ids
+
+
+def matching_receipts(ctx: AppContext, search_terms: list[Term]):  # type: ignore[no-untyped-def]
+    """A condition on Receipt: it matches every term (by the word index where there is one)."""
+    r = Receipt.__table__.c
+    if is_sqlite(ctx.engine):
+        return r.id.in_(
+            select(text("rowid")).select_from(text("receipt_fts"))
+            .where(text("receipt_fts MATCH :q").bindparams(q=fts_query(search_terms))))
+    from sqlalchemy import and_
+
+    return and_(*word_filters(search_terms))

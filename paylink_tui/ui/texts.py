@@ -1,0 +1,264 @@
+"""The sentences of the TUI, in es-MX, in one place (status words are domain/labels.py's).
+
+Each is a function when it takes values, so that the words stay together with their
+grammar (singular and plural, the tense of a date)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rich.text import Text
+
+from paylink_tui.domain.dates import long_date, short_date
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+# --- pending list ---------------------------------------------------------------------------
+
+SEARCH_PLACEHOLDER = "Buscar póliza, recibo o nombre…"
+NOTHING_PENDING = ("No hay recibos pendientes de pago. Importe la lista de la aseguradora con "
+                   "«paylink-tui import ARCHIVO».")
+CALCULATING = "Calculando…"
+TOTALS_FAILED = "No se pudieron calcular los totales."
+MARK_HINT = "espacio: marcar varios para una liga"
+OTHER_POLICY_STARTS_OVER = ("Una liga cubre recibos de una sola póliza: se quitaron las marcas "
+                            "de la póliza anterior.")
+MARKS_CLEARED = "Se quitaron las marcas."
+PAGE_FAILED = ("No se pudo leer la lista de pendientes. Revise la conexión con la base de datos "
+               "y pulse F5 para reintentar.")
+
+
+def no_match(search: str) -> str:
+    return (f"Ningún recibo pendiente coincide con «{search.strip()}». Busque por póliza (con o "
+            "sin sus letras), recibo o nombre del contratante; Esc borra la búsqueda.")
+
+
+def off_list_line(item, today: date) -> str:  # type: ignore[no-untyped-def]
+    """Why a receipt a search found is not on the pending list (an OffListReceipt)."""
+    who = f"El recibo {item.receipt} (póliza {item.policy}, {item.holder})"
+    if item.status == "with_link":
+        text = f"{who} tiene la liga {item.link_reference}"
+        if item.valid_through is not None:
+            verb = "vigente hasta" if item.valid_through >= today else "que venció"
+            text += f", {verb} el {long_date(item.valid_through)}"
+        if item.reappears_on is not None:
+            text += f"; si no se paga, vuelve a esta lista el {long_date(item.reappears_on)}"
+        return text + "."
+    if item.status == "paid":
+        via = f" con la liga {item.link_reference}" if item.link_reference else ""
+        return f"{who} ya está pagado{via}."
+    if item.status == "settled_elsewhere":
+        return f"{who} se liquidó fuera: ya no venía en la lista de la aseguradora."
+    return f"{who} no está pendiente de pago."
+
+
+def open_link_hint(receipt: str, several: bool) -> str:
+    return f"Enter abre la liga del recibo {receipt}." if several else "Enter abre la liga."
+
+
+def marks_line(count: int, policy: str, holder: str, total: str) -> str:
+    return (f"● {count} {plural(count, 'recibo marcado', 'recibos marcados')} de la póliza "
+            f"{policy} ({holder}) · {total}. l: liga de {plural(count, 'ese recibo', 'esos recibos')}"
+            " · u: quitar marcas")
+
+
+def totals_head(count: int, searching: bool) -> str:
+    noun = plural(count, "recibo", "recibos")
+    if searching:
+        return f"{count:,} {noun} {plural(count, 'coincide', 'coinciden')}"
+    return f"{count:,} {noun} {plural(count, 'pendiente', 'pendientes')}"
+
+
+EMAIL_PLACEHOLDER = "nombre@dominio.com"  # as the address errors' example says it
+
+# --- link dialog and confirmation -------------------------------------------------------------
+
+def marked_elsewhere(count: int, policy: str) -> str:
+    return (f"Son {plural(count, 'el recibo marcado', f'los {count} recibos marcados')} de la "
+            f"póliza {policy}, no la del cursor. Para ligar otro recibo, quite las marcas (u).")
+
+
+def receipts_label(count: int) -> str:
+    return plural(count, "Recibo", "Recibos")
+
+
+def valid_through_line(day: date) -> str:
+    return f"Vigencia: hasta el {long_date(day)}."
+
+
+def reappears_line(day: date, count: int = 2) -> str:
+    what = plural(count, "el recibo volverá", "los recibos volverán")
+    return f"Si no se paga, {what} a aparecer el {long_date(day)}."
+
+
+COPIED = "Liga copiada al portapapeles (c para copiarla de nuevo)."
+COPY_UNKNOWN = ("Si su terminal lo permite, la liga ya está en el portapapeles. Si no, "
+                "selecciónela con el ratón y cópiela (en tmux, con Mayús presionada).")
+NO_URL_YET = "Esta liga no tiene URL todavía (MIT no la confirmó)."
+
+
+def copied_link(reference: str, known: bool) -> str:
+    if known:
+        return f"Liga {reference} copiada al portapapeles."
+    return (f"Si su terminal lo permite, la liga {reference} ya está en el portapapeles. Si no, "
+            "ábrala con Enter y selecciónela con el ratón (en tmux, con Mayús presionada).")
+
+
+# --- history ----------------------------------------------------------------------------------
+
+HISTORY_SEARCH_PLACEHOLDER = "Buscar póliza, recibo, contratante o referencia…"
+HISTORY_SEARCH_SHORT = "Póliza, recibo o nombre…"  # at 80 columns
+NO_LINKS_YET = "Todavía no hay ligas. Genere la primera desde la lista de pendientes (l)."
+
+
+def no_links(search: str, filters: list[str]) -> str:
+    what = f"Ninguna liga coincide con «{search.strip()}»" if search.strip() else "No hay ligas"
+    if filters:
+        what += " con " + " y ".join(filters)
+    return what + ". Esc borra la búsqueda; e cambia el filtro de estado."
+
+
+def resend_prompt(reference: str) -> Text:
+    return Text.assemble(
+        "Se enviará la misma liga ", (reference, "bold"), ". Para corregir la dirección, "
+        "escriba la nueva: la liga la conservará para los siguientes envíos.")
+
+
+def resent(reference: str, to: str) -> str:
+    return f"Correo de la liga {reference} reenviado a {to}."
+
+
+def still_queued(to: str, error: str | None) -> str:
+    why = f" ({error})" if error else ""
+    return f"El correo a {to} no salió todavía{why}; queda en cola y se reintenta solo."
+
+
+def cancel_prompt(reference: str, valid_through: date) -> Text:
+    return Text.assemble(
+        "¿Cancelar la liga ", (reference, "bold"), "?\n\n",
+        (f"MIT seguirá aceptando el pago hasta el {long_date(valid_through)}", "bold"),
+        ": MIT no permite cancelar ligas. Si el cliente paga, el pago se aplica y queda "
+        "marcado para revisión.\n\nLos recibos vuelven hoy a la lista de pendientes y la liga "
+        "ya no se reenvía.")
+
+
+def cancelled(reference: str) -> str:
+    return f"Liga {reference} cancelada."
+
+
+def confirmed(reference: str, valid_through: date) -> str:
+    return f"Liga {reference} confirmada por MIT; vigente hasta el {long_date(valid_through)}."
+
+
+def retry_not_needed(reference: str, status_word: str) -> str:
+    return (f"La liga {reference} está {status_word}: MIT ya respondió, no hay nada que "
+            "reintentar. «Reintentar con MIT» es para las ligas «Sin confirmar».")
+
+
+def not_live(reference: str, status_word: str, doing: str) -> str:
+    return f"La liga {reference} está {status_word}: sólo se {doing} ligas vigentes."
+
+
+def link_not_found(reference: str) -> str:
+    return f"No se encontró la liga {reference}."
+
+
+def flag_text(link, flag) -> str:  # type: ignore[no-untyped-def]
+    """Why the link is flagged for review, and what the client can still do with it."""
+    if flag.applied:
+        why = f"sus recibos se pagaron con la liga anterior {flag.older_reference}"
+    else:
+        why = (f"hay un pago por revisar de la liga anterior {flag.older_reference} "
+               "para los mismos recibos")
+    until = long_date(link.valid_through)
+    if link.status == "paid":
+        risk = "esta liga también se pagó: posible doble cargo al cliente"
+    elif not link.open_at_mit:
+        risk = f"venció el {until}; MIT ya no la cobra"
+    elif link.status == "cancelled":
+        risk = f"está cancelada, pero el cliente aún puede pagarla en MIT hasta el {until}"
+    else:
+        risk = f"el cliente aún puede pagar esta liga en MIT hasta el {until} — cancélela"
+    return f"Marcada para revisión: {why}; {risk}. Resuélvalo en «Por revisar» (v)."
+
+
+def mit_accepts_until(day: date, today: date) -> str:
+    verb = "aceptará" if day >= today else "aceptó"
+    return f"MIT {verb} el pago hasta el {long_date(day)}"
+
+
+def short(day: date) -> str:
+    return short_date(day)
+
+
+# --- "Por revisar" ------------------------------------------------------------------------------
+# The agent never reads the database's numbers: a payment is named by MIT's folio and its
+# reference.
+
+
+def _payment(item) -> str:  # type: ignore[no-untyped-def]
+    if item is None:
+        return "pago"
+    folio = f" con folio {item.folio}" if item.folio else ""
+    return f"pago{folio} de la referencia {item.reference or '—'}"
+
+
+def payment_name(item) -> str:  # type: ignore[no-untyped-def]
+    return f"El {_payment(item)}"
+
+
+def apply_prompt(item) -> str:  # type: ignore[no-untyped-def]
+    return (f"Aplicar el {_payment(item)} a la liga cuya referencia escriba. Queda "
+            "registrado quién lo hizo.")
+
+
+def dismiss_prompt(item) -> str:  # type: ignore[no-untyped-def]
+    if item.applied:
+        return (f"{payment_name(item)} ya se aplicó a la liga {item.link_reference or '—'}. "
+                "Resuélvalo con una nota que diga qué revisó (por ejemplo, que avisó al cliente).")
+    return f"Resolver sin aplicar el {_payment(item)}. Explique por qué en la nota."
+
+
+def applied(item, reference: str, status: str,  # type: ignore[no-untyped-def]
+            email_problem: str | None = None) -> str:
+    done = f"{payment_name(item)} se aplicó a la liga {reference.strip()}."
+    if status == "review":
+        done += (" Sigue por revisar: los recibos tienen una liga más reciente que el "
+                 "cliente aún puede pagar en MIT (vea la nota).")
+    if email_problem:  # applied all the same (issue 12)
+        done += (f" El correo de confirmación al cliente no se pudo enviar: {email_problem} "
+                 "Avísele por otro medio.")
+    return done
+
+
+# A held payment that does not fit the link it is applied to (another amount, an impossible
+# time, not confirmed by MIT): the agent sees both sides and says yes explicitly.
+DIFFERS_TITLE = "Confirmar la diferencia"
+DIFFERS_CONFIRM = "Aplicar de todos modos"
+
+
+def differs(reference: str, differences: list[str]) -> Text:
+    message = Text.assemble("El pago no coincide con la liga ", (reference, "bold"), ":\n")
+    for line in differences:
+        message.append(f"\n• {line}")
+    message.append("\n\n¿Aplicarlo de todos modos? Quedará registrado que usted lo aceptó.")
+    return message
+
+
+def dismissed(item) -> str:  # type: ignore[no-untyped-def]
+    return f"{payment_name(item)} quedó resuelto con su nota."
+
+
+REVIEW_INTRO = ("Pagos que MIT notificó y que no se aplicaron solos. Revise cada uno: aplíquelo a "
+                "la liga correcta (a) o resuélvalo con una nota (d).")
+REVIEW_EMPTY = "No hay pagos por revisar."
+REVIEW_LOAD_FAILED = "No se pudo leer la lista por revisar. Pulse F5 para reintentar."
+NO_EMAIL_ON_FILE = "Sin correo registrado: escríbalo al generar la liga."
+HAS_LIVE_LINK = "Este recibo ya tiene una liga vigente."
+
+# The client already paid (MIT is being asked to confirm it): chasing them would be wrong.
+PAYMENT_ARRIVED = ("El cliente ya pagó esta liga; el pago se está confirmando con MIT. No la "
+                   "reenvíe ni la cancele.")
