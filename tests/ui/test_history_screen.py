@@ -253,7 +253,7 @@ async def test_an_unexpected_failure_on_apply_reads_as_spanish_not_an_exception_
         await apply_from_review(pilot)
         await wait_until(pilot, lambda: app._notifications)
         [told] = [n.message for n in app._notifications]
-    assert told.startswith("No se pudo aplicar la notificación por un error inesperado")
+    assert told.startswith("No se pudo aplicar el pago por un error inesperado")
     assert "KeyError" not in told and "link_id" not in told
 
 

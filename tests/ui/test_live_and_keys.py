@@ -224,7 +224,7 @@ async def test_a_payment_whose_confirmation_cannot_be_sent_is_applied_and_the_ag
         await wait_until(pilot, lambda: any(n.title == "Correo no enviado"
                                             for n in app._notifications), timeout=5)
         [told] = [n.message for n in app._notifications if n.title == "Correo no enviado"]
-    assert "quedó aplicado" in told and "«ñ»" in told and "InvalidAddress" not in told
+    assert "queda pagada" in told and "«ñ»" in told and "InvalidAddress" not in told
 
 
 async def test_a_declined_payment_and_one_kept_for_review_are_told_with_what_to_do(live_ctx, mailbox, clock):

@@ -289,7 +289,7 @@ async def test_mis_ligas_and_the_review_count_stay_usable_at_80_columns(ctx):
 
 
 async def test_por_revisar_names_payments_by_folio_and_reference_never_by_internal_number(ctx):
-    from paylink_tui.ui.screens.prompt import PromptDialog
+    from paylink_tui.ui.screens.prompt import ConfirmDialog, PromptDialog
 
     book(ctx.engine)
     add_review(ctx.engine, reference="ZZ-NO-EXISTE", amount="8900.50")
@@ -309,6 +309,9 @@ async def test_por_revisar_names_payments_by_folio_and_reference_never_by_intern
         assert "Aplicar el pago con folio 99887766 de la referencia ZZ-NO-EXISTE a la liga" in " ".join(
             text_of(app.screen, "#prompt-message").split())
         await pilot.press(*["backspace"] * 20, *"DA4000004211007", "enter")
+        # Taken (06/10) before that link existed (07/10): applied once the agent accepts it.
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.click("#confirm")
         await wait_until(pilot, lambda: toasts(app))
         assert toasts(app) == ["El pago con folio 99887766 de la referencia ZZ-NO-EXISTE se aplicó a la "
                                "liga DA4000004211007."]
