@@ -23,6 +23,7 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     ROLE_ADMIN,
     ROLE_AGENT,
     ROLE_SUPERVISOR,
+    SORT_POLICY,
     EmailResult,
     Event,
     EventBatch,
@@ -54,13 +55,14 @@ class Backend(Protocol):
     # -- the pending list ----------------------------------------------------------------
     def pending_page(self, *, search: str = "", after: SortKey | None = None,
                      before: SortKey | None = None, last: bool = False,
-                     limit: int = 100) -> PendingPage: ...
+                     limit: int = 100, sort: str = SORT_POLICY) -> PendingPage: ...
 
     def pending_totals(self, *, search: str = "") -> PendingTotals: ...
 
     def receipt_detail(self, receipt_id: int) -> ReceiptDetail | None: ...
 
-    def iter_pending(self, *, search: str = "") -> Iterator[PendingRow]: ...
+    def iter_pending(self, *, search: str = "",
+                     sort: str = SORT_POLICY) -> Iterator[PendingRow]: ...
 
     # -- links ---------------------------------------------------------------------------
     def generate_link(self, *, receipt_numbers: Sequence[str] = (),

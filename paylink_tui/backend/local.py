@@ -15,6 +15,7 @@ from paylink_tui.domain.errors import BackendUnavailable
 from paylink_tui.domain.results import (
     ALL_CODES,
     ROLE_ADMIN,
+    SORT_POLICY,
     EmailResult,
     EventBatch,
     GeneratedLink,
@@ -94,11 +95,11 @@ class LocalBackend:
     # -- the pending list ----------------------------------------------------------------
     def pending_page(self, *, search: str = "", after: SortKey | None = None,
                      before: SortKey | None = None, last: bool = False,
-                     limit: int = 100) -> PendingPage:
+                     limit: int = 100, sort: str = SORT_POLICY) -> PendingPage:
         from paylink_tui.services import receipts
 
         return receipts.pending_page(self.ctx, search=search, after=after, before=before,
-                                     last=last, limit=limit)
+                                     last=last, limit=limit, sort=sort)
 
     def pending_totals(self, *, search: str = "") -> PendingTotals:
         from paylink_tui.services import receipts
@@ -110,10 +111,11 @@ class LocalBackend:
 
         return receipts.receipt_detail(self.ctx, receipt_id)
 
-    def iter_pending(self, *, search: str = "") -> Iterator[PendingRow]:
+    def iter_pending(self, *, search: str = "",
+                     sort: str = SORT_POLICY) -> Iterator[PendingRow]:
         from paylink_tui.services import receipts
 
-        yield from receipts.iter_pending(self.ctx, search=search)
+        yield from receipts.iter_pending(self.ctx, search=search, sort=sort)
 
     # -- links ---------------------------------------------------------------------------
     def generate_link(self, *, receipt_numbers: Sequence[str] = (),

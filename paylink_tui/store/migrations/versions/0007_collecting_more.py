@@ -1,0 +1,57 @@
+"""collecting more: the lapse order, reminders, "sin recordatorios"
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-03
+
+- `ix_receipt_lapse_order`: the pending list sorted by lapse (due date + the grace days,
+  so by due date), paged from the index as the default order is.
+- `payment_link.no_reminders`: the agent marked the link "sin recordatorios".
+- `email_message.send_before`: a message not sent after that instant (a reminder goes out
+  on its own day before 22:00 local, or not at all).
+- `reminder`: one row per link and local day, unique: the claim that sends it once.
+
+Plain ALTER TABLE / CREATE INDEX, no batch copy of the tables: on SQLite a copy of `receipt`
+would drop the word index's triggers.
+"""
+import sqlalchemy as sa
+from alembic import op
+
+import paylink_tui.store.types
+
+
+revision = '0007'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_receipt_lapse_order', 'receipt',
+                    ['status', 'due_date', 'policy_number', 'number'], unique=False)
+    op.add_column('payment_link', sa.Column('no_reminders', sa.Boolean(), nullable=False,
+                                            server_default=sa.false()))
+    op.add_column('email_message', sa.Column(
+        'send_before', paylink_tui.store.types.UTCDateTime(timezone=True), nullable=True))
+    op.create_table(
+        'reminder',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('link_id', sa.Integer(), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('to_addr', sa.String(length=254), nullable=False),
+        sa.Column('email_id', sa.Integer(), nullable=True),
+        sa.Column('created_at', paylink_tui.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['link_id'], ['payment_link.id']),
+        sa.ForeignKeyConstraint(['email_id'], ['email_message.id']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('link_id', 'day', name='uq_reminder_link_day'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('reminder')
+    with op.batch_alter_table('email_message', schema=None) as batch_op:
+        batch_op.drop_column('send_before')
+    with op.batch_alter_table('payment_link', schema=None) as batch_op:
+        batch_op.drop_column('no_reminders')
+    op.drop_index('ix_receipt_lapse_order', table_name='receipt')
