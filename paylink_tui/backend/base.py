@@ -31,6 +31,7 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     Identity,
     ImportReport,
     LinkDetail,
+    LinkPreview,
     LinkRow,
     PendingPage,
     PendingRow,
@@ -68,11 +69,22 @@ class Backend(Protocol):
     def generate_link(self, *, receipt_numbers: Sequence[str] = (),
                       policy_number: str | None = None, email: str) -> GeneratedLink: ...
 
+    def link_preview(self, *, receipt_numbers: Sequence[str] = (),
+                     policy_number: str | None = None) -> LinkPreview:
+        """What `generate_link` with the same choice would make now, and its warnings (older
+        receipts left out, payable after the lapse, WhatsApp possible). Reserves nothing."""
+        ...
+
     def retry_link(self, reference: str, *, email: str | None = None) -> GeneratedLink: ...
 
     def cancel_link(self, reference: str) -> None: ...
 
     def resend_link_email(self, reference: str, *, to: str | None = None) -> EmailResult: ...
+
+    def set_link_reminders(self, reference: str, *, enabled: bool) -> None:
+        """Mark the link "sin recordatorios" (`enabled=False`) or give it reminders again.
+        LinkStateError for a link paid, cancelled or expired."""
+        ...
 
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,
@@ -102,7 +114,8 @@ class Backend(Protocol):
         ...
 
     def deliver_outbox(self) -> None:
-        """Retry the emails that wait (one-agent mode; the server does it in team mode)."""
+        """Send the reminders due now and retry the emails that wait (one-agent mode; the
+        server does both in team mode). Safe beside a running `serve`: nothing goes twice."""
         ...
 
     def close(self) -> None: ...

@@ -22,6 +22,7 @@ from paylink_tui.domain.results import (
     Identity,
     ImportReport,
     LinkDetail,
+    LinkPreview,
     LinkRow,
     PendingPage,
     PendingRow,
@@ -126,6 +127,13 @@ class LocalBackend:
                                    policy_number=policy_number, email=email,
                                    agent=self.ctx.agent)
 
+    def link_preview(self, *, receipt_numbers: Sequence[str] = (),
+                     policy_number: str | None = None) -> LinkPreview:
+        from paylink_tui.services import link_advice
+
+        return link_advice.link_preview(self.ctx, receipt_numbers=receipt_numbers,
+                                        policy_number=policy_number)
+
     def retry_link(self, reference: str, *, email: str | None = None) -> GeneratedLink:
         from paylink_tui.services import links
 
@@ -140,6 +148,11 @@ class LocalBackend:
         from paylink_tui.services import links
 
         return links.resend_link_email(self.ctx, reference, to=to, agent=self.ctx.agent)
+
+    def set_link_reminders(self, reference: str, *, enabled: bool) -> None:
+        from paylink_tui.services import reminders
+
+        reminders.set_reminders(self.ctx, reference, enabled=enabled, agent=self.ctx.agent)
 
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,
@@ -200,8 +213,15 @@ class LocalBackend:
         return EventBatch(found, after)
 
     def deliver_outbox(self) -> None:
+        import logging
+
+        from paylink_tui.services import reminders
         from paylink_tui.services.outbox import deliver_due
 
+        try:
+            reminders.send_due(self.ctx)  # the TUI sends them when no `serve` runs
+        except Exception:  # the outbox below still goes; the next round tries again
+            logging.getLogger("paylink_tui").exception("reminder round failed")
         deliver_due(self.ctx)
 
     def close(self) -> None:

@@ -50,6 +50,14 @@ def history_data(backend) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             # A payment of an older link for these receipts, por revisar: this one may be
             # charged too (the references of those older links).
             "flagged_by": [flag.older_reference for flag in row.flags],
+            # The reminders emailed for it (the proof of contact): when the mail server took
+            # each (null: not sent), to whom, and sent | queued | failed | not_sent.
+            "reminders": [
+                {"sent_at": iso(r.sent_at, tz), "to": r.to, "status": r.status,
+                 "queued_at": iso(r.queued_at, tz)}
+                for r in row.reminders
+            ],
+            "reminders_off": row.reminders_off,
         }
         if row.last_attempt is not None:
             a = row.last_attempt

@@ -88,6 +88,10 @@ def _generate(backend, receipts: list[str], policy: str | None, email: str) -> i
     print(f"Monto: {link.amount_text}")
     print(f"Vigente hasta el {long_date(link.valid_through)}")
     print(f"Si no se paga, los recibos vuelven a pendientes el {long_date(link.reappears_on)}.")
+    if link.whatsapp_url:
+        print(f"WhatsApp: {link.whatsapp_url}")
+    for warning in link.warnings:  # older receipts left out; payable after the lapse
+        print(f"Aviso: {warning}")
     label = EMAIL.get(EmailStatus(link.email_status), link.email_status)
     if link.email_status == EmailStatus.SENT.value:
         print(f"Correo: {label} a {link.email}")

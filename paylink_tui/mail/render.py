@@ -1,4 +1,5 @@
-"""Rendering the two emails from Jinja2 templates (HTML + plain text + subject), es-MX.
+"""Rendering the emails from Jinja2 templates (HTML + plain text + subject), es-MX: the
+link, its reminder and the payment confirmation.
 
 Templates are package data (`paylink_tui/mail/templates`); an operator overrides any of
 them by putting a file with the same name in `settings.templates_dir` (a ChoiceLoader
@@ -36,6 +37,7 @@ from paylink_tui.mail.errors import TemplateProblem
 from paylink_tui.mail.message import check_header
 
 LINK = "link"
+REMINDER = "reminder"
 CONFIRMATION = "confirmation"
 
 
@@ -154,6 +156,46 @@ def render_link_email(
         "company": company,
     }
     return render(LINK, context, templates_dir)
+
+
+def render_reminder_email(
+    *,
+    holder_name: str,
+    policy_number: str,
+    receipts: Sequence[ReceiptLine],
+    amount: Decimal,
+    currency: str,
+    url: str,
+    reference: str,
+    last_valid_day: date,
+    today: date,
+    agent_name: str,
+    agent_email: str | None,
+    company: str,
+    templates_dir: Path | str | None = None,
+) -> RenderedEmail:
+    """The reminder of a link still unpaid, sent on `today` (its last valid day by default):
+    "vence hoy a las 23:59" that day, else the date."""
+    from paylink_tui.domain.reminders import due_phrase
+
+    context = {
+        "holder_name": holder_name,
+        "policy_number": policy_number,
+        "receipts": list(receipts),
+        "amount": amount,
+        "currency": currency,
+        "amount_text": format_money(amount, currency),
+        "url": url,
+        "reference": reference,
+        "last_valid_day": last_valid_day,
+        "valid_until_text": long_date(last_valid_day),
+        "due_phrase": due_phrase(last_valid_day, today),
+        "last_day": last_valid_day == today,
+        "agent_name": agent_name,
+        "agent_email": agent_email or "",
+        "company": company,
+    }
+    return render(REMINDER, context, templates_dir)
 
 
 def render_confirmation_email(

@@ -438,6 +438,12 @@ def _check_pending(receipts: list[Receipt]) -> None:
             raise NotPending(f"El recibo {r.number} no está pendiente de pago.")
 
 
+def check_gateway(ctx: AppContext) -> None:
+    """GatewayNotConfiguredError / GatewayFailure now, when the gateway cannot be used: what
+    generate_link would raise before claiming anything (a batch checks once)."""
+    _gateway(ctx)
+
+
 def _check_one_policy_and_currency(receipts: list[Receipt], policy_number: str | None) -> None:
     policies = sorted({r.policy_number for r in receipts})
     if len(policies) > 1:
@@ -660,7 +666,7 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
     else:
         status, error = "failed", queue_error
     window_reappears = local_date(claim.hidden_until, ctx.tz)
-    return GeneratedLink(
+    made = GeneratedLink(
         link_id=claim.link_id,
         reference=claim.reference,
         url=created.url,
@@ -675,6 +681,13 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         email_status=status,
         email_error=error,
     )
+    from paylink_tui.services.link_advice import advise  # older receipts, lapse, WhatsApp
+
+    try:
+        return advise(ctx, made)
+    except Exception:  # the link is made and sent: advice that fails must not hide that
+        log.exception("link %s: could not gather its warnings", claim.reference)
+        return made
 
 
 def _unknown_message(exc: GatewayError, reference: str) -> str:
@@ -906,3 +919,12 @@ def _receipts_word(numbers: Sequence[str]) -> str:
 
 def _es_son(numbers: Sequence[str]) -> str:
     return "es" if len(numbers) == 1 else "son"
+
+
+# Shared with the other use cases on links: the same checks for a link's preview
+# (services/link_advice.py); the same locks and the same "never a second charge" rule for a
+# reminder (services/reminders.py).
+check_pending = _check_pending
+check_one_policy_and_currency = _check_one_policy_and_currency
+lock_link = _lock_link
+refuse_a_second_charge = _refuse_a_second_charge

@@ -150,6 +150,17 @@ def _row(values: Sequence, ctx: AppContext) -> PendingRow:  # type: ignore[type-
     )
 
 
+def row_of(ctx: AppContext, rec: Receipt, policy: Policy, client: Client) -> PendingRow:
+    """A receipt read through the ORM, as the list shows it."""
+    return PendingRow(
+        receipt_id=rec.id or 0, receipt=rec.number, policy=rec.policy_number,
+        ramo=policy.ramo, first_name=client.first_name, last_name=client.last_name,
+        second_last_name=client.second_last_name, email=client.email, phone=client.phone,
+        amount=Decimal(rec.amount), currency=rec.currency, due_date=rec.due_date,
+        lapses_at=lapses_at(ctx, rec.due_date),
+    )
+
+
 def _sort_columns(sort: str):  # type: ignore[no-untyped-def]
     r = Receipt.__table__.c
     if sort == SORT_POLICY:
@@ -272,29 +283,14 @@ def receipt_detail(ctx: AppContext, receipt_id: int) -> ReceiptDetail | None:
         policy = session.get(Policy, rec.policy_id)
         client = session.get(Client, policy.client_id) if policy else None
         assert policy is not None and client is not None
-        row = PendingRow(
-            receipt_id=rec.id or 0, receipt=rec.number, policy=rec.policy_number,
-            ramo=policy.ramo, first_name=client.first_name, last_name=client.last_name,
-            second_last_name=client.second_last_name, email=client.email, phone=client.phone,
-            amount=rec.amount, currency=rec.currency, due_date=rec.due_date,
-            lapses_at=lapses_at(ctx, rec.due_date),
-        )
+        row = row_of(ctx, rec, policy, client)
         siblings_q = (
             select(Receipt)
             .where(r.policy_id == rec.policy_id, r.id != rec.id)
             .where(_pending_filter(now))
             .order_by(r.due_date, r.number)
         )
-        siblings = [
-            PendingRow(
-                receipt_id=s.id or 0, receipt=s.number, policy=s.policy_number, ramo=policy.ramo,
-                first_name=client.first_name, last_name=client.last_name,
-                second_last_name=client.second_last_name, email=client.email,
-                phone=client.phone, amount=s.amount, currency=s.currency, due_date=s.due_date,
-                lapses_at=lapses_at(ctx, s.due_date),
-            )
-            for s in session.scalars(siblings_q).all()
-        ]
+        siblings = [row_of(ctx, s, policy, client) for s in session.scalars(siblings_q).all()]
         links = links_for_policy(session, rec.policy_id, now)
         emails: list[str] = []
         for e in [client.email, *[lk.email for lk in links]]:

@@ -5,7 +5,8 @@ Revises: 0004
 Create Date: 2026-12-03
 
 - `ix_receipt_lapse_order`: the pending list sorted by lapse (due date + the grace days,
-  so by due date), paged from the index as the default order is.
+  so by due date), paged from the index as the default order is; it carries what the list's
+  filters read (hidden_until, search_text), so a search filters index entries, not rows.
 - `payment_link.no_reminders`: the agent marked the link "sin recordatorios".
 - `email_message.send_before`: a message not sent after that instant (a reminder goes out
   on its own day before 22:00 local, or not at all).
@@ -28,7 +29,8 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index('ix_receipt_lapse_order', 'receipt',
-                    ['status', 'due_date', 'policy_number', 'number'], unique=False)
+                    ['status', 'due_date', 'policy_number', 'number', 'hidden_until',
+                     'search_text'], unique=False)
     op.add_column('payment_link', sa.Column('no_reminders', sa.Boolean(), nullable=False,
                                             server_default=sa.false()))
     op.add_column('email_message', sa.Column(
