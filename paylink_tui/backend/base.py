@@ -24,6 +24,9 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     ROLE_AGENT,
     ROLE_SUPERVISOR,
     SORT_POLICY,
+    BatchOutcome,
+    BatchPlan,
+    BatchProgress,
     EmailResult,
     Event,
     EventBatch,
@@ -84,6 +87,22 @@ class Backend(Protocol):
     def set_link_reminders(self, reference: str, *, enabled: bool) -> None:
         """Mark the link "sin recordatorios" (`enabled=False`) or give it reminders again.
         LinkStateError for a link paid, cancelled or expired."""
+        ...
+
+    # -- many links at once ----------------------------------------------------------------
+    def batch_preview(self, *, receipt_numbers: Sequence[str] = (),
+                      search: str | None = None) -> BatchPlan:
+        """The plan for the marked receipts, or for every pending receipt that matches
+        `search`: one link per policy and currency, each to the email on file, and who is
+        skipped and why. Reserves nothing. BatchTooLarge beyond 5,000 links."""
+        ...
+
+    def run_batch(self, plan: BatchPlan, *,
+                  on_progress: Callable[[BatchProgress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> BatchOutcome:
+        """Make the plan's links (at most 4 MIT calls at a time; a failure does not stop the
+        others). `should_stop()` is asked before each link starts; `on_progress` hears each
+        outcome in the caller's thread. Running a plan again never makes a second link."""
         ...
 
     # -- history -------------------------------------------------------------------------

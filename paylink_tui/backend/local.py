@@ -16,6 +16,9 @@ from paylink_tui.domain.results import (
     ALL_CODES,
     ROLE_ADMIN,
     SORT_POLICY,
+    BatchOutcome,
+    BatchPlan,
+    BatchProgress,
     EmailResult,
     EventBatch,
     GeneratedLink,
@@ -153,6 +156,21 @@ class LocalBackend:
         from paylink_tui.services import reminders
 
         reminders.set_reminders(self.ctx, reference, enabled=enabled, agent=self.ctx.agent)
+
+    # -- many links at once ----------------------------------------------------------------
+    def batch_preview(self, *, receipt_numbers: Sequence[str] = (),
+                      search: str | None = None) -> BatchPlan:
+        from paylink_tui.services import batch
+
+        return batch.batch_preview(self.ctx, receipt_numbers=receipt_numbers, search=search)
+
+    def run_batch(self, plan: BatchPlan, *,
+                  on_progress: Callable[[BatchProgress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> BatchOutcome:
+        from paylink_tui.services import batch
+
+        return batch.run_batch(self.ctx, plan, agent=self.ctx.agent, on_progress=on_progress,
+                               should_stop=should_stop)
 
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,

@@ -35,7 +35,7 @@ from paylink_tui.store.db import read_session
 from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt
 
 
-def _live_receipt_ids(session: Session, receipt_ids: list[int], now: datetime) -> set[int]:
+def live_receipt_ids(session: Session, receipt_ids: list[int], now: datetime) -> set[int]:
     """Which of these receipts a live link (not expired, not paid, not cancelled) covers."""
     from paylink_tui.services.links import LIVE_STATES
 
@@ -63,7 +63,7 @@ def _linkable(session: Session, ctx: AppContext, policy: Policy, client: Client,
     """The policy's pending receipts in `currency` that a link could take now (no live link
     covers them): the same rule as the claim's (services/links.py)."""
     pending = [r for r in _pending_of_policy(session, policy.id or 0) if r.currency == currency]
-    live = _live_receipt_ids(session, [r.id for r in pending if r.id is not None], now)
+    live = live_receipt_ids(session, [r.id for r in pending if r.id is not None], now)
     return [row_of(ctx, r, policy, client) for r in pending if r.id not in live]
 
 
@@ -101,7 +101,7 @@ def _chosen(session: Session, numbers: tuple[str, ...], policy_number: str | Non
     pending = _pending_of_policy(session, policy.id or 0)
     if not pending:
         raise NotPending(f"La póliza {policy_number} no tiene recibos pendientes de pago.")
-    live = _live_receipt_ids(session, [r.id for r in pending if r.id is not None], now)
+    live = live_receipt_ids(session, [r.id for r in pending if r.id is not None], now)
     chosen = [r for r in pending if r.id not in live] or pending
     check_one_policy_and_currency(chosen, policy_number)
     return chosen

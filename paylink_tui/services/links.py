@@ -128,11 +128,14 @@ def generate_link(
     policy_number: str | None = None,
     email: str,
     agent: str | None = None,
+    deliver: bool = True,
 ) -> GeneratedLink:
     """Make one payment link for the receipts (or the policy's pending receipts), send it.
 
     Raises a LinkError subclass. When the same receipts have an unconfirmed link (MIT's
     answer was lost), this retries it with the same reference instead of making another.
+    `deliver=False` leaves its email queued in the outbox for the caller to deliver (a
+    batch delivers its emails together: services/batch.py).
     """
     agent = agent or ctx.agent
     address = check_email(email)
@@ -142,7 +145,7 @@ def generate_link(
         raise LinkError("Indique los recibos o la póliza para la liga.")
     gateway = _gateway(ctx)
     claim = _claim(ctx, numbers=numbers, policy_number=policy, email=address, agent=agent)
-    return _call_and_confirm(ctx, gateway, claim, agent=agent)
+    return _call_and_confirm(ctx, gateway, claim, agent=agent, deliver=deliver)
 
 
 def retry_link(ctx: AppContext, reference: str, *, agent: str | None = None,
@@ -633,7 +636,7 @@ def _extra(claim: _Claim) -> tuple[tuple[str, str], ...]:
 
 
 def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *,
-                      agent: str) -> GeneratedLink:
+                      agent: str, deliver: bool = True) -> GeneratedLink:
     request = LinkRequest(
         reference=claim.reference,
         amount=claim.amount,
@@ -661,7 +664,9 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         _mark_unconfirmed(ctx, claim, f"error inesperado: {type(exc).__name__}", agent)
         raise
     message_id, queue_error = _confirm(ctx, claim, created.url, created.link_id, agent)
-    if message_id is not None:
+    if message_id is not None and not deliver:
+        status, error = "queued", None
+    elif message_id is not None:
         status, error = _deliver(ctx, message_id)
     else:
         status, error = "failed", queue_error
