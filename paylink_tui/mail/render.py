@@ -124,23 +124,12 @@ def render(kind: str, context: dict[str, Any], templates_dir: Path | str | None 
     )
 
 
-def render_link_email(
-    *,
-    holder_name: str,
-    policy_number: str,
-    receipts: Sequence[ReceiptLine],
-    amount: Decimal,
-    currency: str,
-    url: str,
-    reference: str,
-    last_valid_day: date,
-    agent_name: str,
-    agent_email: str | None,
-    company: str,
-    templates_dir: Path | str | None = None,
-) -> RenderedEmail:
-    """The email that carries the payment link to the policy holder."""
-    context = {
+def _link_context(*, holder_name: str, policy_number: str, receipts: Sequence[ReceiptLine],
+                  amount: Decimal, currency: str, url: str, reference: str,
+                  last_valid_day: date, agent_name: str, agent_email: str | None,
+                  company: str) -> dict[str, Any]:
+    """What the link email and its reminder both show."""
+    return {
         "holder_name": holder_name,
         "policy_number": policy_number,
         "receipts": list(receipts),
@@ -155,46 +144,24 @@ def render_link_email(
         "agent_email": agent_email or "",
         "company": company,
     }
-    return render(LINK, context, templates_dir)
 
 
-def render_reminder_email(
-    *,
-    holder_name: str,
-    policy_number: str,
-    receipts: Sequence[ReceiptLine],
-    amount: Decimal,
-    currency: str,
-    url: str,
-    reference: str,
-    last_valid_day: date,
-    today: date,
-    agent_name: str,
-    agent_email: str | None,
-    company: str,
-    templates_dir: Path | str | None = None,
-) -> RenderedEmail:
+def render_link_email(*, templates_dir: Path | str | None = None, **values: Any) -> RenderedEmail:
+    """The email that carries the payment link to the policy holder. `values`: holder_name,
+    policy_number, receipts (ReceiptLine), amount, currency, url, reference, last_valid_day,
+    agent_name, agent_email, company."""
+    return render(LINK, _link_context(**values), templates_dir)
+
+
+def render_reminder_email(*, today: date, templates_dir: Path | str | None = None,
+                          **values: Any) -> RenderedEmail:
     """The reminder of a link still unpaid, sent on `today` (its last valid day by default):
-    "vence hoy a las 23:59" that day, else the date."""
+    "vence hoy a las 23:59" that day, else the date. `values`: as for render_link_email."""
     from paylink_tui.domain.reminders import due_phrase
 
-    context = {
-        "holder_name": holder_name,
-        "policy_number": policy_number,
-        "receipts": list(receipts),
-        "amount": amount,
-        "currency": currency,
-        "amount_text": format_money(amount, currency),
-        "url": url,
-        "reference": reference,
-        "last_valid_day": last_valid_day,
-        "valid_until_text": long_date(last_valid_day),
-        "due_phrase": due_phrase(last_valid_day, today),
-        "last_day": last_valid_day == today,
-        "agent_name": agent_name,
-        "agent_email": agent_email or "",
-        "company": company,
-    }
+    context = _link_context(**values)
+    context["due_phrase"] = due_phrase(context["last_valid_day"], today)
+    context["last_day"] = context["last_valid_day"] == today
     return render(REMINDER, context, templates_dir)
 
 

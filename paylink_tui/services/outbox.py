@@ -230,37 +230,37 @@ def _holder(session: Session, link: PaymentLink) -> tuple[str, str]:
     return row.number, full_name(row.first_name, row.last_name, row.second_last_name)
 
 
+def _link_values(session: Session, ctx: AppContext, link: PaymentLink) -> dict[str, Any]:
+    """What the link email and its reminder are rendered from."""
+    s = ctx.settings
+    policy, client, lines = _link_parts(session, link)
+    return {
+        "holder_name": full_name(client.first_name, client.last_name, client.second_last_name),
+        "policy_number": policy.number, "receipts": lines, "amount": link.amount,
+        "currency": link.currency, "url": link.url, "reference": link.reference,
+        "last_valid_day": link.last_valid_day, "agent_name": link.agent,
+        "agent_email": s.agent_email, "company": s.company, "templates_dir": s.templates_dir,
+    }
+
+
+def _queue_to_holder(session: Session, ctx: AppContext, link: PaymentLink, kind: str,
+                     rendered: RenderedEmail, now: datetime,
+                     send_before: datetime | None = None) -> EmailMessage:
+    """A message about `link` to its address, from the link's sender (Reply-To the agent)."""
+    s = ctx.settings
+    return queue_email(
+        session, kind=kind, to=link.email, from_addr=s.link_sender, from_name=s.company,
+        reply_to=s.agent_email or None, rendered=rendered, now=now, link_id=link.id,
+        send_before=send_before,
+    )
+
+
 def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: datetime) -> EmailMessage:
     """Queue the email that carries `link` (which must have its URL) to `link.email`."""
     if not link.url:
         raise MailError(f"La liga {link.reference} aún no tiene dirección (URL); no se puede enviar.")
-    s = ctx.settings
-    policy, client, lines = _link_parts(session, link)
-    rendered = render_link_email(
-        holder_name=full_name(client.first_name, client.last_name, client.second_last_name),
-        policy_number=policy.number,
-        receipts=lines,
-        amount=link.amount,
-        currency=link.currency,
-        url=link.url,
-        reference=link.reference,
-        last_valid_day=link.last_valid_day,
-        agent_name=link.agent,
-        agent_email=s.agent_email,
-        company=s.company,
-        templates_dir=s.templates_dir,
-    )
-    return queue_email(
-        session,
-        kind=KIND_LINK,
-        to=link.email,
-        from_addr=s.link_sender,
-        from_name=s.company,
-        reply_to=s.agent_email or None,
-        rendered=rendered,
-        now=now,
-        link_id=link.id,
-    )
+    rendered = render_link_email(**_link_values(session, ctx, link))
+    return _queue_to_holder(session, ctx, link, KIND_LINK, rendered, now)
 
 
 def queue_reminder_email(session: Session, ctx: AppContext, link: PaymentLink, now: datetime,
@@ -269,28 +269,8 @@ def queue_reminder_email(session: Session, ctx: AppContext, link: PaymentLink, n
     sender to its address; not sent after `send_before` (services/reminders.py)."""
     if not link.url:
         raise MailError(f"La liga {link.reference} no tiene dirección (URL); no hay qué recordar.")
-    s = ctx.settings
-    policy, client, lines = _link_parts(session, link)
-    rendered = render_reminder_email(
-        holder_name=full_name(client.first_name, client.last_name, client.second_last_name),
-        policy_number=policy.number,
-        receipts=lines,
-        amount=link.amount,
-        currency=link.currency,
-        url=link.url,
-        reference=link.reference,
-        last_valid_day=link.last_valid_day,
-        today=today,
-        agent_name=link.agent,
-        agent_email=s.agent_email,
-        company=s.company,
-        templates_dir=s.templates_dir,
-    )
-    return queue_email(
-        session, kind=KIND_REMINDER, to=link.email, from_addr=s.link_sender,
-        from_name=s.company, reply_to=s.agent_email or None, rendered=rendered, now=now,
-        link_id=link.id, send_before=send_before,
-    )
+    rendered = render_reminder_email(today=today, **_link_values(session, ctx, link))
+    return _queue_to_holder(session, ctx, link, KIND_REMINDER, rendered, now, send_before)
 
 
 def queue_confirmation_email(

@@ -130,6 +130,10 @@ def _queue_one(ctx: AppContext, link_id: int, today: date, now: datetime) -> int
         session.flush()
         audit.record(session, at=now, agent="paylink-tui", action="link_reminder_queued",
                      subject=link.reference, detail=f"a {link.email}")
+        events.record(session, at=now, kind=events.LINK_CHANGED, link_id=link.id,
+                      reference=link.reference,
+                      policy_number=receipts[0].policy_number if receipts else None,
+                      agent=link.agent, data={"change": "reminder", "by": "paylink-tui"})
         return message.id
 
 

@@ -348,3 +348,59 @@ def test_with_the_mail_server_down_the_links_are_made_and_their_emails_wait(make
         from paylink_tui.store.models import EmailMessage
 
         assert [m.status for m in s.exec(select(EmailMessage)).all()] == ["failed"] * 3  # retried later
+
+
+def test_link_all_shows_a_progress_bar_on_a_terminal_and_stops_on_ctrl_c(database_url, engine, mit, mailbox,
+                                                                         seed, clock, tmp_path):
+    """stderr a pseudo-terminal (the bar draws there), SIGINT once a link is made: the links
+    under way finish, the rest are not tried, exit 130; a second run makes only the rest."""
+    import os
+    import pty
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import ROOT
+
+    many(seed, engine, clock, 16)
+    mit.hold = 0.4
+    env = command_env(database_url, tmp_path, PAYLINK_GATEWAY="sandbox", PAYLINK_MIT_GEN_URL=mit.gen_url,
+                      PAYLINK_SMTP_HOST="127.0.0.1", PAYLINK_SMTP_PORT=str(mailbox.port), COLUMNS="100")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "paylink_tui", "link", "--all", "--yes"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL, text=True,
+                            encoding="utf-8")
+    os.close(slave)
+    drawn = bytearray()
+
+    def read_terminal() -> None:  # drained all along: a full terminal buffer would block it
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(links_in(engine)) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    reader.join(10)
+    os.close(master)
+    assert proc.returncode == 130, out
+    assert b"Generando ligas" in drawn and b"Deteniendo" in drawn
+    made = len(links_in(engine))
+    assert 1 <= made < 16
+    assert f"Ligas generadas: {made}" in out and "Detenida:" in out and "no se intentaron" in out
+
+    rest = link_command("--all", "--yes", env=env)
+    out, err = rest.communicate(timeout=120)
+    assert rest.returncode == 0, err
+    assert f"Ligas generadas: {16 - made}" in out
+    assert sorted(p for p, _, _ in links_in(engine)) == [f"Q{i:02d}" for i in range(16)]

@@ -52,8 +52,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('reminder')
-    with op.batch_alter_table('email_message', schema=None) as batch_op:
-        batch_op.drop_column('send_before')
-    with op.batch_alter_table('payment_link', schema=None) as batch_op:
-        batch_op.drop_column('no_reminders')
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy: copying payment_link would
+    # drop a table that link_receipt's rows reference, which SQLite's foreign keys refuse.
+    op.drop_column('email_message', 'send_before')
+    op.drop_column('payment_link', 'no_reminders')
     op.drop_index('ix_receipt_lapse_order', table_name='receipt')
