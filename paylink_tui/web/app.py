@@ -1,5 +1,5 @@
 """The ASGI notification receiver: `POST /mit/notificacion` (web/receiver.py, its answers
-and why), `GET /salud`, the outbox loop.
+and why), `GET /salud`, the outbox loop and the reminder loop (web/reminders.py).
 
 Concurrent notifications are stored and applied together by one writer (web/writer.py):
 one transaction and one commit per batch, each answer sent after its batch committed.
@@ -46,6 +46,7 @@ def create_app(
     serve_sandbox: bool = False,
     sandbox_kwargs: dict[str, Any] | None = None,
     deliver_interval: float = 5.0,
+    reminder_interval: float | None = None,
     guard: NotificationGuard | None = None,
     read_timeout: float | None = None,
     proxy_headers: bool | None = None,
@@ -92,15 +93,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from paylink_tui.web import reminders
+
         loop_task = None
         if deliver_interval > 0:
             kick = asyncio.Event()
             app.state.deliver_now = kick
             loop_task = asyncio.create_task(
                 _delivery_loop(ctx, deliver_interval, kick, busy=writer.busy))
+        reminder_task = reminders.start(ctx, reminder_interval, deliver_interval)
         try:
             yield
         finally:
+            await reminders.stop(reminder_task)
             if loop_task is not None:
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
