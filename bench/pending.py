@@ -4,7 +4,8 @@
 
 Builds the database once (kept for later runs), then prints: import time for a 100,000-row
 CSV through the real `import` path, and first-page, next-page, last-page and search times
-(median of 15 runs) for rare and common terms. Nothing is asserted: figures go to the README.
+(median of 15 runs) for rare and common terms, in the default order (by policy) and sorted
+by lapse (`--sort lapse`, most urgent first). Nothing is asserted: figures go to the README.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from paylink_tui.config import Settings  # noqa: E402
 from paylink_tui.demo.data import generate_rows, write_csv  # noqa: E402
 from paylink_tui.services.context import AppContext  # noqa: E402
 from paylink_tui.services.importing import import_receipts, import_rows  # noqa: E402
-from paylink_tui.services.receipts import pending_page, pending_totals  # noqa: E402
+from paylink_tui.services.receipts import (  # noqa: E402
+    SORT_LAPSE,
+    SORT_POLICY,
+    pending_page,
+    pending_totals,
+)
 from paylink_tui.store.db import make_engine, upgrade  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)
@@ -84,13 +90,31 @@ def bench_engine(url: str, rows: int) -> None:
     engine = make_engine(url)
     ctx = AppContext(settings=Settings(database_url="sqlite:///unused.db"), engine=engine,
                      clock=lambda: NOW)
-    first = pending_page(ctx, limit=100)
-    print(f"\n{engine_name}, {rows:,} recibos (mediana de 15, ms):")
-    print(f"  primera página (100 filas):        {timed(lambda: pending_page(ctx, limit=100)):7.2f}")
-    print(f"  página siguiente:                  "
-          f"{timed(lambda: pending_page(ctx, after=first.last_key, limit=100)):7.2f}")
-    print(f"  última página (End):               "
-          f"{timed(lambda: pending_page(ctx, last=True, limit=100)):7.2f}")
+    for sort in (SORT_POLICY, SORT_LAPSE):
+        bench_order(ctx, engine_name, rows, sort)
+    from paylink_tui.services.search import forget_prefixes, policy_prefixes
+
+    def prefixes_afresh() -> None:
+        forget_prefixes(engine)
+        policy_prefixes(engine)
+
+    print(f"  prefijos de póliza, sin caché:     {timed(prefixes_afresh, runs=5):7.2f}")
+    print(f"  totales sin filtro:                {timed(lambda: pending_totals(ctx), runs=3):7.2f}")
+    print(f"  totales 'hernandez':               "
+          f"{timed(lambda: pending_totals(ctx, search='hernandez'), runs=3):7.2f}")
+    engine.dispose()
+
+
+def bench_order(ctx: AppContext, engine_name: str, rows: int, sort: str) -> None:
+    def page(**kwargs):  # type: ignore[no-untyped-def]
+        return pending_page(ctx, sort=sort, limit=100, **kwargs)
+
+    first = page()
+    label = "por póliza" if sort == SORT_POLICY else "por cese (--sort lapse)"
+    print(f"\n{engine_name}, {rows:,} recibos, {label} (mediana de 15, ms):")
+    print(f"  primera página (100 filas):        {timed(lambda: page()):7.2f}")
+    print(f"  página siguiente:                  {timed(lambda: page(after=first.last_key)):7.2f}")
+    print(f"  última página (End):               {timed(lambda: page(last=True)):7.2f}")
     sample = first.rows[0]
     terms = {
         "recibo exacto (raro)": sample.receipt,
@@ -106,20 +130,9 @@ def bench_engine(url: str, rows: int) -> None:
         "sin resultados 'zzzq'": "zzzq",
     }
     for label, term in terms.items():
-        ms = timed(lambda term=term: pending_page(ctx, search=term, limit=100))
-        n = len(pending_page(ctx, search=term, limit=100).rows)
+        ms = timed(lambda term=term: page(search=term))
+        n = len(page(search=term).rows)
         print(f"  búsqueda {label:<28} {ms:7.2f}  ({n} filas en la página)")
-    from paylink_tui.services.search import forget_prefixes, policy_prefixes
-
-    def prefixes_afresh() -> None:
-        forget_prefixes(engine)
-        policy_prefixes(engine)
-
-    print(f"  prefijos de póliza, sin caché:     {timed(prefixes_afresh, runs=5):7.2f}")
-    print(f"  totales sin filtro:                {timed(lambda: pending_totals(ctx), runs=3):7.2f}")
-    print(f"  totales 'hernandez':               "
-          f"{timed(lambda: pending_totals(ctx, search='hernandez'), runs=3):7.2f}")
-    engine.dispose()
 
 
 def main() -> None:

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     sandbox_notify_url: str | None = None
     sandbox_hosts: str | None = None  # Host names the sandbox answers besides this machine's
 
+    # Collecting more (domain.md "Collecting more"): the lapse clock and the reminders.
+    grace_days: int = Field(default=30, ge=3, le=30)  # art. 40 LCS: lapse at 12:00 of V+G
+    # The days after the link's day D when an unpaid link gets a reminder ("1,3"; "": none).
+    reminder_days: str = "3"
+    # The local hour from which the day's reminders go out; never outside 07:00-22:00.
+    reminder_hour: int = Field(default=9, ge=7, le=21)
+
     @field_validator("mit_notify_payer", mode="before")
     @classmethod
     def _zero_or_one(cls, value: object) -> object:
@@ -115,6 +122,27 @@ class Settings(BaseSettings):
         from paylink_tui.domain.promotions import parse_promotions
 
         return parse_promotions(self.mit_promotions)
+
+    @field_validator("reminder_days", mode="before")
+    @classmethod
+    def _reminder_days(cls, value: object) -> object:
+        from paylink_tui.domain.reminders import parse_reminder_days
+
+        if isinstance(value, (list, tuple)):  # TOML: reminder_days = [1, 3]
+            value = ",".join(str(v) for v in value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ValueError("use días separados por comas, p. ej. 1,3")
+        parse_reminder_days(value)  # ValueError with the Spanish reason
+        return value.strip()
+
+    @property
+    def reminder_offsets(self) -> tuple[int, ...]:
+        """The days after D that get a reminder, ascending (empty: no reminders)."""
+        from paylink_tui.domain.reminders import parse_reminder_days
+
+        return parse_reminder_days(self.reminder_days)
 
     @field_validator("timezone")
     @classmethod
@@ -189,6 +217,7 @@ _MESSAGES = {
     "less_than_equal": "debe ser {le} o menos",
     "finite_number": "debe ser un número finito",
     "missing": "falta el valor",
+    "int_parsing": "debe ser un número entero",
 }
 
 

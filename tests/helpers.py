@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from email import message_from_bytes, policy
@@ -86,6 +89,32 @@ class Mailbox(MailDrop):
 
     def parsed(self) -> list:  # type: ignore[type-arg]
         return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in self.messages()]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def command_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `paylink-tui` child process: this database, no PAYLINK_* of the
+    developer's shell, no config file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    env.update({
+        "PAYLINK_CONFIG": str(tmp_path / "no-config.toml"),
+        "PAYLINK_DATABASE_URL": database_url,
+        "PAYLINK_AGENT": "ana",
+        "PYTHONIOENCODING": "utf-8",
+        **extra,
+    })
+    return env
+
+
+def link_command(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """`paylink-tui link ARGS` as a child process (text pipes)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "paylink_tui", "link", *args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        encoding="utf-8",
+    )
 
 
 class ScriptedMIT:

@@ -41,7 +41,7 @@ def test_invalid_setting_is_one_spanish_line(tmp_path):
            "PAYLINK_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     out = subprocess.run([sys.executable, "-m", "paylink_tui", "pending"], capture_output=True, text=True, env=env)
     assert out.returncode == 2
-    assert out.stderr.strip() == "Error: Configuración inválida: PAYLINK_SMTP_PORT: valor con formato inválido."
+    assert out.stderr.strip() == "Error: Configuración inválida: PAYLINK_SMTP_PORT: debe ser un número entero."
     assert "Traceback" not in out.stderr
 
 

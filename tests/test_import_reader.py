@@ -122,7 +122,6 @@ def test_duplicate_receipt_rejects_the_later_row_naming_the_first_line(tmp_path)
         ("nombre", "", "nombre", "el campo es obligatorio y está vacío"),
         ("apellido_paterno", "", "apellido_paterno", "el campo es obligatorio y está vacío"),
         ("apellido_materno", "X" * 101, "apellido_materno", "admite a lo más 100 caracteres"),
-        ("telefono", "55-abc", "telefono", "el teléfono solo admite dígitos"),
     ],
 )
 def test_bad_field_is_rejected_with_line_column_value_and_reason(

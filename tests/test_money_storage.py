@@ -227,7 +227,7 @@ def test_migration_0002_turns_sqlite_floats_into_exact_cents(tmp_path, clock):
     assert "real" in before  # what the old code left behind
     engine.dispose()
     # This test writes every money column 0002 converts; payment_link.paid_amount comes with
-    # 0006, after the conversion, copied from `amount` (cents already): tests/test_schema.py.
+    # 0007, after the conversion, copied from `amount` (cents already): tests/test_schema.py.
     assert _money_columns() == {("receipt", "amount"), ("payment_link", "amount"),
                                 ("link_receipt", "amount"), ("notification", "amount"),
                                 ("payment_link", "paid_amount")}

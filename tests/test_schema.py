@@ -88,9 +88,9 @@ def test_opening_an_up_to_date_database_does_not_load_alembic(tmp_path):
     assert out.stdout.strip() == "False"
 
 
-def test_migration_0006_records_what_was_charged_for_links_paid_before_it(engine):
-    """A link paid before 0006 was charged its own amount: paid_amount is filled from it (the
-    same representation on each engine), and 0006 goes down and up again."""
+def test_migration_0007_records_what_was_charged_for_links_paid_before_it(engine):
+    """A link paid before 0007 was charged its own amount: paid_amount is filled from it (the
+    same representation on each engine), and 0007 goes down and up again."""
     from decimal import Decimal
 
     from sqlalchemy import select, text
@@ -99,7 +99,7 @@ def test_migration_0006_records_what_was_charged_for_links_paid_before_it(engine
     from paylink_tui.store.models import Client, PaymentLink, Policy
     from tests.helpers import migrate as _migrate
 
-    _migrate(engine, "downgrade", "0005")
+    _migrate(engine, "downgrade", "0006")
     with write_session(engine) as s:
         client = Client(first_name="Rosa", last_name="Peña")
         s.add(client)
@@ -122,6 +122,6 @@ def test_migration_0006_records_what_was_charged_for_links_paid_before_it(engine
         links = {x.reference: x for x in s.scalars(select(PaymentLink))}
     assert links["PAID"].paid_amount == Decimal("5906.08") == links["PAID"].amount
     assert links["LIVE"].paid_amount is None and links["LIVE"].reconciled_at is None
-    _migrate(engine, "downgrade", "0005")
+    _migrate(engine, "downgrade", "0006")
     _migrate(engine, "upgrade", "head")
     assert db.current_revision(engine) == db.HEAD_REVISION

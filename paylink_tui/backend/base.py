@@ -25,6 +25,10 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     ROLE_ADMIN,
     ROLE_AGENT,
     ROLE_SUPERVISOR,
+    SORT_POLICY,
+    BatchOutcome,
+    BatchPlan,
+    BatchProgress,
     EmailResult,
     Event,
     EventBatch,
@@ -32,6 +36,7 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     Identity,
     ImportReport,
     LinkDetail,
+    LinkPreview,
     LinkRow,
     OffListReceipt,
     PendingPage,
@@ -58,13 +63,14 @@ class Backend(Protocol):
     # -- the pending list ----------------------------------------------------------------
     def pending_page(self, *, search: str = "", after: SortKey | None = None,
                      before: SortKey | None = None, last: bool = False,
-                     limit: int = 100) -> PendingPage: ...
+                     limit: int = 100, sort: str = SORT_POLICY) -> PendingPage: ...
 
     def pending_totals(self, *, search: str = "") -> PendingTotals: ...
 
     def receipt_detail(self, receipt_id: int) -> ReceiptDetail | None: ...
 
-    def iter_pending(self, *, search: str = "") -> Iterator[PendingRow]: ...
+    def iter_pending(self, *, search: str = "",
+                     sort: str = SORT_POLICY) -> Iterator[PendingRow]: ...
 
     def off_list(self, *, search: str, limit: int = 5) -> list[OffListReceipt]:
         """Receipts `search` finds that the pending list leaves out (a live link hides them,
@@ -85,11 +91,38 @@ class Backend(Protocol):
         applies; empty: single payment only. PlanRefused (before MIT) for one that can't."""
         ...
 
+    def link_preview(self, *, receipt_numbers: Sequence[str] = (),
+                     policy_number: str | None = None) -> LinkPreview:
+        """What `generate_link` with the same choice would make now, and its warnings (older
+        receipts left out, payable after the lapse, WhatsApp possible). Reserves nothing."""
+        ...
+
     def retry_link(self, reference: str, *, email: str | None = None) -> GeneratedLink: ...
 
     def cancel_link(self, reference: str) -> None: ...
 
     def resend_link_email(self, reference: str, *, to: str | None = None) -> EmailResult: ...
+
+    def set_link_reminders(self, reference: str, *, enabled: bool) -> None:
+        """Mark the link "sin recordatorios" (`enabled=False`) or give it reminders again.
+        LinkStateError for a link paid, cancelled or expired."""
+        ...
+
+    # -- many links at once ----------------------------------------------------------------
+    def batch_preview(self, *, receipt_numbers: Sequence[str] = (),
+                      search: str | None = None) -> BatchPlan:
+        """The plan for the marked receipts, or for every pending receipt that matches
+        `search`: one link per policy and currency, each to the email on file, and who is
+        skipped and why. Reserves nothing. BatchTooLarge beyond 5,000 links."""
+        ...
+
+    def run_batch(self, plan: BatchPlan, *,
+                  on_progress: Callable[[BatchProgress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> BatchOutcome:
+        """Make the plan's links (at most 4 MIT calls at a time; a failure does not stop the
+        others). `should_stop()` is asked before each link starts; `on_progress` hears each
+        outcome in the caller's thread. Running a plan again never makes a second link."""
+        ...
 
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,
@@ -133,7 +166,8 @@ class Backend(Protocol):
         ...
 
     def deliver_outbox(self) -> None:
-        """Retry the emails that wait (one-agent mode; the server does it in team mode)."""
+        """Send the reminders due now and retry the emails that wait (one-agent mode; the
+        server does both in team mode). Safe beside a running `serve`: nothing goes twice."""
         ...
 
     def close(self) -> None: ...

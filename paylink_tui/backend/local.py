@@ -17,12 +17,17 @@ from paylink_tui.domain.promotions import InstallmentPlan, applicable_plans
 from paylink_tui.domain.results import (
     ALL_CODES,
     ROLE_ADMIN,
+    SORT_POLICY,
+    BatchOutcome,
+    BatchPlan,
+    BatchProgress,
     EmailResult,
     EventBatch,
     GeneratedLink,
     Identity,
     ImportReport,
     LinkDetail,
+    LinkPreview,
     LinkRow,
     OffListReceipt,
     PendingPage,
@@ -98,11 +103,11 @@ class LocalBackend:
     # -- the pending list ----------------------------------------------------------------
     def pending_page(self, *, search: str = "", after: SortKey | None = None,
                      before: SortKey | None = None, last: bool = False,
-                     limit: int = 100) -> PendingPage:
+                     limit: int = 100, sort: str = SORT_POLICY) -> PendingPage:
         from paylink_tui.services import receipts
 
         return receipts.pending_page(self.ctx, search=search, after=after, before=before,
-                                     last=last, limit=limit)
+                                     last=last, limit=limit, sort=sort)
 
     def pending_totals(self, *, search: str = "") -> PendingTotals:
         from paylink_tui.services import receipts
@@ -114,10 +119,11 @@ class LocalBackend:
 
         return receipts.receipt_detail(self.ctx, receipt_id)
 
-    def iter_pending(self, *, search: str = "") -> Iterator[PendingRow]:
+    def iter_pending(self, *, search: str = "",
+                     sort: str = SORT_POLICY) -> Iterator[PendingRow]:
         from paylink_tui.services import receipts
 
-        yield from receipts.iter_pending(self.ctx, search=search)
+        yield from receipts.iter_pending(self.ctx, search=search, sort=sort)
 
     def off_list(self, *, search: str, limit: int = 5) -> list[OffListReceipt]:
         from paylink_tui.services import receipts
@@ -137,6 +143,13 @@ class LocalBackend:
                                    policy_number=policy_number, email=email,
                                    agent=self.ctx.agent, plans=plans)
 
+    def link_preview(self, *, receipt_numbers: Sequence[str] = (),
+                     policy_number: str | None = None) -> LinkPreview:
+        from paylink_tui.services import link_advice
+
+        return link_advice.link_preview(self.ctx, receipt_numbers=receipt_numbers,
+                                        policy_number=policy_number)
+
     def retry_link(self, reference: str, *, email: str | None = None) -> GeneratedLink:
         from paylink_tui.services import links
 
@@ -151,6 +164,26 @@ class LocalBackend:
         from paylink_tui.services import links
 
         return links.resend_link_email(self.ctx, reference, to=to, agent=self.ctx.agent)
+
+    def set_link_reminders(self, reference: str, *, enabled: bool) -> None:
+        from paylink_tui.services import reminders
+
+        reminders.set_reminders(self.ctx, reference, enabled=enabled, agent=self.ctx.agent)
+
+    # -- many links at once ----------------------------------------------------------------
+    def batch_preview(self, *, receipt_numbers: Sequence[str] = (),
+                      search: str | None = None) -> BatchPlan:
+        from paylink_tui.services import batch
+
+        return batch.batch_preview(self.ctx, receipt_numbers=receipt_numbers, search=search)
+
+    def run_batch(self, plan: BatchPlan, *,
+                  on_progress: Callable[[BatchProgress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> BatchOutcome:
+        from paylink_tui.services import batch
+
+        return batch.run_batch(self.ctx, plan, agent=self.ctx.agent, on_progress=on_progress,
+                               should_stop=should_stop)
 
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,
@@ -231,9 +264,15 @@ class LocalBackend:
     def deliver_outbox(self) -> None:
         import logging
 
+        from paylink_tui.services import reminders
         from paylink_tui.services.notifications import confirm_due
         from paylink_tui.services.outbox import deliver_due
 
+        log = logging.getLogger("paylink_tui")
+        try:
+            reminders.send_due(self.ctx)  # the TUI sends them when no `serve` runs
+        except Exception:  # the outbox below still goes; the next round tries again
+            log.exception("reminder round failed")
         try:
             deliver_due(self.ctx)
         finally:
@@ -242,8 +281,7 @@ class LocalBackend:
             try:
                 confirm_due(self.ctx)
             except Exception:
-                logging.getLogger("paylink_tui").exception(
-                    "asking MIT about waiting approvals failed; they wait")
+                log.exception("asking MIT about waiting approvals failed; they wait")
 
     def close(self) -> None:
         gateway = self.ctx.gateway

@@ -54,6 +54,14 @@ def history_data(backend) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             # and the plan it was paid with (null: a single payment, or not paid).
             "installment_plans": list(row.installment_plans),
             "installment_months": row.installment_months,
+            # The reminders emailed for it (the proof of contact): when the mail server took
+            # each (null: not sent), to whom, and sent | queued | failed | not_sent.
+            "reminders": [
+                {"sent_at": iso(r.sent_at, tz), "to": r.to, "status": r.status,
+                 "queued_at": iso(r.queued_at, tz)}
+                for r in row.reminders
+            ],
+            "reminders_off": row.reminders_off,
         }
         if row.last_attempt is not None:
             a = row.last_attempt

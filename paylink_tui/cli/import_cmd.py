@@ -79,6 +79,10 @@ def print_report(report, full: bool, out: TextIO | None = None) -> None:  # type
     say(f"Filas rechazadas:      {report.rejected:,}")
     for error in report.errors:
         say(f"  {error}")
+    if report.phone_warnings:
+        say(f"Teléfonos sin WhatsApp:  {len(report.phone_warnings):,} (las filas sí se importaron)")
+        for warning in report.phone_warnings:
+            say(f"  {warning}")
     if report.refused_changes:
         say(f"Cambios de monto no aplicados: {len(report.refused_changes):,}")
         for refused in report.refused_changes:

@@ -32,8 +32,22 @@ Si MIT no responde a tiempo, la liga queda «sin confirmar» y el comando termin
 código 3: vuelva a ejecutarlo con los mismos recibos y se reintentará con la misma
 referencia (sin duplicar la liga).
 
+Avisa (sin cambiar el código de salida) si quedan fuera recibos anteriores pendientes de la
+misma póliza y moneda, o si la liga se podrá pagar después del cese de la póliza; con un
+teléfono válido del cliente imprime «WhatsApp: https://wa.me/…» con el mensaje listo.
+
+muchas ligas a la vez:
+  paylink-tui link --all                      una liga por póliza y moneda, para todos los
+                                              recibos pendientes, al correo registrado
+  paylink-tui link --all --search gomez --yes  solo los que coinciden, sin preguntar
+
+Muestra antes cuántas ligas, a cuántos clientes y por cuánto, y quién se omite (sin correo,
+con liga activa); pide confirmación (o --yes). Ctrl+C la detiene tras las ligas en curso;
+volver a ejecutarla continúa sin duplicar ninguna liga.
+
 códigos de salida: 0 liga generada (aunque el correo quede en cola), 1 no se generó,
-2 argumentos o configuración inválidos, 3 sin confirmar (reintente)."""
+2 argumentos o configuración inválidos, 3 sin confirmar (reintente); con --all: 0 sin
+fallas, 1 alguna liga falló o quedó sin confirmar, 130 detenida."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,10 +65,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", metavar="POLIZA", default=None,
                    help="todos los recibos pendientes de esta póliza")
     p.add_argument("--email", metavar="CORREO", default=None,
-                   help="correo electrónico del cliente (obligatorio)")
+                   help="correo electrónico del cliente (obligatorio salvo con --all)")
     p.add_argument("--msi", metavar="MESES", default=None, type=_msi,
                    help="meses sin intereses que ofrece: «3,6», o «no» para pago en una sola "
                         "exhibición (por omisión, todos los que alcanza el monto)")
+    p.add_argument("--all", action="store_true", dest="all",
+                   help="una liga por póliza y moneda para todos los recibos pendientes (o los "
+                        "de --search), cada una al correo registrado")
+    p.add_argument("--search", metavar="TEXTO", default=None,
+                   help="con --all: solo los recibos que coinciden (póliza, recibo o nombre)")
+    p.add_argument("--yes", action="store_true",
+                   help="con --all: generar sin preguntar")
     p.set_defaults(handler=run)
 
 
@@ -71,6 +92,18 @@ def run(args: argparse.Namespace) -> int:
     from paylink_tui.cli.common import backend_or_exit, fail, settings_or_exit
 
     receipts = [r for r in (args.receipts or []) if r.strip()]
+    if args.all:
+        from paylink_tui.cli.link_all import run_all
+
+        if receipts or args.policy or args.email:
+            fail("con --all cada liga va al correo registrado de su póliza: no indique recibos, "
+                 "--policy ni --email.", EXIT_USAGE)
+        if args.msi is not None:
+            fail("con --all cada liga ofrece los meses sin intereses que alcanza su monto: no "
+                 "indique --msi.", EXIT_USAGE)
+        return run_all(args.search or "", yes=args.yes)
+    if args.search is not None or args.yes:
+        fail("--search y --yes solo van con --all.", EXIT_USAGE)
     if not receipts and not args.policy:
         fail("indique uno o más recibos, o --policy POLIZA.", EXIT_USAGE)
     if receipts and args.policy:
@@ -111,6 +144,10 @@ def _generate(backend, receipts: list[str], policy: str | None, email: str,  # t
     print(f"Forma de pago: {payment_options(link.installment_plans)}")
     print(f"Vigente hasta el {long_date(link.valid_through)}")
     print(f"Si no se paga, los recibos vuelven a pendientes el {long_date(link.reappears_on)}.")
+    if link.whatsapp_url:
+        print(f"WhatsApp: {link.whatsapp_url}")
+    for warning in link.warnings:  # older receipts left out; payable after the lapse
+        print(f"Aviso: {warning}")
     label = EMAIL.get(EmailStatus(link.email_status), link.email_status)
     if link.email_status == EmailStatus.SENT.value:
         print(f"Correo: {label} a {link.email}")

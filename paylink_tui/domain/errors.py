@@ -141,6 +141,10 @@ class LinkStateError(LinkError):
     """The link is not in a state that allows what was asked."""
 
 
+class BatchTooLarge(LinkError):
+    """Many links at once: the choice would make more links than one batch takes."""
+
+
 # -- review and import -----------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from paylink_tui.domain.status import (
     LinkStatus,
     NotificationStatus,
     ReceiptStatus,
+    ReminderStatus,
     ReviewReason,
 )
 
@@ -36,6 +37,21 @@ EMAIL = {
     EmailStatus.QUEUED: "En cola",
     EmailStatus.SENT: "Enviado",  # el correo
     EmailStatus.FAILED: "Error de envío (reintentando)",
+}
+
+REMINDER = {
+    ReminderStatus.QUEUED: "En cola",
+    ReminderStatus.SENT: "Enviado",
+    ReminderStatus.FAILED: "Error de envío (reintentando)",
+    ReminderStatus.NOT_SENT: "No enviado",
+}
+
+# Why "many links at once" leaves a receipt out (domain/batch.py codes).
+BATCH_SKIP = {
+    "no_email": "sin correo registrado",
+    "already_linked": "ya tiene una liga activa",
+    "not_pending": "ya no está pendiente de pago",
+    "not_found": "no existe",
 }
 
 ATTEMPT = {
@@ -78,7 +94,7 @@ def label(value: object) -> str:
     Looked up by the member's type: "paid" is "Pagado" for a receipt but "Pagada" for a
     link, and str-valued members of different enums compare equal.
     """
-    for table in (RECEIPT, LINK, EMAIL, ATTEMPT, NOTIFICATION, REVIEW_REASON):
+    for table in (RECEIPT, LINK, EMAIL, REMINDER, ATTEMPT, NOTIFICATION, REVIEW_REASON):
         kind = type(next(iter(table)))
         if type(value) is kind:
             return table[value]  # type: ignore[index]

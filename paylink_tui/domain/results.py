@@ -11,11 +11,33 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from paylink_tui.domain.batch import (  # noqa: F401 - re-exported: the batch's result types
+    BatchLink,
+    BatchOutcome,
+    BatchPlan,
+    BatchProgress,
+    BatchResult,
+    BatchSkip,
+)
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.promotions import InstallmentPlan
 from paylink_tui.domain.text import UNSAFE_RE, full_name
 
-SortKey = tuple[str, date, str]
+# The pending list's orders (`pending --sort policy|lapse`). A receipt lapses at 12:00 of its
+# due date + the grace days, the same G for all: ordering by lapse IS ordering by due date.
+SORT_POLICY = "policy"
+SORT_LAPSE = "lapse"
+SORTS = (SORT_POLICY, SORT_LAPSE)
+PolicyKey = tuple[str, date, str]  # (policy, due date, receipt)
+LapseKey = tuple[date, str, str]  # (due date, policy, receipt): most urgent first
+SortKey = PolicyKey | LapseKey
+
+
+def key_just_before(key: SortKey) -> SortKey:
+    """A key that sorts just before `key` in its own order, so that a page read `after=` it
+    starts with the row of `key` itself (its receipt number is cut by one character)."""
+    first, second, receipt = key
+    return (first, second, receipt[:-1] if receipt else receipt)  # type: ignore[return-value]
 
 
 def printable(value: str, limit: int = 60) -> str:
@@ -45,14 +67,23 @@ class PendingRow:
     amount: Decimal
     currency: str
     due_date: date
+    # The UTC instant the policy's coverage ceases if this receipt stays unpaid (local 12:00
+    # of due date + PAYLINK_GRACE_DAYS; domain/lapse.py turns it into words).
+    lapses_at: datetime | None = None
 
     @property
     def holder(self) -> str:
         return full_name(self.first_name, self.last_name, self.second_last_name)
 
     @property
-    def key(self) -> SortKey:
+    def key(self) -> PolicyKey:
         return (self.policy, self.due_date, self.receipt)
+
+    def sort_key(self, sort: str = SORT_POLICY) -> SortKey:
+        """This row's key in the order `sort` (SORT_POLICY or SORT_LAPSE)."""
+        if sort == SORT_LAPSE:
+            return (self.due_date, self.policy, self.receipt)
+        return self.key
 
     def is_overdue(self, today: date) -> bool:
         return self.due_date < today
@@ -62,14 +93,15 @@ class PendingRow:
 class PendingPage:
     rows: list[PendingRow]
     has_more: bool  # more rows beyond this page in the direction it was read
+    sort: str = SORT_POLICY  # the order of the rows and of the keys below
 
     @property
     def first_key(self) -> SortKey | None:
-        return self.rows[0].key if self.rows else None
+        return self.rows[0].sort_key(self.sort) if self.rows else None
 
     @property
     def last_key(self) -> SortKey | None:
-        return self.rows[-1].key if self.rows else None
+        return self.rows[-1].sort_key(self.sort) if self.rows else None
 
 
 @dataclass(frozen=True)
@@ -137,10 +169,55 @@ class GeneratedLink:
     email_status: str  # 'sent' | 'queued' | 'failed'
     email_error: str | None
     installment_plans: tuple[int, ...] = ()  # meses sin intereses offered besides one payment
+    holder: str = ""
+    # Older pending receipts of the same policy and currency that the link left out (the
+    # insurer applies premiums in order), and the warning that names them.
+    older_pending: tuple[PendingRow, ...] = ()
+    older_warning: str | None = None
+    # The earliest lapse instant of its receipts; the warning when the link can still be
+    # paid after it (a payment then does not by itself restore the coverage).
+    lapses_at: datetime | None = None
+    lapse_warning: str | None = None
+    whatsapp_url: str | None = None  # https://wa.me/52…?text=… when the phone is valid
 
     @property
     def amount_text(self) -> str:
         return format_money(self.amount, self.currency)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the agent should read before sending it on (Spanish)."""
+        return tuple(w for w in (self.older_warning, self.lapse_warning) if w)
+
+
+@dataclass(frozen=True)
+class LinkPreview:
+    """What a link for these receipts (or this policy) would be, before it is made: what the
+    link dialog shows, with its warnings. Nothing is reserved."""
+
+    policy: str
+    holder: str
+    email: str | None  # the address on file
+    receipts: tuple[PendingRow, ...]  # what it would cover, oldest first
+    amount: Decimal
+    currency: str
+    valid_through: date  # D+3 if generated now
+    expires_at: datetime
+    lapses_at: datetime | None
+    lapse_warning: str | None
+    older_pending: tuple[PendingRow, ...]  # left out: offer to include them
+    older_warning: str | None
+    whatsapp: bool  # the holder's phone is a valid Mexican phone
+
+    @property
+    def amount_text(self) -> str:
+        return format_money(self.amount, self.currency)
+
+    @property
+    def with_older(self) -> tuple[str, ...]:
+        """The receipt numbers of the link with the older ones included (the dialog's key)."""
+        rows = sorted((*self.older_pending, *self.receipts), key=lambda r: (r.due_date, r.receipt))
+        return tuple(r.receipt for r in rows)
 
 
 @dataclass(frozen=True)
@@ -178,6 +255,18 @@ class LinkFlag:
 
 
 @dataclass(frozen=True)
+class ReminderRow:
+    """One reminder email for a link: the agent's proof of contact."""
+
+    day: date  # the local day it was for
+    to: str
+    status: str  # domain.status.ReminderStatus value
+    sent_at: datetime | None  # when the mail server accepted it
+    queued_at: datetime
+    error: str | None  # the last delivery error, Spanish
+
+
+@dataclass(frozen=True)
 class LinkRow:
     link_id: int
     reference: str
@@ -206,6 +295,8 @@ class LinkRow:
     open_at_mit: bool = False  # MIT can still take a payment for it (cancelled or not)
     installment_plans: tuple[int, ...] = ()  # meses sin intereses it offers (months)
     installment_months: int | None = None  # the plan it was paid with; None: one payment
+    reminders: tuple[ReminderRow, ...] = ()  # oldest first
+    reminders_off: bool = False  # marked "sin recordatorios"
 
     @property
     def needs_review(self) -> bool:
@@ -256,6 +347,7 @@ class LinkDetail:
     attempts: list[AttemptRow]
     notifications: list[NotificationRow]
     timeline: list[TimelineEvent]
+    whatsapp_url: str | None = None  # https://wa.me/52…?text=… while the link can be paid
 
 
 @dataclass(frozen=True)
@@ -361,6 +453,8 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     refused_changes: list[RefusedChange] = field(default_factory=list)
+    # Rows imported whose phone is no valid Mexican phone: kept as written, no WhatsApp.
+    phone_warnings: list[RowError] = field(default_factory=list)
     policies_added: int = 0
     clients_updated: int = 0
     full: bool = False

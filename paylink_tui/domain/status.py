@@ -43,6 +43,15 @@ class EmailStatus(str, Enum):
     FAILED = "failed"  # failed at least once, still being retried
 
 
+class ReminderStatus(str, Enum):
+    """A reminder email's delivery, as the agent's proof of contact."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"  # refused at least once, retried until 22:00 of its day
+    NOT_SENT = "not_sent"  # its day ended (or the link closed) before it could be delivered
+
+
 class AttemptResult(str, Enum):
     APPROVED = "approved"
     DENIED = "denied"

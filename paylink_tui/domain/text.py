@@ -111,3 +111,8 @@ def search_text(*parts: str) -> str:
     for the word index (FTS5) and for LIKE '% word%' (the index walk and PostgreSQL).
     """
     return " ".join(w for part in parts for w in search_words(part))
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """`1 liga`, `1,200 ligas`."""
+    return f"{count:,} {one if count == 1 else many}"

@@ -30,6 +30,7 @@ from paylink_tui.domain.text import (
     find_control_char,
     fold,
 )
+from paylink_tui.domain.whatsapp import PHONE_PROBLEM, whatsapp_number
 
 COLUMNS = (
     "poliza", "recibo", "ramo", "nombre", "apellido_paterno", "apellido_materno",
@@ -66,6 +67,8 @@ class ReceiptRow:
 class ReadResult:
     rows: list[ReceiptRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # Rows accepted whose phone gets no WhatsApp (domain/whatsapp.py): reported, not rejected.
+    phone_warnings: list[RowError] = field(default_factory=list)
     present_receipts: set[str] = field(default_factory=set)
     total_rows: int = 0
     encoding: str | None = None
@@ -250,7 +253,8 @@ def _validate(
         else:
             if _is_blank(values):
                 continue
-            row, errors = _validate_row(line, values, columns, width, first_seen)
+            notes: list[RowError] = []
+            row, errors = _validate_row(line, values, columns, width, first_seen, notes)
             receipt = _cell_text(values, columns["recibo"]).strip()
             if receipt:
                 present.add(receipt)
@@ -259,6 +263,7 @@ def _validate(
             else:
                 assert row is not None
                 rows.append(row)
+                result.phone_warnings.extend(notes)
             if receipt and receipt not in first_seen:
                 first_seen[receipt] = line
         result.total_rows += 1
@@ -288,7 +293,6 @@ def _cell_text(values: list[object], index: int) -> str:
 
 
 _NUMBER_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z./\-_]*$")
-_PHONE_RE = re.compile(r"^[0-9+()\-. ]+$")
 _DMY_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?$")
 
@@ -345,8 +349,8 @@ def _quick_row(
         except _Rejected:
             return None
     phone = values[i_phone].strip() if i_phone >= 0 else ""  # type: ignore[union-attr]
-    if phone and (len(phone) > MAX_PHONE_LEN or not _PHONE_RE.match(phone)):
-        return None
+    if phone and whatsapp_number(phone) is None:
+        return None  # kept, but reported: the full path says why
     amount_text = values[i_amount].strip()  # type: ignore[union-attr]
     if not _QUICK_AMOUNT_RE.fullmatch(amount_text):
         return None
@@ -375,7 +379,11 @@ def _validate_row(
     columns: dict[str, int],
     width: int,
     first_seen: dict[str, int],
+    notes: list[RowError] | None = None,
 ) -> tuple[ReceiptRow | None, list[RowError]]:
+    """The row, or the reasons it is rejected. `notes` gets what is reported of a row that is
+    accepted anyway (a phone without WhatsApp)."""
+    notes = [] if notes is None else notes
     errors: list[RowError] = []
     if len(values) > width and any(v not in (None, "") for v in values[width:]):
         # An unquoted "1,234.56" splits into two cells: never guess which one was meant.
@@ -438,8 +446,16 @@ def _validate_row(
         except _Rejected as exc:
             reject("email", str(exc))
     phone = texts.get("telefono", "")
-    if phone and (len(phone) > MAX_PHONE_LEN or not _PHONE_RE.match(phone)):
-        reject("telefono", "el teléfono solo admite dígitos, espacios, «+», «-», «(» y «)»")
+    if phone and whatsapp_number(phone) is None:
+        # Not a reason to refuse the receipt: the phone is kept as written (the agent may
+        # call it), without WhatsApp; one too long to be a phone is not kept.
+        if len(phone) > MAX_PHONE_LEN:
+            notes.append(RowError(line, "telefono", phone,
+                                  f"el teléfono tiene más de {MAX_PHONE_LEN} caracteres: no "
+                                  "se guardó (sin WhatsApp)"))
+            phone = ""
+        else:
+            notes.append(RowError(line, "telefono", phone, f"el teléfono {PHONE_PROBLEM}"))
     amount = _amount(line, values, columns["monto"], texts["monto"], errors)
     currency = texts.get("moneda", "").upper()
     if currency not in ("MXN", "USD"):

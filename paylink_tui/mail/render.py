@@ -1,4 +1,5 @@
-"""Rendering the two emails from Jinja2 templates (HTML + plain text + subject), es-MX.
+"""Rendering the emails from Jinja2 templates (HTML + plain text + subject), es-MX: the
+link, its reminder and the payment confirmation.
 
 Templates are package data (`paylink_tui/mail/templates`); an operator overrides any of
 them by putting a file with the same name in `settings.templates_dir` (a ChoiceLoader
@@ -37,6 +38,7 @@ from paylink_tui.mail.errors import TemplateProblem
 from paylink_tui.mail.message import check_header
 
 LINK = "link"
+REMINDER = "reminder"
 CONFIRMATION = "confirmation"
 
 
@@ -132,25 +134,13 @@ def signer(agent: str, company: str) -> str:
     return company
 
 
-def render_link_email(
-    *,
-    holder_name: str,
-    policy_number: str,
-    receipts: Sequence[ReceiptLine],
-    amount: Decimal,
-    currency: str,
-    url: str,
-    reference: str,
-    last_valid_day: date,
-    agent_name: str,
-    agent_email: str | None,
-    company: str,
-    installment_plans: Sequence[int] = (),
-    templates_dir: Path | str | None = None,
-) -> RenderedEmail:
-    """The email that carries the payment link to the policy holder. `installment_plans`:
-    the meses sin intereses it offers besides the single payment."""
-    context = {
+def _link_context(*, holder_name: str, policy_number: str, receipts: Sequence[ReceiptLine],
+                  amount: Decimal, currency: str, url: str, reference: str,
+                  last_valid_day: date, agent_name: str, agent_email: str | None,
+                  company: str, installment_plans: Sequence[int] = ()) -> dict[str, Any]:
+    """What the link email and its reminder both show. `installment_plans`: the meses sin
+    intereses the link offers besides the single payment."""
+    return {
         "holder_name": holder_name,
         "policy_number": policy_number,
         "receipts": list(receipts),
@@ -168,7 +158,25 @@ def render_link_email(
         "installment_text": plans_text(installment_plans),
         "payment_options_text": offer_text(installment_plans),
     }
-    return render(LINK, context, templates_dir)
+
+
+def render_link_email(*, templates_dir: Path | str | None = None, **values: Any) -> RenderedEmail:
+    """The email that carries the payment link to the policy holder. `values`: holder_name,
+    policy_number, receipts (ReceiptLine), amount, currency, url, reference, last_valid_day,
+    agent_name, agent_email, company, installment_plans."""
+    return render(LINK, _link_context(**values), templates_dir)
+
+
+def render_reminder_email(*, today: date, templates_dir: Path | str | None = None,
+                          **values: Any) -> RenderedEmail:
+    """The reminder of a link still unpaid, sent on `today` (its last valid day by default):
+    "vence hoy a las 23:59" that day, else the date. `values`: as for render_link_email."""
+    from paylink_tui.domain.reminders import due_phrase
+
+    context = _link_context(**values)
+    context["due_phrase"] = due_phrase(context["last_valid_day"], today)
+    context["last_day"] = context["last_valid_day"] == today
+    return render(REMINDER, context, templates_dir)
 
 
 def render_confirmation_email(

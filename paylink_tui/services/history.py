@@ -141,6 +141,9 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
     flags = _flags(session, ids)
     confirming = set(session.execute(
         _confirming_refs().where(n.reference.in_([lk.reference for lk in links]))).scalars())
+    from paylink_tui.services.reminders import reminders_for
+
+    reminders = reminders_for(session, links, now)
     out = []
     for lk in links:
         policy, holder = policies.get(lk.policy_id, ("", ""))
@@ -159,6 +162,7 @@ def _rows(session, links: list[PaymentLink], now: datetime) -> list[LinkRow]:  #
             open_at_mit=lk.state != LinkState.PAID.value and utc(now) < utc(lk.expires_at),
             installment_plans=offered_months(lk.promotions),
             installment_months=lk.installment_months,
+            reminders=tuple(reminders.get(lk.id, ())), reminders_off=bool(lk.no_reminders),
         ))
     return out
 
@@ -254,11 +258,28 @@ def link_detail(ctx: AppContext, reference: str) -> LinkDetail | None:
                 .order_by(n.received_at, n.id)
             )
         ]
+        phone = session.scalar(
+            select(Client.__table__.c.phone)
+            .join(Policy.__table__, Policy.__table__.c.client_id == Client.__table__.c.id)
+            .where(Policy.__table__.c.id == link.policy_id))
     return LinkDetail(
         link=row, receipts=receipts, emails=emails, attempts=attempts,
         notifications=notifications,
         timeline=_timeline(row, emails, notifications, ctx.tz),
+        whatsapp_url=_whatsapp(row, phone),
     )
+
+
+def _whatsapp(row: LinkRow, phone: str | None) -> str | None:
+    """The WhatsApp address of a link the client can still pay (active), else None."""
+    from paylink_tui.domain.money import format_money
+    from paylink_tui.domain.whatsapp import link_whatsapp_url
+
+    if row.status != LinkStatus.ACTIVE.value:
+        return None
+    return link_whatsapp_url(phone=phone, holder=row.holder, policy=row.policy,
+                             amount_text=format_money(row.amount, row.currency), url=row.url,
+                             valid_through=row.valid_through)
 
 
 def _notification_row(x: Notification) -> NotificationRow:
@@ -270,6 +291,10 @@ def _notification_row(x: Notification) -> NotificationRow:
     )
 
 
+_EMAIL_KIND = {"link": "Correo de la liga", "reminder": "Recordatorio",
+               "confirmation": "Correo de confirmación"}
+
+
 def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow],
               tz: str) -> list[TimelineEvent]:
     from paylink_tui.domain import labels
@@ -278,7 +303,7 @@ def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow
 
     events = [TimelineEvent(link.created_at, f"Liga generada por {link.agent} para {link.email}")]
     for m in emails:
-        what = "Correo de la liga" if m.kind == "link" else "Correo de confirmación"
+        what = _EMAIL_KIND.get(m.kind, "Correo")
         events.append(TimelineEvent(m.created_at, f"{what} en cola para {m.to}"))
         if m.sent_at:
             events.append(TimelineEvent(m.sent_at, f"{what} enviado a {m.to}"))

@@ -104,7 +104,8 @@ def apply_read_result(
     now: datetime,
 ) -> ImportReport:
     report = ImportReport(filename=filename, total_rows=result.total_rows, full=full,
-                          errors=list(result.errors))
+                          errors=list(result.errors),
+                          phone_warnings=list(result.phone_warnings))
     try:
         with write_session(engine) as session:
             conn = session.connection()

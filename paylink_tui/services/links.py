@@ -131,6 +131,7 @@ def generate_link(
     email: str,
     agent: str | None = None,
     plans: Sequence[int] | None = None,
+    deliver: bool = True,
 ) -> GeneratedLink:
     """Make one payment link for the receipts (or the policy's pending receipts), send it.
 
@@ -140,7 +141,8 @@ def generate_link(
 
     Raises a LinkError subclass. When the same receipts have an unconfirmed link (MIT's
     answer was lost), this retries it with the same reference instead of making another
-    (and the plans that first call sent).
+    (and the plans that first call sent). `deliver=False` leaves its email queued in the
+    outbox for the caller to deliver (a batch delivers its emails together: services/batch.py).
     """
     agent = agent or ctx.agent
     address = check_email(email)
@@ -151,7 +153,7 @@ def generate_link(
     gateway = _gateway(ctx)
     claim = _claim(ctx, numbers=numbers, policy_number=policy, email=address, agent=agent,
                    plans=None if plans is None else tuple(plans))
-    return _call_and_confirm(ctx, gateway, claim, agent=agent)
+    return _call_and_confirm(ctx, gateway, claim, agent=agent, deliver=deliver)
 
 
 def retry_link(ctx: AppContext, reference: str, *, agent: str | None = None,
@@ -448,6 +450,12 @@ def _check_pending(receipts: list[Receipt]) -> None:
             raise NotPending(f"El recibo {r.number} no está pendiente de pago.")
 
 
+def check_gateway(ctx: AppContext) -> None:
+    """GatewayNotConfiguredError / GatewayFailure now, when the gateway cannot be used: what
+    generate_link would raise before claiming anything (a batch checks once)."""
+    _gateway(ctx)
+
+
 def _check_one_policy_and_currency(receipts: list[Receipt], policy_number: str | None) -> None:
     policies = sorted({r.policy_number for r in receipts})
     if len(policies) > 1:
@@ -640,7 +648,7 @@ def _extra(claim: _Claim) -> tuple[tuple[str, str], ...]:
 
 
 def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *,
-                      agent: str) -> GeneratedLink:
+                      agent: str, deliver: bool = True) -> GeneratedLink:
     request = LinkRequest(
         reference=claim.reference,
         amount=claim.amount,
@@ -669,12 +677,14 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         _mark_unconfirmed(ctx, claim, f"error inesperado: {type(exc).__name__}", agent)
         raise
     message_id, queue_error = _confirm(ctx, claim, created.url, created.link_id, agent)
-    if message_id is not None:
+    if message_id is not None and not deliver:
+        status, error = "queued", None
+    elif message_id is not None:
         status, error = _deliver(ctx, message_id)
     else:
         status, error = "failed", queue_error
     window_reappears = local_date(claim.hidden_until, ctx.tz)
-    return GeneratedLink(
+    made = GeneratedLink(
         link_id=claim.link_id,
         reference=claim.reference,
         url=created.url,
@@ -690,6 +700,13 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         email_error=error,
         installment_plans=claim.plans,
     )
+    from paylink_tui.services.link_advice import advise  # older receipts, lapse, WhatsApp
+
+    try:
+        return advise(ctx, made)
+    except Exception:  # the link is made and sent: advice that fails must not hide that
+        log.exception("link %s: could not gather its warnings", claim.reference)
+        return made
 
 
 def _unknown_message(exc: GatewayError, reference: str) -> str:
@@ -921,3 +938,12 @@ def _receipts_word(numbers: Sequence[str]) -> str:
 
 def _es_son(numbers: Sequence[str]) -> str:
     return "es" if len(numbers) == 1 else "son"
+
+
+# Shared with the other use cases on links: the same checks for a link's preview
+# (services/link_advice.py); the same locks and the same "never a second charge" rule for a
+# reminder (services/reminders.py).
+check_pending = _check_pending
+check_one_policy_and_currency = _check_one_policy_and_currency
+lock_link = _lock_link
+refuse_a_second_charge = _refuse_a_second_charge

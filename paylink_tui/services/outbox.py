@@ -25,7 +25,7 @@ from email.utils import make_msgid
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import and_, bindparam, false, insert, or_, update
 from sqlmodel import Session, select
 
 from paylink_tui.domain.dates import utc
@@ -45,6 +45,7 @@ from paylink_tui.mail.render import (
     RenderedEmail,
     render_confirmation_email,
     render_link_email,
+    render_reminder_email,
 )
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import is_sqlite, read_session, write_session
@@ -60,6 +61,7 @@ from paylink_tui.store.models import (
 log = logging.getLogger(__name__)
 
 KIND_LINK = "link"
+KIND_REMINDER = "reminder"  # services/reminders.py
 KIND_CONFIRMATION = "confirmation"
 
 # Seconds to wait after the 1st, 2nd, ... failure; hourly after the last.
@@ -73,6 +75,7 @@ __all__ = [
     "DeliveryReport",
     "KIND_CONFIRMATION",
     "KIND_LINK",
+    "KIND_REMINDER",
     "RenderedEmail",
     "backoff_delay",
     "deliver_due",
@@ -82,6 +85,7 @@ __all__ = [
     "queue_confirmation_email",
     "queue_email",
     "queue_link_email",
+    "queue_reminder_email",
     "resend",
     "validate_address",  # for services that take an address from the agent
 ]
@@ -125,15 +129,17 @@ def queue_email(
     rendered: RenderedEmail,
     now: datetime,
     link_id: int | None = None,
+    send_before: datetime | None = None,
 ) -> EmailMessage:
     """Add a message to the outbox in the caller's transaction (flushed, so it has an id).
+    `send_before`: the instant after which it must not go out any more (a reminder's day).
 
     Raises InvalidAddress / HeaderInjection before anything is written. The MIME message
     itself is built only when sending: every header that goes into it is checked here.
     """
     row = EmailMessage(**_email_values(
         kind=kind, to=to, from_addr=from_addr, from_name=from_name, reply_to=reply_to,
-        rendered=rendered, now=now, link_id=link_id))
+        rendered=rendered, now=now, link_id=link_id, send_before=send_before))
     session.add(row)
     session.flush()
     return row
@@ -141,7 +147,7 @@ def queue_email(
 
 def _email_values(*, kind: str, to: str, from_addr: str, from_name: str | None,
                   reply_to: str | None, rendered: RenderedEmail, now: datetime,
-                  link_id: int | None) -> dict[str, object]:
+                  link_id: int | None, send_before: datetime | None = None) -> dict[str, object]:
     """The outbox row's columns, every header checked (InvalidAddress / HeaderInjection)."""
     to = _valid_address(to, "to")
     from_addr = _valid_address(from_addr, "from")
@@ -167,6 +173,7 @@ def _email_values(*, kind: str, to: str, from_addr: str, from_name: str | None,
         "last_error": None,
         "claimed_until": None,
         "sent_at": None,
+        "send_before": utc(send_before) if send_before is not None else None,
     }
 
 
@@ -224,38 +231,48 @@ def _holder(session: Session, link: PaymentLink) -> tuple[str, str]:
     return row.number, full_name(row.first_name, row.last_name, row.second_last_name)
 
 
+def _link_values(session: Session, ctx: AppContext, link: PaymentLink) -> dict[str, Any]:
+    """What the link email and its reminder are rendered from."""
+    s = ctx.settings
+    policy, client, lines = _link_parts(session, link)
+    return {
+        "holder_name": full_name(client.first_name, client.last_name, client.second_last_name),
+        "policy_number": policy.number, "receipts": lines, "amount": link.amount,
+        "currency": link.currency, "url": link.url, "reference": link.reference,
+        "last_valid_day": link.last_valid_day, "agent_name": link.agent,
+        "agent_email": s.agent_email, "company": s.company, "templates_dir": s.templates_dir,
+        "installment_plans": offered_months(link.promotions),
+    }
+
+
+def _queue_to_holder(session: Session, ctx: AppContext, link: PaymentLink, kind: str,
+                     rendered: RenderedEmail, now: datetime,
+                     send_before: datetime | None = None) -> EmailMessage:
+    """A message about `link` to its address, from the link's sender (Reply-To the agent)."""
+    s = ctx.settings
+    return queue_email(
+        session, kind=kind, to=link.email, from_addr=s.link_sender, from_name=s.company,
+        reply_to=s.agent_email or None, rendered=rendered, now=now, link_id=link.id,
+        send_before=send_before,
+    )
+
+
 def queue_link_email(session: Session, ctx: AppContext, link: PaymentLink, now: datetime) -> EmailMessage:
     """Queue the email that carries `link` (which must have its URL) to `link.email`."""
     if not link.url:
         raise MailError(f"La liga {link.reference} aún no tiene dirección (URL); no se puede enviar.")
-    s = ctx.settings
-    policy, client, lines = _link_parts(session, link)
-    rendered = render_link_email(
-        holder_name=full_name(client.first_name, client.last_name, client.second_last_name),
-        policy_number=policy.number,
-        receipts=lines,
-        amount=link.amount,
-        currency=link.currency,
-        url=link.url,
-        reference=link.reference,
-        last_valid_day=link.last_valid_day,
-        agent_name=link.agent,
-        agent_email=s.agent_email,
-        company=s.company,
-        installment_plans=offered_months(link.promotions),
-        templates_dir=s.templates_dir,
-    )
-    return queue_email(
-        session,
-        kind=KIND_LINK,
-        to=link.email,
-        from_addr=s.link_sender,
-        from_name=s.company,
-        reply_to=s.agent_email or None,
-        rendered=rendered,
-        now=now,
-        link_id=link.id,
-    )
+    rendered = render_link_email(**_link_values(session, ctx, link))
+    return _queue_to_holder(session, ctx, link, KIND_LINK, rendered, now)
+
+
+def queue_reminder_email(session: Session, ctx: AppContext, link: PaymentLink, now: datetime,
+                         *, today: Any, send_before: datetime) -> EmailMessage:
+    """Queue the reminder of an unpaid `link` for the local day `today`, from the link's
+    sender to its address; not sent after `send_before` (services/reminders.py)."""
+    if not link.url:
+        raise MailError(f"La liga {link.reference} no tiene dirección (URL); no hay qué recordar.")
+    rendered = render_reminder_email(today=today, **_link_values(session, ctx, link))
+    return _queue_to_holder(session, ctx, link, KIND_REMINDER, rendered, now, send_before)
 
 
 def queue_confirmation_email(
@@ -354,19 +371,25 @@ def _claim(ctx: AppContext, ids: list[int] | None, limit: int,
            now: datetime) -> tuple[list[int], datetime]:
     """Claim due rows: their ids and the `claimed_until` written (the claim's token)."""
     # A link email is only worth sending while its link can be paid: cancelling stops
-    # resends, and retries end when the link is paid or expires.
+    # resends, and retries end when the link is paid or expires. A reminder, the same, and
+    # not once the agent marked the link "sin recordatorios" or after its `send_before`.
     payable_links = select(PaymentLink.id).where(
         PaymentLink.state == LinkState.ACTIVE.value,  # type: ignore[arg-type]
         PaymentLink.expires_at > now,  # type: ignore[arg-type,operator]
     )
+    remindable_links = payable_links.where(PaymentLink.no_reminders == false())  # type: ignore[arg-type]
     due = (
         (EmailMessage.status.in_([EmailStatus.QUEUED.value, EmailStatus.FAILED.value]))  # type: ignore[attr-defined]
         & (EmailMessage.next_attempt_at <= now)  # type: ignore[operator]
         & or_(EmailMessage.claimed_until.is_(None), EmailMessage.claimed_until <= now)  # type: ignore[union-attr,operator]
+        & _before_deadline(now)
         & or_(
-            EmailMessage.kind != KIND_LINK,  # type: ignore[arg-type]
+            EmailMessage.kind.notin_([KIND_LINK, KIND_REMINDER]),  # type: ignore[attr-defined]
             EmailMessage.link_id.is_(None),  # type: ignore[union-attr]
-            EmailMessage.link_id.in_(payable_links),  # type: ignore[union-attr]
+            and_(EmailMessage.kind == KIND_LINK,  # type: ignore[arg-type]
+                 EmailMessage.link_id.in_(payable_links)),  # type: ignore[union-attr]
+            and_(EmailMessage.kind == KIND_REMINDER,  # type: ignore[arg-type]
+                 EmailMessage.link_id.in_(remindable_links)),  # type: ignore[union-attr]
         )
     )
     with write_session(ctx.engine) as session:
@@ -390,21 +413,29 @@ def _claim(ctx: AppContext, ids: list[int] | None, limit: int,
     return claimed, until
 
 
+def _before_deadline(now: datetime):  # type: ignore[no-untyped-def]
+    """The message has no deadline, or it has not passed (a reminder: 22:00 of its day)."""
+    return or_(EmailMessage.send_before.is_(None), EmailMessage.send_before > now)  # type: ignore[union-attr,operator]
+
+
 def _renew(ctx: AppContext, email_id: int, token: datetime) -> datetime | None:
     """Extend one message's claim just before sending it, only if it is still ours (its
-    `claimed_until` is the value we wrote) and still unsent. The new token, or None."""
+    `claimed_until` is the value we wrote), still unsent and before its deadline. The new
+    token, or None."""
     table = EmailMessage.__table__  # type: ignore[attr-defined]
-    until = utc(ctx.now()) + _lease(ctx)
+    now = utc(ctx.now())
+    until = now + _lease(ctx)
     with write_session(ctx.engine) as session:
         renewed = session.connection().execute(
             update(table)
             .where(table.c.id == email_id, table.c.claimed_until == token,
-                   table.c.status.in_([EmailStatus.QUEUED.value, EmailStatus.FAILED.value]))
+                   table.c.status.in_([EmailStatus.QUEUED.value, EmailStatus.FAILED.value]),
+                   _before_deadline(now))
             .values(claimed_until=until)
         ).rowcount
     if renewed != 1:
-        log.warning("email %s: claim lost (lease expired, taken by another process); "
-                    "not sent by this one", email_id)
+        log.warning("email %s: claim lost (lease expired, taken by another process) or past "
+                    "its deadline; not sent by this one", email_id)
         return None
     return until
 

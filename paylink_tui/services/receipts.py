@@ -1,7 +1,11 @@
-"""The pending list: receipts pending and not hidden by a link, sorted by policy.
+"""The pending list: receipts pending and not hidden by a link, sorted by policy (or by
+lapse, most urgent first: `sort=SORT_LAPSE`).
 
 Pages are keyset-paged on (policy number, due date, receipt number), never OFFSET, so the
-millionth row costs what the first does.
+millionth row costs what the first does. By lapse they are keyset-paged on (due date, policy
+number, receipt number) with an index of their own (`ix_receipt_lapse_order`): every receipt
+lapses at 12:00 of its due date plus the same grace days, so the lapse order is the due-date
+order, and each row carries its `lapses_at` (domain/lapse.py).
 
 Search is case- and accent-insensitive: each word typed must start a word of the policy
 number, the receipt number or the holder's name ("pena" finds "Peña", "gomez" finds
@@ -21,12 +25,17 @@ A trigram index on SQLite was measured too: 10-40 ms per rare term, against well
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import and_, func, or_, select, tuple_
 
+from paylink_tui.domain.lapse import lapse_instant
 from paylink_tui.domain.results import (  # noqa: F401 - re-exported
+    SORT_LAPSE,
+    SORT_POLICY,
+    SORTS,
     LinkSummary,
     OffListReceipt,
     PendingPage,
@@ -83,13 +92,44 @@ def _base_query(now: datetime, words: list[Term], candidates: list[int] | None):
     return q.where(*word_filters(words))
 
 
-def _row(values: Sequence) -> PendingRow:  # type: ignore[type-arg]
+@lru_cache(maxsize=4096)
+def _lapse(due_date: date, grace_days: int, tz: str) -> datetime:
+    """A few hundred distinct due dates across a million receipts: each computed once."""
+    return lapse_instant(due_date, grace_days, tz)
+
+
+def lapses_at(ctx: AppContext, due_date: date) -> datetime:
+    """When a receipt due on `due_date` lapses, with this context's grace days and zone."""
+    return _lapse(due_date, ctx.settings.grace_days, ctx.tz)
+
+
+def _row(values: Sequence, ctx: AppContext) -> PendingRow:  # type: ignore[type-arg]
     return PendingRow(
         receipt_id=values[0], receipt=values[1], policy=values[2], ramo=values[3] or "",
         first_name=values[4], last_name=values[5], second_last_name=values[6] or "",
         email=values[7], phone=values[8], amount=Decimal(values[9]), currency=values[10],
-        due_date=values[11],
+        due_date=values[11], lapses_at=lapses_at(ctx, values[11]),
     )
+
+
+def row_of(ctx: AppContext, rec: Receipt, policy: Policy, client: Client) -> PendingRow:
+    """A receipt read through the ORM, as the list shows it."""
+    return PendingRow(
+        receipt_id=rec.id or 0, receipt=rec.number, policy=rec.policy_number,
+        ramo=policy.ramo, first_name=client.first_name, last_name=client.last_name,
+        second_last_name=client.second_last_name, email=client.email, phone=client.phone,
+        amount=Decimal(rec.amount), currency=rec.currency, due_date=rec.due_date,
+        lapses_at=lapses_at(ctx, rec.due_date),
+    )
+
+
+def _sort_columns(sort: str):  # type: ignore[no-untyped-def]
+    r = Receipt.__table__.c
+    if sort == SORT_POLICY:
+        return (r.policy_number, r.due_date, r.number)
+    if sort == SORT_LAPSE:
+        return (r.due_date, r.policy_number, r.number)
+    raise ValueError(f"unknown sort {sort!r}; expected one of {SORTS}")
 
 
 def pending_page(
@@ -100,61 +140,64 @@ def pending_page(
     before: SortKey | None = None,
     last: bool = False,
     limit: int = 100,
+    sort: str = SORT_POLICY,
 ) -> PendingPage:
-    """One page of the pending list.
+    """One page of the pending list, in the order `sort` (SORT_POLICY or SORT_LAPSE).
 
     - neither `after` nor `before`: the first page (or the last, with `last=True`);
-    - `after=key`: the page following that row; `before=key`: the page preceding it.
+    - `after=key`: the page following that row; `before=key`: the page preceding it (keys
+      of the same order: `PendingRow.sort_key(sort)`).
     Rows always come in list order.
     """
+    columns = _sort_columns(sort)
     now = ctx.now()
     words = terms(ctx, search)
     candidates = fts_candidates(ctx.engine, words) if words else None
     if candidates == []:
-        return PendingPage(rows=[], has_more=False)
+        return PendingPage(rows=[], has_more=False, sort=sort)
     backwards = before is not None or (last and after is None)
     q = _base_query(now, words, candidates)
     if candidates is not None:
-        return _page_in_memory(ctx, q, after=after, before=before, backwards=backwards, limit=limit)
-    r = Receipt.__table__.c
-    sort = (r.policy_number, r.due_date, r.number)
+        return _page_in_memory(ctx, q, after=after, before=before, backwards=backwards,
+                               limit=limit, sort=sort)
     if after is not None:
-        q = q.where(tuple_(*sort) > tuple_(*after))
+        q = q.where(tuple_(*columns) > tuple_(*after))
     if before is not None:
-        q = q.where(tuple_(*sort) < tuple_(*before))
+        q = q.where(tuple_(*columns) < tuple_(*before))
     if backwards:
-        q = q.order_by(*(col.desc() for col in sort))
+        q = q.order_by(*(col.desc() for col in columns))
     else:
-        q = q.order_by(*sort)
+        q = q.order_by(*columns)
     q = q.limit(limit + 1)
     with ctx.engine.connect() as conn:
-        rows = [_row(v) for v in conn.execute(q)]
+        rows = [_row(v, ctx) for v in conn.execute(q)]
     has_more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
         rows.reverse()
-    return PendingPage(rows=rows, has_more=has_more)
+    return PendingPage(rows=rows, has_more=has_more, sort=sort)
 
 
 def _page_in_memory(ctx: AppContext, q, *, after: SortKey | None, before: SortKey | None,  # type: ignore[no-untyped-def]
-                    backwards: bool, limit: int) -> PendingPage:
+                    backwards: bool, limit: int, sort: str) -> PendingPage:
     """A page out of a few candidate rows: sorted here, so the query needs no sort index."""
     with ctx.engine.connect() as conn:
-        rows = sorted((_row(v) for v in conn.execute(q)), key=lambda row: row.key)
+        rows = sorted((_row(v, ctx) for v in conn.execute(q)), key=lambda row: row.sort_key(sort))
     if after is not None:
-        rows = [row for row in rows if row.key > after]
+        rows = [row for row in rows if row.sort_key(sort) > after]
     if before is not None:
-        rows = [row for row in rows if row.key < before]
+        rows = [row for row in rows if row.sort_key(sort) < before]
     if backwards:
-        return PendingPage(rows=rows[-limit:], has_more=len(rows) > limit)
-    return PendingPage(rows=rows[:limit], has_more=len(rows) > limit)
+        return PendingPage(rows=rows[-limit:], has_more=len(rows) > limit, sort=sort)
+    return PendingPage(rows=rows[:limit], has_more=len(rows) > limit, sort=sort)
 
 
-def iter_pending(ctx: AppContext, *, search: str = "", chunk: int = 1000):  # type: ignore[no-untyped-def]
+def iter_pending(ctx: AppContext, *, search: str = "", chunk: int = 1000,  # type: ignore[no-untyped-def]
+                 sort: str = SORT_POLICY):
     """Every pending row in list order (for exports), page by page."""
     after: SortKey | None = None
     while True:
-        page = pending_page(ctx, search=search, after=after, limit=chunk)
+        page = pending_page(ctx, search=search, after=after, limit=chunk, sort=sort)
         yield from page.rows
         if not page.has_more:
             return
@@ -245,27 +288,14 @@ def receipt_detail(ctx: AppContext, receipt_id: int) -> ReceiptDetail | None:
         policy = session.get(Policy, rec.policy_id)
         client = session.get(Client, policy.client_id) if policy else None
         assert policy is not None and client is not None
-        row = PendingRow(
-            receipt_id=rec.id or 0, receipt=rec.number, policy=rec.policy_number,
-            ramo=policy.ramo, first_name=client.first_name, last_name=client.last_name,
-            second_last_name=client.second_last_name, email=client.email, phone=client.phone,
-            amount=rec.amount, currency=rec.currency, due_date=rec.due_date,
-        )
+        row = row_of(ctx, rec, policy, client)
         siblings_q = (
             select(Receipt)
             .where(r.policy_id == rec.policy_id, r.id != rec.id)
             .where(_pending_filter(now))
             .order_by(r.due_date, r.number)
         )
-        siblings = [
-            PendingRow(
-                receipt_id=s.id or 0, receipt=s.number, policy=s.policy_number, ramo=policy.ramo,
-                first_name=client.first_name, last_name=client.last_name,
-                second_last_name=client.second_last_name, email=client.email,
-                phone=client.phone, amount=s.amount, currency=s.currency, due_date=s.due_date,
-            )
-            for s in session.scalars(siblings_q).all()
-        ]
+        siblings = [row_of(ctx, s, policy, client) for s in session.scalars(siblings_q).all()]
         links = links_for_policy(session, rec.policy_id, now)
         emails: list[str] = []
         for e in [client.email, *[lk.email for lk in links]]:

@@ -1,5 +1,5 @@
 """The ASGI notification receiver: `POST /mit/notificacion` (web/receiver.py, its answers
-and why), `GET /salud`, the outbox loop.
+and why), `GET /salud`, the outbox loop and the reminder loop (web/reminders.py).
 
 Concurrent notifications are stored and applied together by one writer (web/writer.py):
 one transaction and one commit per batch, each answer sent after its batch committed.
@@ -50,6 +50,7 @@ def create_app(
     deliver_interval: float = 5.0,
     confirm_interval: float = 5.0,
     reconcile_minutes: float | None = None,
+    reminder_interval: float | None = None,
     guard: NotificationGuard | None = None,
     read_timeout: float | None = None,
     proxy_headers: bool | None = None,
@@ -96,7 +97,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from paylink_tui.web import loops
+        from paylink_tui.web import loops, reminders
 
         loop_task = None
         if deliver_interval > 0:
@@ -110,6 +111,11 @@ def create_app(
         finally:
             for task in mit_tasks:
                 await loops.stop(task)
+        reminder_task = reminders.start(ctx, reminder_interval, deliver_interval)
+        try:
+            yield
+        finally:
+            await reminders.stop(reminder_task)
             if loop_task is not None:
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -157,11 +157,12 @@ def make_ctx(database_url: str, clock, mailbox: Mailbox) -> Iterator[Callable[..
 
 def seed_policy(engine, number: str, receipts: list[tuple], *, now: datetime,
                 holder: tuple[str, str, str] = ("Ana", "Peña", "Gómez"),
-                email: str | None = "ana@example.com") -> None:
-    """A client, a policy and its receipts: (number, amount, currency[, status])."""
+                email: str | None = "ana@example.com", phone: str | None = None) -> None:
+    """A client, a policy and its receipts: (number, amount, currency[, status[, due date]]);
+    the i-th receipt is due on 1+i October 2021 unless given."""
     with Session(engine) as session:
         client = Client(first_name=holder[0], last_name=holder[1], second_last_name=holder[2],
-                        email=email)
+                        email=email, phone=phone)
         session.add(client)
         session.flush()
         pol = Policy(number=number, ramo="Autos", client_id=client.id)
@@ -170,9 +171,10 @@ def seed_policy(engine, number: str, receipts: list[tuple], *, now: datetime,
         for i, spec in enumerate(receipts):
             rnum, amount, currency = spec[:3]
             status = spec[3] if len(spec) > 3 else "pending"
+            due = spec[4] if len(spec) > 4 else date(2021, 10, 1 + i)
             session.add(Receipt(
                 number=rnum, policy_id=pol.id, policy_number=number,
-                amount=Decimal(amount), currency=currency, due_date=date(2021, 10, 1 + i),
+                amount=Decimal(amount), currency=currency, due_date=due,
                 status=status, search_text=search_text(number, rnum, *holder),
                 created_at=now, updated_at=now,
             ))
@@ -186,7 +188,7 @@ def receipt(engine, number: str) -> Receipt:
 
 @pytest.fixture
 def seed() -> Callable[..., None]:
-    """seed(engine, policy_number, [(receipt, amount, currency[, status]), ...], now=...)."""
+    """seed(engine, policy_number, [(receipt, amount, currency[, status[, due]]), ...], now=...)."""
     return seed_policy
 
 

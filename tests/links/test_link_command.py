@@ -3,40 +3,14 @@ eight agents pressing the key at the same moment for one receipt."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
 from paylink_tui.store.db import make_engine
 from paylink_tui.store.models import EmailMessage, PaymentLink
-from tests.helpers import closed_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def command_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
-    env.update({
-        "PAYLINK_CONFIG": str(tmp_path / "no-config.toml"),
-        "PAYLINK_DATABASE_URL": database_url,
-        "PAYLINK_AGENT": "ana",
-        "PYTHONIOENCODING": "utf-8",
-        **extra,
-    })
-    return env
-
-
-def link_command(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "paylink_tui", "link", *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        encoding="utf-8",
-    )
+from tests.helpers import closed_port, command_env, link_command
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """approvals confirmed with MIT's transaction query; reconciliation; the amount MIT charged
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 
 - notification: `source` (None: MIT's notification; "reconcile": found by MIT's query),
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import paylink_tui.store.types
 
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
