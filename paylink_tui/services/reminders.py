@@ -25,6 +25,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import exists, false, select
 from sqlalchemy.exc import IntegrityError
@@ -34,12 +35,12 @@ from paylink_tui.domain.dates import local_date, utc
 from paylink_tui.domain.errors import LinkStateError
 from paylink_tui.domain.reminders import in_contact_hours, reminder_last_valid_days, send_before
 from paylink_tui.domain.results import ReminderRow
-from paylink_tui.domain.status import EmailStatus, LinkState, ReminderStatus
+from paylink_tui.domain.status import EmailStatus, LinkState, NotificationStatus, ReminderStatus
 from paylink_tui.mail.errors import MailError
 from paylink_tui.services import audit, events
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import read_session, write_session
-from paylink_tui.store.models import EmailMessage, PaymentLink, Reminder
+from paylink_tui.store.models import EmailMessage, Notification, PaymentLink, Reminder
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,14 @@ def _delivered_link_email(link_id):  # type: ignore[no-untyped-def]
                           EmailMessage.status == EmailStatus.SENT.value)  # type: ignore[arg-type]
 
 
+def _payment_waiting(reference: Any) -> Any:
+    """An approval for the link waits for MIT's confirmation: the client has paid, and a
+    reminder to pay would be wrong (services/notifications/confirm.py)."""
+    n = Notification.__table__.c  # type: ignore[attr-defined]
+    return exists().where(n.reference == reference,
+                          n.status == NotificationStatus.CONFIRMING.value)
+
+
 def _candidates(ctx: AppContext, today: date, last_days: list[date], now: datetime) -> list[int]:
     lk = PaymentLink.__table__.c  # type: ignore[attr-defined]
     rm = Reminder.__table__.c  # type: ignore[attr-defined]
@@ -93,7 +102,7 @@ def _candidates(ctx: AppContext, today: date, last_days: list[date], now: dateti
             .where(lk.state == LinkState.ACTIVE.value, lk.expires_at > now,
                    lk.no_reminders == false(), lk.url.is_not(None),
                    lk.last_valid_day.in_(last_days),
-                   _delivered_link_email(lk.id),
+                   _delivered_link_email(lk.id), ~_payment_waiting(lk.reference),
                    ~exists().where(rm.link_id == lk.id, rm.day == today))
             .order_by(lk.id).limit(ROUND_LIMIT)
         ))
@@ -114,6 +123,8 @@ def _queue_one(ctx: AppContext, link_id: int, today: date, now: datetime) -> int
             return None
         if session.scalar(select(_delivered_link_email(link.id))) is not True:
             return None
+        if session.scalar(select(_payment_waiting(link.reference))):
+            return None  # the client paid; MIT is being asked to confirm it
         if session.scalar(select(Reminder.id).where(Reminder.link_id == link.id,  # type: ignore[arg-type]
                                                     Reminder.day == today)) is not None:  # type: ignore[arg-type]
             return None

@@ -105,16 +105,13 @@ def create_app(
             app.state.deliver_now = kick
             loop_task = asyncio.create_task(
                 _delivery_loop(ctx, deliver_interval, kick, busy=writer.busy))
+        reminder_task = reminders.start(ctx, reminder_interval, deliver_interval)
         mit_tasks = loops.start(app, ctx, confirm_interval, reconcile_minutes)
         try:
             yield
         finally:
             for task in mit_tasks:
                 await loops.stop(task)
-        reminder_task = reminders.start(ctx, reminder_interval, deliver_interval)
-        try:
-            yield
-        finally:
             await reminders.stop(reminder_task)
             if loop_task is not None:
                 loop_task.cancel()

@@ -357,3 +357,25 @@ def test_an_operator_template_overrides_the_reminder(make_ctx, sandbox, seed, cl
     assert mail["Subject"] == "Aviso AXA: vence hoy a las 23:59"
     html = mail.get_body(preferencelist=("html",)).get_content()
     assert "&lt;b&gt;Ana&lt;/b&gt; Peña &amp; Hijos" in html and "<b>Ana</b>" not in html
+
+
+def test_no_reminder_while_the_clients_payment_waits_for_mits_confirmation(linked, clock,
+                                                                          mailbox):
+    """The client paid; MIT is being asked to confirm it (PAYLINK_MIT_QUERY_URL): a reminder
+    to pay would be wrong, whatever MIT answers later."""
+    from paylink_tui.gateway import sandbox_defaults as sd
+    from paylink_tui.gateway.mit import MitGateway
+    from tests.notifications.support import notification_xml, str_response
+
+    ctx, link = linked
+    ctx.gateway.close()
+    ctx.gateway = MitGateway(  # MIT's query unreachable: the approval keeps waiting
+        ctx.gateway.gen_url, sd.SANDBOX_DATA0, sd.SANDBOX_KEY, sd.SANDBOX_ID_COMPANY,
+        sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER, sd.SANDBOX_PASSWORD,
+        query_url=f"http://127.0.0.1:{closed_port()}/pgs/services/xmltransacciones")
+    got = receive_notification(ctx, str_response(notification_xml(link.reference)),
+                               deliver=False)
+    assert got.status == "confirming"
+    clock.set(at(10, 9))
+    assert reminders.send_due(ctx) == []
+    assert reminder_mail(mailbox) == []
