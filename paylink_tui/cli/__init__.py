@@ -59,6 +59,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line. Output piped into `head`, `less` or a pipe closed early ends it
+    quietly, as Unix tools do: no traceback, exit status 141 (128 + SIGPIPE)."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # what is still buffered fails here, not in the interpreter's exit
+    except BrokenPipeError:
+        return _output_closed()
+
+
+EXIT_OUTPUT_CLOSED = 141  # what a shell reports for a Unix tool ended by SIGPIPE
+
+
+def _output_closed() -> int:
+    """The reader of our standard output has gone. Nothing more is written to it (the rest
+    would fail again when the interpreter flushes it on exit): it is pointed at the null
+    device. Whatever the command did to the database is committed or rolled back already:
+    the pipe only breaks in a write to stdout, outside any transaction."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return EXIT_OUTPUT_CLOSED
+
+
+def _main(argv: list[str] | None) -> int:
     _utf8_console()
     if not (sys.argv[1:] if argv is None else argv):
         # The TUI: its first frame goes up before the command modules even load.
@@ -81,6 +112,8 @@ def _guarded(handler, args: argparse.Namespace) -> int:  # type: ignore[no-untyp
 
     try:
         return int(handler(args) or 0)
+    except BrokenPipeError:
+        raise  # main() ends it quietly
     except KeyboardInterrupt:
         return 130
     except DBAPIError as exc:
