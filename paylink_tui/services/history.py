@@ -1,4 +1,6 @@
-"""Every link sent and what became of it: the status screen and `paylink-tui history`."""
+"""Every link sent and what became of it: the status screen and `paylink-tui history`.
+
+A link's history (its timeline) is built by services/timeline.py."""
 
 from __future__ import annotations
 
@@ -19,6 +21,12 @@ from paylink_tui.domain.status import (
 )
 from paylink_tui.domain.text import full_name
 from paylink_tui.services.context import AppContext
+from paylink_tui.services.timeline import (
+    TimelineEvent,
+    audit_trail,
+    build_timeline,
+    generated_address,
+)
 from paylink_tui.store.db import read_session
 from paylink_tui.store.models import (
     Client,
@@ -101,12 +109,6 @@ class EmailRow:
 
 
 @dataclass(frozen=True)
-class TimelineEvent:
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True)
 class NotificationRow:
     id: int
     folio: str | None
@@ -129,6 +131,9 @@ class LinkDetail:
     attempts: list[AttemptRow]
     notifications: list[NotificationRow]
     timeline: list[TimelineEvent]
+    # The address it was generated for: link.email is where it goes now (a resend to a
+    # corrected address changes that, never this).
+    generated_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -321,10 +326,13 @@ def link_detail(ctx: AppContext, reference: str) -> LinkDetail | None:
                 .order_by(n.received_at, n.id)
             )
         ]
+        trail = audit_trail(session, link)
+    generated_for = generated_address(trail, emails, row.email)
     return LinkDetail(
         link=row, receipts=receipts, emails=emails, attempts=attempts,
         notifications=notifications,
-        timeline=_timeline(row, emails, notifications, ctx.tz),
+        timeline=build_timeline(row, emails, notifications, trail, generated_for),
+        generated_for=generated_for,
     )
 
 
@@ -334,45 +342,6 @@ def _notification_row(x: Notification) -> NotificationRow:
         authorization=x.authorization, taken_at=x.taken_at, received_at=x.received_at,
         status=x.status, review_reason=x.review_reason, note=x.note,
     )
-
-
-def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow],
-              tz: str) -> list[TimelineEvent]:
-    from paylink_tui.domain import labels
-    from paylink_tui.domain.money import format_money
-    from paylink_tui.domain.status import AttemptResult, EmailStatus, NotificationStatus
-
-    events = [TimelineEvent(link.created_at, f"Liga generada por {link.agent} para {link.email}")]
-    for m in emails:
-        what = "Correo de la liga" if m.kind == "link" else "Correo de confirmación"
-        events.append(TimelineEvent(m.created_at, f"{what} en cola para {m.to}"))
-        if m.sent_at:
-            events.append(TimelineEvent(m.sent_at, f"{what} enviado a {m.to}"))
-        elif m.status == EmailStatus.FAILED.value:
-            events.append(TimelineEvent(
-                m.created_at, f"{what}: {labels.EMAIL[EmailStatus.FAILED]} ({m.attempts} intentos)"))
-    for x in notes:
-        result = labels.ATTEMPT.get(AttemptResult(x.response), x.response or "?") \
-            if x.response in {r.value for r in AttemptResult} else (x.response or "?")
-        amount = format_money(x.amount, link.currency) if x.amount is not None else "sin monto"
-        text = f"Notificación de MIT: {result}, {amount}, folio {x.folio or '—'}"
-        if x.authorization:
-            text += f", autorización {x.authorization}"
-        text += f" — {labels.NOTIFICATION[NotificationStatus(x.status)]}"
-        if x.review_reason:
-            from paylink_tui.domain.status import ReviewReason
-
-            text += f": {labels.REVIEW_REASON[ReviewReason(x.review_reason)]}"
-        events.append(TimelineEvent(x.received_at, text))
-    if link.cancelled_at:
-        events.append(TimelineEvent(
-            link.cancelled_at, "Liga cancelada (MIT aún puede cobrarla hasta su vigencia)"))
-    for flag in link.flags:
-        why = "sus recibos se pagaron con" if flag.applied else "hay un pago por revisar de"
-        events.append(TimelineEvent(
-            flag.received_at, f"Marcada para revisión: {why} la liga anterior {flag.older_reference}"))
-    events.sort(key=lambda ev: ev.at)
-    return events
 
 
 def list_review_rows(ctx: AppContext) -> list[NotificationRow]:

@@ -48,14 +48,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from paylink_tui.domain import address
 from paylink_tui.domain.dates import local_date, local_datetime_text, long_date, utc
 from paylink_tui.domain.money import format_money
-from paylink_tui.domain.status import LinkState, NotificationStatus, ReceiptStatus
+from paylink_tui.domain.status import EmailStatus, LinkState, NotificationStatus, ReceiptStatus
 from paylink_tui.domain.text import fold
 from paylink_tui.domain.validity import link_window
 from paylink_tui.gateway.base import LinkRequest, PaymentGateway
@@ -196,6 +196,9 @@ class GeneratedLink:
     expires_at: datetime  # UTC instant of local 00:00 of D+4
     email_status: str  # 'sent' | 'queued' | 'failed'
     email_error: str | None
+    # False when the email could not even be put in the outbox (a broken template, say):
+    # nothing retries it, the agent must resend it once the cause is fixed.
+    email_queued: bool = True
 
     @property
     def amount_text(self) -> str:
@@ -208,6 +211,7 @@ class EmailResult:
     to: str
     email_status: str
     email_error: str | None
+    email_queued: bool = True  # as in GeneratedLink
 
 
 @dataclass(frozen=True)
@@ -326,51 +330,64 @@ def resend_link_email(ctx: AppContext, reference: str, *, to: str | None = None,
             .order_by(EmailMessage.id.desc())  # type: ignore[union-attr]
         ).first()
         fresh_id: int | None = None
+        queue_error: str | None = None
         if previous is None:  # its first email could not even be queued
             session.flush()
-            fresh_id = _queue_link_email(session, ctx, link, now)[0]
+            fresh_id, queue_error = _queue_link_email(session, ctx, link, now)
+        # Appended, never rewritten: the history keeps the address it was generated for
+        # (link_generated) and every resend with the address it went to.
         detail = f"a {link.email}" + (f" (antes {old})" if link.email != old else "")
         audit.record(session, at=now, agent=agent, action="link_email_resent",
                      subject=link.reference, detail=detail)
         to_addr = link.email
+    queued = True
     if fresh_id is not None:
         status, error = _deliver(ctx, fresh_id)
     elif previous is not None:
         try:
             row = outbox.resend(ctx, previous, to=to_addr)
         except MailError as exc:
-            return EmailResult(reference, to_addr, "failed", exc.message)
-        status, error = row.status, row.last_error
+            status, error, queued = "failed", exc.message, False
+        else:
+            status, error = row.status, row.last_error
     else:
-        status, error = "failed", "No se pudo preparar el correo."
-    return EmailResult(reference=reference, to=to_addr, email_status=status, email_error=error)
+        status, error, queued = "failed", queue_error or "No se pudo preparar el correo.", False
+    if status != EmailStatus.SENT.value:
+        _record_failed_send(ctx, reference, to_addr, error, queued=queued, agent=agent)
+    return EmailResult(reference=reference, to=to_addr, email_status=status, email_error=error,
+                       email_queued=queued)
+
+
+def _record_failed_send(ctx: AppContext, reference: str, to: str, error: str | None, *,
+                        queued: bool, agent: str) -> None:
+    """A send the agent asked for (generating, resending) that did not go out leaves its
+    own entry in the link's history: the outbox row's state changes when a retry succeeds,
+    this does not."""
+    outcome = "queda en cola y se reintenta" if queued else "no quedó en cola"
+    with write_session(ctx.engine) as session:
+        audit.record(session, at=ctx.now(), agent=agent, action="link_email_failed",
+                     subject=reference,
+                     detail=f"a {to}: {error or 'sin motivo del servidor'} ({outcome})")
 
 
 # -- checks ----------------------------------------------------------------------------------
 
 
 def check_email(email: str | None) -> str:
-    """The normalised address, or InvalidEmail with a Spanish reason. No DNS lookups."""
+    """The normalised address, or InvalidEmail with a Spanish reason (domain/address.py: the
+    same rule as the mail step's, so an address accepted here is one the email goes to)."""
     raw = (email or "").strip()
     if not raw:
         raise InvalidEmail("Falta el correo electrónico del cliente.")
-    shown = raw if raw.isprintable() else repr(raw)
     try:
-        result = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError:
-        if "@" not in raw:
-            why = "le falta la arroba (@)"
-        elif raw.count("@") > 1:
-            why = "tiene más de una arroba (@)"
-        elif " " in raw:
-            why = "contiene espacios"
-        else:
-            why = "el usuario o el dominio no son válidos"
-        raise InvalidEmail(
-            f"El correo electrónico «{shown}» no es válido: {why}. "
-            "Ejemplo de correo válido: nombre@dominio.com."
-        ) from None
-    return result.normalized
+        return address.normalized(raw)
+    except address.AddressRefused as exc:
+        raise InvalidEmail(refused_email_message(raw, exc)) from None
+
+
+def refused_email_message(raw: str, exc: address.AddressRefused) -> str:
+    shown = raw if raw.isprintable() else repr(raw)
+    return f"El correo electrónico «{shown}» no es válido: {exc.reason}."
 
 
 def _clean_numbers(numbers: Sequence[str]) -> tuple[str, ...]:
@@ -788,6 +805,9 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         status, error = _deliver(ctx, message_id)
     else:
         status, error = "failed", queue_error
+    if status != EmailStatus.SENT.value:
+        _record_failed_send(ctx, claim.reference, claim.email, error,
+                            queued=message_id is not None, agent=agent)
     window_reappears = local_date(claim.hidden_until, ctx.tz)
     return GeneratedLink(
         link_id=claim.link_id,
@@ -803,6 +823,7 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         expires_at=claim.expires_at,
         email_status=status,
         email_error=error,
+        email_queued=message_id is not None,
     )
 
 

@@ -80,9 +80,11 @@ class LinkActionsMixin(Screen):
         if result.email_status == "sent":
             self.post_message(LinkActionDone(f"Correo de la liga {reference} reenviado a {result.to}."))
         else:
-            why = f" ({result.email_error})" if result.email_error else ""
+            from paylink_tui.domain.labels import email_not_sent
+
+            why = f" Motivo: {result.email_error}" if result.email_error else ""
             self.post_message(LinkActionDone(
-                f"El correo a {result.to} no salió todavía{why}; queda en cola y se reintenta solo.",
+                email_not_sent(result.to, queued=getattr(result, "email_queued", True)) + why,
                 warning=True))
 
     # --- cancel -----------------------------------------------------------------------------
