@@ -17,13 +17,14 @@ from textual.message import Message
 
 from paylink_tui.services.context import AppContext
 from paylink_tui.ui.commands import PaylinkCommands
+from paylink_tui.ui.keys import OrderedKeys
 
 PAYMENT_POLL_SECONDS = 2.0
 PAYMENT_OVERLAP = timedelta(seconds=10)
 OUTBOX_SECONDS = 30.0
 
 
-class PaylinkApp(App):
+class PaylinkApp(OrderedKeys, App):
     TITLE = "paylink-tui"
     SUB_TITLE = "Ligas de pago MIT"
     CSS_PATH = ["styles/app.tcss"]
