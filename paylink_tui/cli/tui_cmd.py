@@ -41,7 +41,9 @@ def run(args: argparse.Namespace | None = None) -> int:
         if frame is not None:
             frame.close()  # an error message goes to the agent's own screen
         raise
-    if frame is not None:
-        frame.hand_over()
-    app.run()
+    try:
+        app.run()
+    finally:
+        if frame is not None:
+            frame.app_ended()  # the agent's shell gets its echo back
     return int(app.return_code or 0)

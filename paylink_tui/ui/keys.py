@@ -70,6 +70,8 @@ class OrderedKeys:
         self._held: deque[events.Key] = deque()
         self._released: set[int] = set()
         self._key_pump: asyncio.Task[None] | None = None
+        self._settled_screen: Any = None
+        self._when_keys_handled: list[Any] = []
 
     async def on_event(self, event: events.Event) -> None:
         app: Any = self
@@ -110,22 +112,38 @@ class OrderedKeys:
                 return  # the app is closing
             try:
                 path = await asyncio.wait_for(asyncio.shield(done), STALL_SECONDS)
-                await self._processed(path)
+                await self._followed(key, path)
             except TimeoutError:
                 log.warning("key %r: its handling did not finish in %.0f s; released",
                             key.key, STALL_SECONDS)
+        for callback in self._when_keys_handled:
+            app.call_after_refresh(callback)
+        self._when_keys_handled.clear()
+
+    def after_held_keys(self, callback: Any) -> None:
+        """`callback` after the next refresh once no typed key is waiting: work that can
+        wait (a garbage collection) does not hold a key the agent typed ahead."""
+        if self._held or (self._key_pump is not None and not self._key_pump.done()):
+            self._when_keys_handled.append(callback)
+        else:
+            self.call_after_refresh(callback)  # type: ignore[attr-defined]
 
     async def _settled(self, app: Any) -> None:
-        """Until the top screen is mounted, focused, and nothing is left of earlier keys."""
+        """Until the top screen is mounted and focused and is not about to act on an
+        earlier key. A screen is waited for once, when it comes on top (pushed, or back
+        after a dialog): its mount and resume set its focus."""
         for _ in range(MAX_ROUNDS):
             screen = app.screen
-            mounted = getattr(screen, "_mounted_event", None)
-            if mounted is not None and not mounted.is_set():
-                try:
-                    await asyncio.wait_for(mounted.wait(), STALL_SECONDS)
-                except TimeoutError:
-                    log.warning("screen %s did not mount in %.0f s", screen, STALL_SECONDS)
-            await self._processed([screen, app])
+            if screen is not self._settled_screen:
+                mounted = getattr(screen, "_mounted_event", None)
+                if mounted is not None and not mounted.is_set():
+                    try:
+                        await asyncio.wait_for(mounted.wait(), STALL_SECONDS)
+                    except TimeoutError:
+                        log.warning("screen %s did not mount in %.0f s", screen, STALL_SECONDS)
+                await _barrier(screen)
+                await self._drained(app)
+                self._settled_screen = screen
             waiting = getattr(screen, "keys_wait_for", None)
             pending = waiting() if callable(waiting) else None
             if pending is not None:
@@ -139,13 +157,21 @@ class OrderedKeys:
             if app.screen is screen:
                 return
 
-    async def _processed(self, path: list[MessagePump]) -> None:
-        """Until every pump on `path` has handled what was posted to it, including what its
-        handlers posted in turn (a key bubbling up, an Input.Changed, a focus callback)."""
+    async def _followed(self, key: events.Key, path: list[MessagePump]) -> None:
+        """Until the key has been handled where it ended: up the path from the widget it was
+        forwarded to (each pump posts it on to its parent before our callback runs), then
+        the app (its own bindings, and the focus changes that `Widget.focus()` defers)."""
+        app: Any = self
+        for pump in path[:-1]:
+            await _barrier(pump)
+            if getattr(key, "_stop_propagation", False):
+                break  # handled here: it goes no further
+        await self._drained(app)
+
+    async def _drained(self, app: Any) -> None:
         for _ in range(MAX_ROUNDS):
-            for pump in path:
-                await _barrier(pump)
-            if all(_idle(pump) for pump in path):
+            await _barrier(app)
+            if _idle(app):
                 return
 
 

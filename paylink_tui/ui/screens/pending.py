@@ -178,7 +178,7 @@ class PendingScreen(Screen):
             self._want_totals(table.search)
             from paylink_tui.ui.app import freeze_startup_objects
 
-            self.call_after_refresh(freeze_startup_objects)
+            self.app.after_held_keys(freeze_startup_objects)  # type: ignore[attr-defined]
         if self._link_when_loaded and not table.loading_page:
             submit, self._link_when_loaded, self._submit_when_open = self._submit_when_open, False, False
             self._open_link_dialog(submit_at_once=submit)
