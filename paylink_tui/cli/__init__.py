@@ -92,12 +92,14 @@ def _output_closed() -> int:
 def _main(argv: list[str] | None) -> int:
     _utf8_console()
     if not (sys.argv[1:] if argv is None else argv):
-        # The TUI: its first frame goes up before the command modules even load.
+        # The TUI: its first frame goes up before anything heavy loads, and no parser is
+        # built (it would only say "no command": the command modules never load).
         from paylink_tui.cli import tui_cmd
 
-        tui_cmd.show_first_frame()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+        tui_cmd.start()
+        args = argparse.Namespace(handler=None)
+    else:
+        args = build_parser().parse_args(argv)
     _configure_logging(getattr(args.handler, "__module__", ""))
     if args.handler is None:
         from paylink_tui.cli.tui_cmd import run as run_tui
