@@ -56,7 +56,8 @@ MAX_ROUNDS = 16
 class _Release(Message):
     """Sent to the app itself: dispatch this held key now, in the app's own loop."""
 
-    def __init__(self, key: events.Key, done: asyncio.Future[list[MessagePump]]) -> None:
+    def __init__(self, key: events.Key | events.Paste,
+                 done: asyncio.Future[list[MessagePump]]) -> None:
         super().__init__()
         self.key = key
         self.done = done
@@ -67,7 +68,7 @@ class OrderedKeys:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._held: deque[events.Key] = deque()
+        self._held: deque[events.Key | events.Paste] = deque()
         self._released: set[int] = set()
         self._key_pump: asyncio.Task[None] | None = None
         self._settled_screen: Any = None
@@ -75,7 +76,8 @@ class OrderedKeys:
 
     async def on_event(self, event: events.Event) -> None:
         app: Any = self
-        if (isinstance(event, events.Key) and not event.is_forwarded
+        # A paste is typed text too: it keeps its place among the keys.
+        if (isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded
                 and id(event) not in self._released):
             self._held.append(event)
             if self._key_pump is None or self._key_pump.done():
@@ -114,8 +116,8 @@ class OrderedKeys:
                 path = await asyncio.wait_for(asyncio.shield(done), STALL_SECONDS)
                 await self._followed(key, path)
             except TimeoutError:
-                log.warning("key %r: its handling did not finish in %.0f s; released",
-                            key.key, STALL_SECONDS)
+                log.warning("%r: its handling did not finish in %.0f s; released",
+                            key, STALL_SECONDS)
         for callback in self._when_keys_handled:
             app.call_after_refresh(callback)
         self._when_keys_handled.clear()
@@ -157,7 +159,7 @@ class OrderedKeys:
             if app.screen is screen:
                 return
 
-    async def _followed(self, key: events.Key, path: list[MessagePump]) -> None:
+    async def _followed(self, key: events.Key | events.Paste, path: list[MessagePump]) -> None:
         """Until the key has been handled where it ended: up the path from the widget it was
         forwarded to (each pump posts it on to its parent before our callback runs), then
         the app (its own bindings, and the focus changes that `Widget.focus()` defers)."""

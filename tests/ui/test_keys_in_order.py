@@ -98,3 +98,13 @@ async def test_a_focus_moved_by_a_key_is_where_the_next_key_of_the_burst_goes(ct
         await settle(pilot)
         pending = next(s for s in app.screen_stack if isinstance(s, PendingScreen))
         assert pending.query_one("#search", Input).value == ""
+
+
+async def test_a_paste_keeps_its_place_among_the_keys(ctx):
+    app = app_for(ctx)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.post_message(events.Key("slash", "/"))
+        app.post_message(events.Paste("peña"))  # into the box the `/` focused
+        burst(app, " ana")
+        await wait_until(pilot, lambda: app.screen.query_one("#search", Input).value == "peña ana")
