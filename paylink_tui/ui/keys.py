@@ -101,7 +101,8 @@ class OrderedKeys:
         finally:
             self._released.discard(id(key))
             if not message.done.done():
-                message.done.set_result(_path(target, app))
+                # Not forwarded: a priority binding took it in the app, nothing to follow.
+                message.done.set_result(_path(target, app) if key.is_forwarded else [app])
 
     async def _release_keys(self) -> None:
         app: Any = self
@@ -132,8 +133,10 @@ class OrderedKeys:
 
     async def _settled(self, app: Any) -> None:
         """Until the top screen is mounted and focused and is not about to act on an
-        earlier key. A screen is waited for once, when it comes on top (pushed, or back
-        after a dialog): its mount and resume set its focus."""
+        earlier key. A screen is waited for once, when it comes on top: a pushed one until
+        it has mounted (its AUTO_FOCUS is set while it composes), then what its mount asked
+        of the app (`Widget.focus()` runs as an app callback). Its own queue is not waited
+        for: it also holds its first paint, which a key does not need."""
         for _ in range(MAX_ROUNDS):
             screen = app.screen
             if screen is not self._settled_screen:
@@ -143,7 +146,6 @@ class OrderedKeys:
                         await asyncio.wait_for(mounted.wait(), STALL_SECONDS)
                     except TimeoutError:
                         log.warning("screen %s did not mount in %.0f s", screen, STALL_SECONDS)
-                await _barrier(screen)
                 await self._drained(app)
                 self._settled_screen = screen
             waiting = getattr(screen, "keys_wait_for", None)
