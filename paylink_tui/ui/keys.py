@@ -105,6 +105,12 @@ class OrderedKeys:
                 message.done.set_result(_path(target, app) if key.is_forwarded else [app])
 
     async def _release_keys(self) -> None:
+        try:
+            await self._release_held()
+        except ScreenStackError:  # the app closed meanwhile: the keys go nowhere
+            self._held.clear()
+
+    async def _release_held(self) -> None:
         app: Any = self
         loop = asyncio.get_running_loop()
         while self._held:
