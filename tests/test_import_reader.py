@@ -114,6 +114,10 @@ def test_duplicate_receipt_rejects_the_later_row_naming_the_first_line(tmp_path)
         ("vencimiento", "", "vencimiento", "el campo es obligatorio y está vacío"),
         ("email", "no-es-correo", "email", "el correo electrónico no es válido"),
         ("email", "ana@@example.com", "email", "el correo electrónico no es válido"),
+        # The rule of every entry point and of the mail step (domain/address.py).
+        ("email", "muñoz@gmail.com", "email",
+         "el correo electrónico no es válido: lleva acentos, «ñ» u otras letras especiales antes"),
+        ("email", "josé@gmail.com", "email", "el correo electrónico no es válido: lleva acentos"),
         ("moneda", "EUR", "moneda", "moneda desconocida «EUR» (use MXN o USD)"),
         ("poliza", "", "poliza", "el campo es obligatorio y está vacío"),
         ("poliza", "AU 1", "poliza", "la póliza solo admite letras"),
@@ -132,6 +136,8 @@ def test_bad_field_is_rejected_with_line_column_value_and_reason(
     assert (error.line, error.column) == (2, column)
     assert error.value == value
     assert error.reason.startswith(reason)
+    if value == "josé@gmail.com":
+        assert error.reason.endswith("casi siempre es sin acentos, «jose@gmail.com»")
 
 
 def test_error_text_reads_as_one_spanish_sentence(tmp_path):

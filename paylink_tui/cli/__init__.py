@@ -60,14 +60,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line. Output piped into `head`, `less` or a pipe closed early ends it
+    quietly, as Unix tools do: no traceback, exit status 141 (128 + SIGPIPE)."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # what is still buffered fails here, not in the interpreter's exit
+    except BrokenPipeError:
+        return _output_closed()
+
+
+EXIT_OUTPUT_CLOSED = 141  # what a shell reports for a Unix tool ended by SIGPIPE
+
+
+def _output_closed() -> int:
+    """The reader of our standard output has gone. Nothing more is written to it (the rest
+    would fail again when the interpreter flushes it on exit): it is pointed at the null
+    device. Whatever the command did to the database is committed or rolled back already:
+    the pipe only breaks in a write to stdout, outside any transaction."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return EXIT_OUTPUT_CLOSED
+
+
+def _main(argv: list[str] | None) -> int:
     _utf8_console()
     if not (sys.argv[1:] if argv is None else argv):
-        # The TUI: its first frame goes up before the command modules even load.
+        # The TUI: its first frame goes up before anything heavy loads, and no parser is
+        # built (it would only say "no command": the command modules never load).
         from paylink_tui.cli import tui_cmd
 
-        tui_cmd.show_first_frame()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+        tui_cmd.start()
+        args = argparse.Namespace(handler=None)
+    else:
+        args = build_parser().parse_args(argv)
     _configure_logging(getattr(args.handler, "__module__", ""))
     if args.handler is None:
         from paylink_tui.cli.tui_cmd import run as run_tui
@@ -77,20 +110,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _guarded(handler, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    """Run a command; a database that fails mid-command gets a Spanish line, not a trace."""
-    from sqlalchemy.exc import DBAPIError
+    """Run a command; a failure the agent may read (a database or a server that fails
+    mid-command: the backend says so in Spanish) gets its message, not a traceback."""
+    from paylink_tui.domain.errors import AgentError
 
     try:
         return int(handler(args) or 0)
+    except BrokenPipeError:
+        raise  # main() ends it quietly
     except KeyboardInterrupt:
         return 130
-    except DBAPIError as exc:
-        import logging
-
-        logging.getLogger("paylink_tui").exception("database error")
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]
-        print(f"Error: la base de datos no pudo completar la operación ({reason}). "
-              "Nada quedó a medias: vuelva a intentarlo en un momento.", file=sys.stderr)
+    except AgentError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
         return 2
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -62,13 +61,12 @@ def csv_safe(value: Any) -> str:
 
 
 def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]], out=None) -> None:  # type: ignore[no-untyped-def]
+    # Row by row as they are read: a reader that stops early (`| head`) stops the query too.
     out = out or sys.stdout
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headers)
     for row in rows:
         writer.writerow([csv_safe(v) for v in row])
-    out.write(buf.getvalue())
 
 
 def write_json(data: Any, out=None) -> None:  # type: ignore[no-untyped-def]

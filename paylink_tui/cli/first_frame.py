@@ -4,8 +4,9 @@ Python needs about a second and a half on these machines to load SQLAlchemy,
 pydantic-settings and Textual before the app can draw anything. So `paylink-tui` first
 reads the first page with the standard library (backend/first_page.py) and paints it in the
 alternate screen, in the app's layout, with plain ANSI codes; the app then loads and draws
-over it. Keys typed meanwhile are not lost: the terminal stops echoing them and keeps them
-queued until the app reads them.
+over it. Keys typed meanwhile are not lost: the terminal keeps them queued, unechoed and
+untranslated, until the app reads them, and the app handles them in order once its screen
+is ready (ui/keys.py), as if they had been typed then.
 
 Only on a real terminal, only for SQLite, and never at the cost of starting: anything
 unusual (no terminal, a settings file that does not parse, a database still to be created or
@@ -126,14 +127,15 @@ def _clean(value: str) -> str:
 
 @dataclass
 class FirstFrame:
-    """The frame on screen; `hand_over()` before the app runs, `close()` if it won't."""
+    """The frame on screen; `app_ended()` after the app ran, `close()` if it won't run."""
 
     out: TextIO
     _restore_input: Callable[[], None]
 
-    def hand_over(self) -> None:
-        # The app saves the terminal's modes when it starts and restores them on exit: they
-        # must be the agent's own again, or the shell would be left without echo.
+    def app_ended(self) -> None:
+        """The agent's own terminal modes again. The app saved the frame's quiet modes when
+        it started (and put those back on exit): restoring ours only before it started would
+        let a key typed in between be echoed and translated (Enter into Ctrl+J)."""
         self._restore_input()
 
     def close(self) -> None:
@@ -185,7 +187,14 @@ def _enable_ansi(out: TextIO) -> bool:
 
 
 def _quiet_input(stdin: TextIO) -> Callable[[], None]:
-    """Stop echoing keys (they stay queued for the app); returns what undoes it."""
+    """Keys typed over the frame wait for the app exactly as typed; returns what undoes it.
+
+    The terminal's line discipline acts on a key when it is typed, not when it is read, so
+    the modes the app will use are set now: no echo, no line editing (ICANON, IEXTEN), no
+    flow control (IXON/IXOFF would swallow Ctrl+S and Ctrl+Q), and no translation of
+    carriage returns (ICRNL made an Enter typed over the frame arrive as Ctrl+J). Ctrl+C
+    still interrupts (ISIG): a start-up the agent wants to stop can be stopped.
+    """
     if sys.platform == "win32":
         return lambda: None  # nothing reads the console yet: keys wait unechoed
     import termios
@@ -193,7 +202,8 @@ def _quiet_input(stdin: TextIO) -> Callable[[], None]:
     fd = stdin.fileno()
     saved = termios.tcgetattr(fd)
     quiet = termios.tcgetattr(fd)
-    quiet[3] &= ~(termios.ECHO | termios.ICANON)
+    quiet[0] &= ~(termios.IXON | termios.IXOFF | termios.ICRNL | termios.INLCR | termios.IGNCR)
+    quiet[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     done = False
 

@@ -153,8 +153,9 @@ def _generate(backend, receipts: list[str], policy: str | None, email: str,  # t
         print(f"Correo: {label} a {link.email}")
     else:
         print(f"Correo a {link.email}: {label}")
-        if link.email_error:
-            print(f"Aviso: el correo no se pudo enviar: {link.email_error} La liga ya es "
-                  "válida; el correo queda en cola y se reintenta mientras la aplicación o "
-                  "«paylink-tui serve» estén abiertos.", file=sys.stderr)
+        from paylink_tui.domain.labels import email_not_sent
+
+        why = f" Motivo: {link.email_error}" if link.email_error else ""
+        print(f"Aviso: la liga ya es válida. {email_not_sent(link.email, queued=link.email_queued)}"
+              f"{why}", file=sys.stderr)
     return EXIT_OK

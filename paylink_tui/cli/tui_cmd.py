@@ -8,8 +8,16 @@ from typing import Any
 _frame: Any = None
 
 
+def start() -> None:
+    """The first page on screen before the heavy imports (cli/first_frame.py), and the
+    collector paused while they run (see `run`)."""
+    import gc
+
+    gc.disable()
+    show_first_frame()
+
+
 def show_first_frame() -> None:
-    """The first page on screen before the heavy imports (cli/first_frame.py)."""
     global _frame
     import atexit
 
@@ -18,6 +26,17 @@ def show_first_frame() -> None:
     _frame = first_frame.show()
     if _frame is not None:
         atexit.register(_close_unclaimed_frame)  # whatever ends the process before run()
+
+
+def _resume_collector() -> None:
+    """What the imports built lives as long as the process: it is moved out of the
+    collector's sight (gc.freeze) rather than walked again and again while SQLAlchemy,
+    pydantic and Textual load (some 10^5 objects: collections cost ~50 ms of start-up,
+    between the first frame and the first key the app can act on)."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
 
 
 def _close_unclaimed_frame() -> None:
@@ -41,7 +60,11 @@ def run(args: argparse.Namespace | None = None) -> int:
         if frame is not None:
             frame.close()  # an error message goes to the agent's own screen
         raise
-    if frame is not None:
-        frame.hand_over()
-    app.run()
+    finally:
+        _resume_collector()
+    try:
+        app.run()
+    finally:
+        if frame is not None:
+            frame.app_ended()  # the agent's shell gets its echo back
     return int(app.return_code or 0)

@@ -99,3 +99,13 @@ def label(value: object) -> str:
         if type(value) is kind:
             return table[value]  # type: ignore[index]
     return str(value)
+
+
+def email_not_sent(to: str, *, queued: bool) -> str:
+    """What happens next to a link email that did not go out: true in both cases."""
+    if queued:
+        return (f"El correo a {to} no salió todavía: queda en cola y se reintenta solo mientras "
+                "la aplicación esté abierta o corra «paylink-tui serve».")
+    return (f"El correo a {to} no se pudo preparar y no quedó en cola: nada lo reintentará. "
+            "Corrija lo que dice el motivo y reenvíelo desde Historial (h, luego r), o copie "
+            "la liga y envíela usted.")

@@ -168,6 +168,9 @@ class GeneratedLink:
     expires_at: datetime  # UTC instant of local 00:00 of D+4
     email_status: str  # 'sent' | 'queued' | 'failed'
     email_error: str | None
+    # False when the email could not even be put in the outbox (a broken template, say):
+    # nothing retries it, the agent must resend it once the cause is fixed.
+    email_queued: bool = True
     installment_plans: tuple[int, ...] = ()  # meses sin intereses offered besides one payment
     holder: str = ""
     # Older pending receipts of the same policy and currency that the link left out (the
@@ -226,6 +229,7 @@ class EmailResult:
     to: str
     email_status: str
     email_error: str | None
+    email_queued: bool = True  # as in GeneratedLink
 
 
 # -- history -------------------------------------------------------------------------------
@@ -348,6 +352,9 @@ class LinkDetail:
     notifications: list[NotificationRow]
     timeline: list[TimelineEvent]
     whatsapp_url: str | None = None  # https://wa.me/52…?text=… while the link can be paid
+    # The address it was generated for: link.email is where it goes now (a resend to a
+    # corrected address changes that, never this).
+    generated_for: str | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,15 @@ def fold(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def strip_accents(text: str) -> str:
+    """The same letters without their accents, case kept: "Muñoz José" -> "Munoz Jose"."""
+    quick = (text or "").translate(_LATIN_FOLD)
+    if quick.isascii():
+        return quick
+    decomposed = unicodedata.normalize("NFKD", quick)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def find_control_char(text: str) -> str | None:
     """The first control character in text (CR, LF, tab, ESC, …) or None."""
     found = CONTROL_RE.search(text or "")

@@ -18,8 +18,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
-
+from paylink_tui.domain import address
 from paylink_tui.domain.errors import ImportFileError  # noqa: F401 - re-exported
 from paylink_tui.domain.money import CENT, InvalidAmount, parse_amount, parse_currency
 from paylink_tui.domain.results import RowError, printable  # noqa: F401 - re-exported
@@ -491,25 +490,26 @@ _ASCII_LOCAL_RE = re.compile(
 @lru_cache(maxsize=4096)
 def _email_domain(domain: str) -> str:
     """The normalized domain, validated once: a file repeats a handful of domains."""
-    try:
-        return validate_email(f"x@{domain}", check_deliverability=False).domain
-    except EmailNotValidError:
-        raise _Rejected("el correo electrónico no es válido") from None
+    return address.validated(f"x@{domain}").domain
 
 
 def normalize_email(value: str) -> str:
-    """email-validator's normalized form (check_deliverability=False).
+    """The address as domain/address.py normalises it: the one rule of every entry point
+    and of the mail step, so an imported address is one the link email can go to.
 
     The common plain-ASCII local part is checked here and only the domain goes through the
-    validator (cached); anything else takes the validator's full path.
+    validator (cached); anything else takes the rule's full path, with its reason.
     """
     local, at, domain = value.rpartition("@")
     if at and len(local) <= 64 and len(value) <= 254 and _ASCII_LOCAL_RE.match(local):
-        return f"{local}@{_email_domain(domain)}"
+        try:
+            return f"{local}@{_email_domain(domain)}"
+        except address.AddressRefused:
+            pass  # the full path says why
     try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise _Rejected("el correo electrónico no es válido") from None
+        return address.normalized(value)
+    except address.AddressRefused as exc:
+        raise _Rejected(f"el correo electrónico no es válido: {exc.reason}") from None
 
 
 def _amount(

@@ -13,8 +13,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from email_validator import EmailNotValidError, ValidatedEmail, validate_email
+from email_validator import ValidatedEmail
 
+from paylink_tui.domain import address as client_address
 from paylink_tui.domain.text import describe_char, find_control_char
 from paylink_tui.mail.errors import HeaderInjection, InvalidAddress
 
@@ -41,35 +42,25 @@ def check_header(value: str | None, field: str) -> None:
 
 
 def validate_address(address: str | None, field: str = "to") -> str:
-    """The normalised address, or InvalidAddress / HeaderInjection with a Spanish message."""
+    """The normalised address, or InvalidAddress / HeaderInjection with a Spanish message.
+
+    The rule is domain/address.py's, the one every entry point applies: an address accepted
+    where it was typed or imported is one this sends to."""
     where = _FIELD_NAMES.get(field, field)
     raw = address or ""
     check_header(raw, field)
     raw = raw.strip()
     if not raw:
         raise InvalidAddress(f"La dirección de correo ({where}) está vacía.")
-    if "@" not in raw:
-        raise InvalidAddress(
-            f"La dirección de correo ({where}) «{raw}» no es válida: le falta la «@» "
-            "(ejemplo: nombre@dominio.com)."
-        )
     return _validated(raw, where).normalized
 
 
 def _validated(raw: str, where: str) -> ValidatedEmail:
-    local = raw.rsplit("@", 1)[0]
-    if not local.isascii():
-        # SMTPUTF8 mailboxes are rare and most servers refuse them: say so now, not later.
-        raise InvalidAddress(
-            f"La dirección de correo ({where}) «{raw}» no es válida: no se admiten acentos "
-            "ni «ñ» antes de la «@»."
-        )
     try:
-        return validate_email(raw, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
+        return client_address.validated(raw)
+    except client_address.AddressRefused as exc:
         raise InvalidAddress(
-            f"La dirección de correo ({where}) «{raw}» no es válida "
-            "(ejemplo: nombre@dominio.com)."
+            f"La dirección de correo ({where}) «{raw}» no es válida: {exc.reason}."
         ) from None
 
 

@@ -1,4 +1,6 @@
-"""Every link sent and what became of it: the status screen and `paylink-tui history`."""
+"""Every link sent and what became of it: the status screen and `paylink-tui history`.
+
+A link's history (its timeline) is built by services/timeline.py."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 
 from paylink_tui.domain.dates import local_date, to_local, utc
-from paylink_tui.domain.promotions import installment_months, months_text, offered_months
+from paylink_tui.domain.promotions import installment_months, offered_months
 from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     AttemptRow,
     EmailRow,
@@ -29,6 +31,11 @@ from paylink_tui.domain.status import (
 )
 from paylink_tui.domain.text import full_name
 from paylink_tui.services.context import AppContext
+from paylink_tui.services.timeline import (
+    audit_trail,
+    build_timeline,
+    generated_address,
+)
 from paylink_tui.store.db import read_session
 from paylink_tui.store.models import (
     Client,
@@ -262,10 +269,13 @@ def link_detail(ctx: AppContext, reference: str) -> LinkDetail | None:
             select(Client.__table__.c.phone)
             .join(Policy.__table__, Policy.__table__.c.client_id == Client.__table__.c.id)
             .where(Policy.__table__.c.id == link.policy_id))
+        trail = audit_trail(session, link)
+    generated_for = generated_address(trail, emails, row.email)
     return LinkDetail(
         link=row, receipts=receipts, emails=emails, attempts=attempts,
         notifications=notifications,
-        timeline=_timeline(row, emails, notifications, ctx.tz),
+        timeline=build_timeline(row, emails, notifications, trail, generated_for),
+        generated_for=generated_for,
         whatsapp_url=_whatsapp(row, phone),
     )
 
@@ -289,52 +299,6 @@ def _notification_row(x: Notification) -> NotificationRow:
         status=x.status, review_reason=x.review_reason, note=x.note, promotion=x.promotion,
         confirm_error=x.confirm_error,
     )
-
-
-_EMAIL_KIND = {"link": "Correo de la liga", "reminder": "Recordatorio",
-               "confirmation": "Correo de confirmación"}
-
-
-def _timeline(link: LinkRow, emails: list[EmailRow], notes: list[NotificationRow],
-              tz: str) -> list[TimelineEvent]:
-    from paylink_tui.domain import labels
-    from paylink_tui.domain.money import format_money
-    from paylink_tui.domain.status import AttemptResult, EmailStatus
-
-    events = [TimelineEvent(link.created_at, f"Liga generada por {link.agent} para {link.email}")]
-    for m in emails:
-        what = _EMAIL_KIND.get(m.kind, "Correo")
-        events.append(TimelineEvent(m.created_at, f"{what} en cola para {m.to}"))
-        if m.sent_at:
-            events.append(TimelineEvent(m.sent_at, f"{what} enviado a {m.to}"))
-        elif m.status == EmailStatus.FAILED.value:
-            events.append(TimelineEvent(
-                m.created_at, f"{what}: {labels.EMAIL[EmailStatus.FAILED]} ({m.attempts} intentos)"))
-    for x in notes:
-        result = labels.ATTEMPT.get(AttemptResult(x.response), x.response or "?") \
-            if x.response in {r.value for r in AttemptResult} else (x.response or "?")
-        amount = format_money(x.amount, link.currency) if x.amount is not None else "sin monto"
-        text = f"Notificación de MIT: {result}, {amount}, folio {x.folio or '—'}"
-        months = installment_months(x.promotion)
-        if months:
-            text += f", {months_text(months)}"
-        if x.authorization:
-            text += f", autorización {x.authorization}"
-        text += f" — {labels.notification_label(x.status, x.response)}"
-        if x.review_reason:
-            from paylink_tui.domain.status import ReviewReason
-
-            text += f": {labels.REVIEW_REASON[ReviewReason(x.review_reason)]}"
-        events.append(TimelineEvent(x.received_at, text))
-    if link.cancelled_at:
-        events.append(TimelineEvent(
-            link.cancelled_at, "Liga cancelada (MIT aún puede cobrarla hasta su vigencia)"))
-    for flag in link.flags:
-        why = "sus recibos se pagaron con" if flag.applied else "hay un pago por revisar de"
-        events.append(TimelineEvent(
-            flag.received_at, f"Marcada para revisión: {why} la liga anterior {flag.older_reference}"))
-    events.sort(key=lambda ev: ev.at)
-    return events
 
 
 def list_review_rows(ctx: AppContext) -> list[NotificationRow]:

@@ -52,7 +52,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from paylink_tui.domain.addresses import check_email  # noqa: F401 - re-exported
+from paylink_tui.domain.address import check_email, refused_email_message  # noqa: F401 - re-exported
 from paylink_tui.domain.dates import local_date, local_datetime_text, long_date, utc
 from paylink_tui.domain.errors import (  # noqa: F401 - re-exported: the use cases' errors
     AlreadyLinked,
@@ -70,7 +70,7 @@ from paylink_tui.domain.errors import (  # noqa: F401 - re-exported: the use cas
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.promotions import choose_plans, promociones, read_promociones
 from paylink_tui.domain.results import EmailResult, GeneratedLink
-from paylink_tui.domain.status import LinkState, NotificationStatus, ReceiptStatus
+from paylink_tui.domain.status import EmailStatus, LinkState, NotificationStatus, ReceiptStatus
 from paylink_tui.domain.text import fold
 from paylink_tui.domain.validity import link_window
 from paylink_tui.gateway.base import LinkRequest, PaymentGateway
@@ -226,25 +226,45 @@ def resend_link_email(ctx: AppContext, reference: str, *, to: str | None = None,
             .order_by(EmailMessage.id.desc())  # type: ignore[union-attr]
         ).first()
         fresh_id: int | None = None
+        queue_error: str | None = None
         if previous is None:  # its first email could not even be queued
             session.flush()
-            fresh_id = _queue_link_email(session, ctx, link, now)[0]
+            fresh_id, queue_error = _queue_link_email(session, ctx, link, now)
+        # Appended, never rewritten: the history keeps the address it was generated for
+        # (link_generated) and every resend with the address it went to.
         detail = f"a {link.email}" + (f" (antes {old})" if link.email != old else "")
         audit.record(session, at=now, agent=agent, action="link_email_resent",
                      subject=link.reference, detail=detail)
         _link_event(session, link, receipts, now, "resent", by=agent)
         to_addr = link.email
+    queued = True
     if fresh_id is not None:
         status, error = _deliver(ctx, fresh_id)
     elif previous is not None:
         try:
             row = outbox.resend(ctx, previous, to=to_addr)
         except MailError as exc:
-            return EmailResult(reference, to_addr, "failed", exc.message)
-        status, error = row.status, row.last_error
+            status, error, queued = "failed", exc.message, False
+        else:
+            status, error = row.status, row.last_error
     else:
-        status, error = "failed", "No se pudo preparar el correo."
-    return EmailResult(reference=reference, to=to_addr, email_status=status, email_error=error)
+        status, error, queued = "failed", queue_error or "No se pudo preparar el correo.", False
+    if status != EmailStatus.SENT.value:
+        _record_failed_send(ctx, reference, to_addr, error, queued=queued, agent=agent)
+    return EmailResult(reference=reference, to=to_addr, email_status=status, email_error=error,
+                       email_queued=queued)
+
+
+def _record_failed_send(ctx: AppContext, reference: str, to: str, error: str | None, *,
+                        queued: bool, agent: str) -> None:
+    """A send the agent asked for (generating, resending) that did not go out leaves its
+    own entry in the link's history: the outbox row's state changes when a retry succeeds,
+    this does not."""
+    outcome = "queda en cola y se reintenta" if queued else "no quedó en cola"
+    with write_session(ctx.engine) as session:
+        audit.record(session, at=ctx.now(), agent=agent, action="link_email_failed",
+                     subject=reference,
+                     detail=f"a {to}: {error or 'sin motivo del servidor'} ({outcome})")
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -683,6 +703,9 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         status, error = _deliver(ctx, message_id)
     else:
         status, error = "failed", queue_error
+    if status != EmailStatus.SENT.value:
+        _record_failed_send(ctx, claim.reference, claim.email, error,
+                            queued=message_id is not None, agent=agent)
     window_reappears = local_date(claim.hidden_until, ctx.tz)
     made = GeneratedLink(
         link_id=claim.link_id,
@@ -699,6 +722,7 @@ def _call_and_confirm(ctx: AppContext, gateway: PaymentGateway, claim: _Claim, *
         email_status=status,
         email_error=error,
         installment_plans=claim.plans,
+        email_queued=message_id is not None,
     )
     from paylink_tui.services.link_advice import advise  # older receipts, lapse, WhatsApp
 

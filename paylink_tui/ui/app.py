@@ -20,12 +20,13 @@ from paylink_tui.domain.results import Event
 from paylink_tui.ui import layout
 from paylink_tui.ui.commands import PaylinkCommands
 from paylink_tui.ui.events import event_toast
+from paylink_tui.ui.keys import OrderedKeys
 
 EVENTS_POLL_SECONDS = 2.0
 OUTBOX_SECONDS = 30.0
 
 
-class PaylinkApp(App):
+class PaylinkApp(OrderedKeys, App):
     TITLE = "paylink-tui"
     SUB_TITLE = "Ligas de pago MIT"
     CSS_PATH = ["styles/app.tcss"]

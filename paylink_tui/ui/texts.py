@@ -131,9 +131,12 @@ def resent(reference: str, to: str) -> str:
     return f"Correo de la liga {reference} reenviado a {to}."
 
 
-def still_queued(to: str, error: str | None) -> str:
-    why = f" ({error})" if error else ""
-    return f"El correo a {to} no salió todavía{why}; queda en cola y se reintenta solo."
+def still_queued(to: str, error: str | None, *, queued: bool = True) -> str:
+    """A resent link email that did not go out: what happens next, true in both cases."""
+    from paylink_tui.domain.labels import email_not_sent
+
+    why = f" Motivo: {error}" if error else ""
+    return email_not_sent(to, queued=queued) + why
 
 
 def cancel_prompt(reference: str, valid_through: date) -> Text:

@@ -109,7 +109,7 @@ def notify_endpoint(
             except BodyTooLarge:
                 attempt.failed(f"body larger than {MAX_BODY} bytes")
                 return _text("Notificación rechazada: el contenido es demasiado grande.", 413)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 guard.refusals.warning("notification from %s: body not received within %g s",
                                        loggable(client), read_timeout)
                 return _text("No se recibió la notificación completa a tiempo.", 408)

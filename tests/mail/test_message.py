@@ -51,7 +51,7 @@ def test_control_characters_in_any_header_are_refused(field, value):
 
 @pytest.mark.parametrize(
     "address, needle",
-    [("", "vacía"), ("jose.example.com", "«@»"), ("jose@", "no es válida"),
+    [("", "vacía"), ("jose.example.com", "le falta la arroba (@)"), ("jose@", "no es válida"),
      ("jose pena@example.com", "no es válida"), ("jose@example..com", "no es válida")],
 )
 def test_invalid_addresses_are_refused_with_a_spanish_message(address, needle):
@@ -69,7 +69,8 @@ def test_valid_addresses_are_normalised():
 def test_accents_before_the_at_sign_are_refused_clearly():
     with pytest.raises(InvalidAddress) as err:
         validate_address("josé@ejemplo.mx")
-    assert "no se admiten acentos" in err.value.message
+    assert "acentos, «ñ» u otras letras especiales antes de la «@»" in err.value.message
+    assert "«jose@ejemplo.mx»" in err.value.message  # what it most likely is
 
 
 def test_an_internationalised_domain_travels_in_punycode():

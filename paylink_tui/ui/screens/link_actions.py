@@ -89,8 +89,9 @@ class LinkActionsMixin(Screen):
         if result.email_status == "sent":
             self.post_message(LinkActionDone(texts.resent(reference, result.to)))
         else:
-            self.post_message(LinkActionDone(texts.still_queued(result.to, result.email_error),
-                                             warning=True))
+            self.post_message(LinkActionDone(
+                texts.still_queued(result.to, result.email_error, queued=result.email_queued),
+                warning=True))
 
     # --- cancel -----------------------------------------------------------------------------
 

@@ -139,6 +139,9 @@ def render_link_detail(d: Any, tz: str, today: date | None = None) -> Group:
         facts.add_row(Text("MIT cobró", style="bold red"),
                       Text(format_money(link.paid_amount, link.currency), style="bold"))
     facts.add_row("Enviada a", Text(link.email))
+    generated_for = getattr(d, "generated_for", None)
+    if generated_for and generated_for != link.email:  # resent to a corrected address
+        facts.add_row("Generada para", Text(generated_for))
     facts.add_row("Correo", Text(email_label(link.email_status)))
     facts.add_row("Creada", Text(f"{local_datetime_text(link.created_at, tz)} por {link.agent}"))
     facts.add_row("Vigencia", Text(f"hasta el {long_date(link.valid_through)}"))

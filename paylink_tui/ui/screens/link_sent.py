@@ -23,8 +23,11 @@ from paylink_tui.ui.widgets.qr import qr_text
 def sent_headline(link) -> Text:  # type: ignore[no-untyped-def]
     if link.email_status == "sent":
         return Text.assemble("Liga generada y enviada a ", (link.email, "bold"), ".")
-    return Text.assemble("Liga generada. El correo a ", (link.email, "bold"),
-                         " no salió todavía: queda en cola y se reintenta solo.")
+    if link.email_queued:
+        return Text.assemble("Liga generada. El correo a ", (link.email, "bold"),
+                             " no salió todavía: queda en cola y se reintenta solo.")
+    return Text.assemble("Liga generada, pero el correo a ", (link.email, "bold"),
+                         " no se pudo preparar y no quedó en cola: nada lo reintentará.")
 
 
 class LinkSentScreen(ModalScreen):
@@ -53,9 +56,12 @@ class LinkSentScreen(ModalScreen):
                 yield Static("Liga de pago", id="sent-title")
                 yield Static(sent_headline(link), id="sent-headline")
                 if link.email_status != "sent" and link.email_error:
-                    yield Static(Text.assemble(("Motivo: ", "bold"), link.email_error,
-                                               "\nLa liga existe y es válida; también puede "
-                                               "copiarla y enviarla usted."), id="sent-email-error")
+                    then = ("\nLa liga existe y es válida; también puede copiarla y enviarla usted."
+                            if getattr(link, "email_queued", True) else
+                            "\nLa liga existe y es válida: corrija lo indicado y reenvíela desde "
+                            "Historial (h, luego r), o cópiela y envíela usted.")
+                    yield Static(Text.assemble(("Motivo: ", "bold"), link.email_error, then),
+                                 id="sent-email-error")
                 yield Static(Text(link.url, style="underline"), id="sent-url")
                 yield Static(Text.assemble(
                     ("Póliza ", "dim"), link.policy_number, (f"   {texts.receipts_label(count)} ", "dim"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from rich.text import Text
@@ -60,6 +61,7 @@ class PendingScreen(Screen):
         self._totals_timer = None
         self._link_when_loaded = False
         self._submit_when_open = False
+        self._link_opening: asyncio.Event | None = None  # see keys_wait_for
         # Totals count every match (seconds at a million rows): one query at a time, and
         # only for the newest search once it finishes, so typing never piles them up.
         self._totals_running = False
@@ -269,7 +271,7 @@ class PendingScreen(Screen):
             self._want_totals(table.search)
             from paylink_tui.ui.app import freeze_startup_objects
 
-            self.call_after_refresh(freeze_startup_objects)
+            self.app.after_held_keys(freeze_startup_objects)  # type: ignore[attr-defined]
         if self._link_when_loaded and not table.loading_page:
             submit, self._link_when_loaded, self._submit_when_open = self._submit_when_open, False, False
             self._open_link_dialog(submit_at_once=submit)
@@ -309,12 +311,22 @@ class PendingScreen(Screen):
         if self.table.loading_page:
             # The agent typed ahead of the rows (search, Enter, `l`): act on what they asked for.
             self._link_when_loaded = True
+            if self._link_opening is None:
+                self._link_opening = asyncio.Event()
             return
         self._open_link_dialog()
+
+    def keys_wait_for(self):  # type: ignore[no-untyped-def]
+        """For ui/keys.py: while an `l` typed ahead of the rows waits for them, the keys typed
+        after it are the dialog's (an address, Enter): they wait until it is open."""
+        return self._link_opening.wait() if self._link_opening is not None else None
 
     def _open_link_dialog(self, *, submit_at_once: bool = False) -> None:
         from paylink_tui.ui.screens.link_dialog import LinkDialog
 
+        opening, self._link_opening = self._link_opening, None
+        if opening is not None:
+            opening.set()  # the dialog is pushed below (or there is nothing to link)
         rows = self.selected_receipts()
         if not rows:
             return

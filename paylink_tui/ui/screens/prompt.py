@@ -20,6 +20,9 @@ class ConfirmDialog(ModalScreen[bool]):
     """Dismisses with True when the agent confirms."""
 
     CSS_PATH = ["../styles/prompt.tcss"]
+    # Focused while composing, not on a later turn (on_mount's focus() is deferred): the
+    # first key typed into the dialog finds it (ui/keys.py).
+    AUTO_FOCUS = "#back"
     BINDINGS = [Binding("escape", "back", "Volver", id="confirm.back")]
 
     def __init__(self, title: str, message: Text, confirm_label: str) -> None:
@@ -37,9 +40,6 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button("Volver", id="back")
         yield AppFooter()  # this dialog's keys, not those of the screen beneath
 
-    def on_mount(self) -> None:
-        self.query_one("#back", Button).focus()
-
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:
         self.dismiss(True)
@@ -53,6 +53,7 @@ class PromptDialog(ModalScreen[str | None]):
     """Asks for one line; dismisses with it (stripped) or None. `kind="email"` validates."""
 
     CSS_PATH = ["../styles/prompt.tcss"]
+    AUTO_FOCUS = "#prompt-input"  # as ConfirmDialog's: focused while composing
     BINDINGS = [Binding("escape", "back", "Volver", id="prompt.back")]
 
     def __init__(self, title: str, message: Text, label: str, *, value: str = "",
@@ -85,7 +86,6 @@ class PromptDialog(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         field = self.query_one("#prompt-input", Input)
-        field.focus()
         field.cursor_position = len(field.value)
 
     @on(Input.Changed, "#prompt-input")

@@ -15,10 +15,12 @@ class TextInput(Input):
 
 
 class EmailValidator(Validator):
-    """email-validator's syntax check (no DNS), explained in Spanish."""
+    """The one address rule (domain/address.py: the mail step's own), explained in Spanish
+    with the words `generate_link` and `resend_link_email` would use. Pure: no DNS, so
+    typing never waits on the network."""
 
     def validate(self, value: str) -> ValidationResult:
-        from paylink_tui.domain.addresses import check_email
+        from paylink_tui.domain.address import check_email
         from paylink_tui.domain.errors import InvalidEmail
 
         try:
