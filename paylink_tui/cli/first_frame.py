@@ -23,6 +23,7 @@ from datetime import date, datetime, timezone
 from typing import TextIO
 
 from paylink_tui.backend.first_page import FirstRow, first_page, sqlite_path
+from paylink_tui.domain.lapse_words import lapse_day, lapse_words
 from paylink_tui.domain.text import CONTROL_RE
 from paylink_tui.paths import DEFAULT_TIMEZONE
 
@@ -30,8 +31,8 @@ from paylink_tui.paths import DEFAULT_TIMEZONE
 from paylink_tui.ui.layout import PENDING_ABOVE_TABLE as ABOVE_TABLE  # noqa: E402
 from paylink_tui.ui.layout import detail_height, pending_columns  # noqa: E402
 
-FOOTER_KEYS = (("espacio", "Marcar"), ("/", "Buscar"), ("l", "Liga de pago"), ("q", "Salir"),
-               ("h", "Historial"), ("?", "Ayuda"))
+FOOTER_KEYS = (("espacio", "Marcar"), ("/", "Buscar"), ("l", "Liga de pago"), ("o", "Por cese"),
+               ("q", "Salir"), ("h", "Historial"), ("?", "Ayuda"))
 
 RESET, BOLD, DIM, REVERSE, RED = "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[7m", "\x1b[31m"
 
@@ -62,11 +63,39 @@ def peek_settings(environ: dict[str, str] | None = None) -> tuple[str, str] | No
     return url or default_database_url(), zone or DEFAULT_TIMEZONE
 
 
+def peek_grace_days(environ: dict[str, str] | None = None) -> int:
+    """PAYLINK_GRACE_DAYS as config.Settings reads it (environment, then the TOML file);
+    the default, 30, when it is missing or not a number from 3 to 30 (the app says why)."""
+    import tomllib
+
+    from paylink_tui.paths import config_path
+
+    env = {k.upper(): v for k, v in (os.environ if environ is None else environ).items()}
+    value: object = env.get("PAYLINK_GRACE_DAYS")
+    if value is None:
+        path = config_path()
+        if path.is_file():
+            try:
+                value = tomllib.loads(path.read_text(encoding="utf-8")).get("grace_days")
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                value = None
+    try:
+        days = int(str(value).strip()) if value is not None else 30
+    except ValueError:
+        return 30
+    return days if 3 <= days <= 30 else 30
+
+
 def local_today(now: datetime, zone: str) -> date | None:
+    local = local_now(now, zone)
+    return local.date() if local is not None else None
+
+
+def local_now(now: datetime, zone: str) -> datetime | None:
     try:
         from zoneinfo import ZoneInfo
 
-        return now.astimezone(ZoneInfo(zone)).date()
+        return now.astimezone(ZoneInfo(zone))
     except Exception:  # no tz database here (Windows without tzdata): no overdue marks
         return None
 
@@ -81,14 +110,16 @@ def table_rows(height: int) -> int:
     return max(1, height - ABOVE_TABLE - below)
 
 
-def render(rows: list[FirstRow], today: date | None, width: int, height: int) -> str:
-    """The frame, line by line from the top-left corner, each line cut to the width."""
+def render(rows: list[FirstRow], today: date | None, width: int, height: int, *,
+           now: datetime | None = None, grace_days: int = 30) -> str:
+    """The frame, line by line from the top-left corner, each line cut to the width.
+    `now` (local): the lapse column's words; without it the column is left blank."""
     lines: list[str] = []
 
     def line(text: str, style: str = "") -> None:
         lines.append(f"{style}{text[:width]}{RESET if style else ''}")
 
-    title = "Pendientes de pago — Ligas de pago MIT"
+    title = "Pendientes de pago — ordenados por póliza"
     line(f" {'⭘':<{max(1, (width - len(title)) // 2 - 1)}}{title}", REVERSE)
     line(" ▊" + "▔" * 40 + "▎")
     line(f" ▊  {'Buscar póliza, recibo o nombre…':<38}▎  Calculando…", DIM)
@@ -100,7 +131,9 @@ def render(rows: list[FirstRow], today: date | None, width: int, height: int) ->
         line(_cells(shown, {"mark": "", "policy": row.policy, "receipt": row.receipt,
                             "ramo": row.ramo, "holder": row.holder, "email": row.email or "—",
                             "amount": f"{row.amount:,.2f} {row.currency}",
-                            "due": row.due_date.strftime("%d/%m/%Y")}),
+                            "due": row.due_date.strftime("%d/%m/%Y"),
+                            "lapse": (lapse_words(lapse_day(row.due_date, grace_days), now)[1]
+                                      if now is not None else "")}),
              style)
     while len(lines) < height - 1:
         lines.append("")
@@ -166,7 +199,9 @@ def show(now: datetime | None = None, out: TextIO | None = None,
             return None
         restore = _quiet_input(stdin)
         out.write("\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J")
-        out.write(render(rows, local_today(now, zone), width, height))
+        local = local_now(now, zone)
+        out.write(render(rows, local.date() if local else None, width, height, now=local,
+                         grace_days=peek_grace_days()))
         out.flush()
         return FirstFrame(out, restore)
     except Exception:  # noqa: BLE001 - a frame is a nicety: the app starts regardless

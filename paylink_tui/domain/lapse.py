@@ -20,19 +20,20 @@ from datetime import date, datetime, timedelta
 
 import pendulum
 
-from paylink_tui.domain.dates import local_date, long_date, utc, zone
+from paylink_tui.domain.dates import local_date, long_date, to_local, utc, zone
+from paylink_tui.domain.lapse_words import (  # noqa: F401 - re-exported
+    LAPSE_HOUR,
+    LAPSED,
+    LATER,
+    SOON,
+    SOON_DAYS,
+    TODAY,
+    lapse_words,
+)
 
-LAPSE_HOUR = 12
 DEFAULT_GRACE_DAYS = 30
 MIN_GRACE_DAYS = 3
 MAX_GRACE_DAYS = 30
-SOON_DAYS = 7  # a lapse within a week is "soon" (coloured in the table)
-
-# Urgency, most urgent first (the UI colours by it).
-LAPSED = "lapsed"
-TODAY = "today"
-SOON = "soon"
-LATER = "later"
 
 
 def lapse_instant(due_date: date, grace_days: int, tz: str) -> datetime:
@@ -58,15 +59,7 @@ class LapseClock:
 def lapse_clock(lapses_at: datetime, now: datetime, tz: str) -> LapseClock:
     """Where `now` stands against the lapse instant, in words."""
     day = local_date(lapses_at, tz)
-    days_left = (day - local_date(now, tz)).days
-    lapsed = utc(now) >= utc(lapses_at)
-    if lapsed:
-        text, short, urgency = f"Cesó el {day:%d/%m/%Y}", f"Cesó {day:%d/%m}", LAPSED
-    elif days_left <= 0:
-        text, short, urgency = "Cesa hoy a las 12:00", "Cesa hoy 12:00", TODAY
-    else:
-        text = f"Cesa en {days_left} día" + ("" if days_left == 1 else "s")
-        short, urgency = text, SOON if days_left <= SOON_DAYS else LATER
+    text, short, urgency, days_left, lapsed = lapse_words(day, to_local(now, tz))
     return LapseClock(utc(lapses_at), day, days_left, lapsed, urgency, text, short)
 
 

@@ -80,15 +80,18 @@ def fit(columns: Sequence[Column], available: int, *, padding: int = 1) -> list[
 
 # --- the pending list ---------------------------------------------------------------------
 
+# The lapse ("Cesa en 30 días", "Cesa hoy 12:00", "Cesó 03/12") stays at every width: it is
+# what the agent acts on; the due date it comes from gives way first (the detail has it).
 PENDING_COLUMNS = (
     Column("mark", " ", 1),
     Column("policy", "Póliza", 10, flex=True, most=12, want=12),
     Column("receipt", "Recibo", 10),
-    Column("ramo", "Ramo", 6, drop=1),
-    Column("holder", "Contratante", 18, flex=True, want=30, most=50),
-    Column("email", "Correo", 30, flex=True, most=44, drop=2),
+    Column("ramo", "Ramo", 6, drop=2),
+    Column("holder", "Contratante", 17, flex=True, want=30, most=50),
+    Column("email", "Correo", 30, flex=True, most=44, drop=3),
     Column("amount", "Monto", 14),  # "999,999.99 MXN": the currency with the amount
-    Column("due", "Vence", 10),
+    Column("due", "Vence", 10, drop=1),
+    Column("lapse", "Cese", 15),  # "Cesa en 30 días"
 )
 
 

@@ -23,9 +23,7 @@ NOTHING_PENDING = ("No hay recibos pendientes de pago. Importe la lista de la as
                    "«paylink-tui import ARCHIVO».")
 CALCULATING = "Calculando…"
 TOTALS_FAILED = "No se pudieron calcular los totales."
-MARK_HINT = "espacio: marcar varios para una liga"
-OTHER_POLICY_STARTS_OVER = ("Una liga cubre recibos de una sola póliza: se quitaron las marcas "
-                            "de la póliza anterior.")
+MARK_HINT = "espacio: marcar varios · t: ligas a todos"
 MARKS_CLEARED = "Se quitaron las marcas."
 PAGE_FAILED = ("No se pudo leer la lista de pendientes. Revise la conexión con la base de datos "
                "y pulse F5 para reintentar.")
@@ -65,11 +63,23 @@ def marks_line(count: int, policy: str, holder: str, total: str) -> str:
             " · u: quitar marcas")
 
 
+def marks_line_many(count: int, policies: int, total: str) -> str:
+    """Marks across several policies (or currencies): one link for each, at once (l)."""
+    return (f"● {count} {plural(count, 'recibo marcado', 'recibos marcados')} de {policies} "
+            f"{plural(policies, 'póliza', 'pólizas')} · {total}. l: una liga por póliza y "
+            "moneda, a la vez · u: quitar marcas")
+
+
 def totals_head(count: int, searching: bool) -> str:
     noun = plural(count, "recibo", "recibos")
     if searching:
         return f"{count:,} {noun} {plural(count, 'coincide', 'coinciden')}"
     return f"{count:,} {noun} {plural(count, 'pendiente', 'pendientes')}"
+
+
+def sort_subtitle(sort: str) -> str:
+    """The header's word for the list's order (o switches it)."""
+    return "ordenados por cese, lo más urgente primero" if sort == "lapse" else "ordenados por póliza"
 
 
 EMAIL_PLACEHOLDER = "nombre@dominio.com"  # as the address errors' example says it
@@ -265,3 +275,138 @@ HAS_LIVE_LINK = "Este recibo ya tiene una liga vigente."
 # The client already paid (MIT is being asked to confirm it): chasing them would be wrong.
 PAYMENT_ARRIVED = ("El cliente ya pagó esta liga; el pago se está confirmando con MIT. No la "
                    "reenvíe ni la cancele.")
+
+
+# --- many links at once ---------------------------------------------------------------------
+
+BATCH_TITLE = "Ligas para varios clientes"
+BATCH_LOADING = "Preparando el lote: qué ligas se generarán y quién se omite…"
+BATCH_LIST_LIMIT = 12  # lines per group; the rest counted
+BATCH_STOPPING = "Deteniendo: se terminan las ligas en curso (ninguna queda a medias)…"
+BATCH_NOTHING = "No hay ligas que generar: nada que confirmar."
+
+
+def batch_what(search: str | None, marked: int) -> str:
+    if marked:
+        return f"Los {marked} recibos marcados (una liga por póliza y moneda, con todos sus pendientes)."
+    if search and search.strip():
+        return f"Cada recibo pendiente que coincide con «{search.strip()}»."
+    return "Todos los recibos pendientes de la lista."
+
+
+def batch_go(links: int) -> str:
+    return f"Generar {links:,} {plural(links, 'liga', 'ligas')}"
+
+
+def batch_progress(p) -> str:  # type: ignore[no-untyped-def]
+    return (f"Generando ligas: {p.done:,} de {p.total:,} · {p.made:,} "
+            f"{plural(p.made, 'hecha', 'hechas')}, {p.skipped:,} "
+            f"{plural(p.skipped, 'omitida', 'omitidas')}, {p.failed:,} "
+            f"{plural(p.failed, 'fallida', 'fallidas')}")
+
+
+def _more(shown: int, total: int) -> Text | None:
+    return Text(f"  … y {total - shown:,} más", style="dim") if total > shown else None
+
+
+def batch_skips(skipped) -> list[Text]:  # type: ignore[no-untyped-def]
+    """Who the plan leaves out, by reason."""
+    from paylink_tui.domain.labels import BATCH_SKIP
+
+    lines: list[Text] = []
+    if not skipped:
+        return lines
+    verb = "Se omite" if len(skipped) == 1 else "Se omiten"
+    lines.append(Text(f"{verb} {len(skipped):,} {plural(len(skipped), 'recibo', 'recibos')}:",
+                      style="bold"))
+    by: dict[str, list] = {}
+    for skip in skipped:
+        by.setdefault(skip.reason, []).append(skip)
+    for reason, skips in by.items():
+        lines.append(Text(f"  {BATCH_SKIP.get(reason, reason).capitalize()} ({len(skips):,}):"))
+        for s in skips[:BATCH_LIST_LIMIT]:
+            who = f"{s.receipt} (póliza {s.policy}, {s.holder})" if s.policy else s.receipt
+            lines.append(Text(f"    {who}: {s.detail}"))
+        more = _more(min(len(skips), BATCH_LIST_LIMIT), len(skips))
+        if more is not None:
+            lines.append(more)
+    return lines
+
+
+def batch_plan(plan) -> Text:  # type: ignore[no-untyped-def]
+    """The confirmation: how many links, to how many clients, for how much, who is skipped."""
+    lines: list[Text] = [Text(plan.summary, style="bold")]
+    if plan.links:
+        lines.append(Text(""))
+        for link in plan.links[:BATCH_LIST_LIMIT]:
+            count = len(link.receipts)
+            lines.append(Text.assemble(
+                "  ", (link.policy, "bold"), f"  {link.holder}  ",
+                (f"{count} {plural(count, 'recibo', 'recibos')}", "dim"), "  ",
+                (link.amount_text, "bold"), ("  a ", "dim"), link.email))
+        more = _more(min(len(plan.links), BATCH_LIST_LIMIT), len(plan.links))
+        if more is not None:
+            lines.append(more)
+    skips = batch_skips(plan.skipped)
+    if skips:
+        lines.append(Text(""))
+        lines += skips
+    if plan.links:
+        lines.append(Text(""))
+        lines.append(Text("Nada se genera hasta que confirme. Se puede detener a la mitad (d o "
+                          "Esc): las ligas en curso terminan y volver a generar continúa sin "
+                          "duplicar ninguna.", style="italic"))
+    return Text("\n").join(lines)
+
+
+def batch_outcome(outcome) -> Text:  # type: ignore[no-untyped-def]
+    """What the batch made, skipped and failed, with the reasons."""
+    from paylink_tui.domain.batch import amounts_text
+    from paylink_tui.domain.labels import EMAIL
+    from paylink_tui.domain.status import EmailStatus
+
+    made = outcome.made
+    lines: list[Text] = []
+    head = f"Ligas generadas: {len(made):,}"
+    if made:
+        head += f" por {amounts_text(outcome.amounts)}"
+    lines.append(Text(head + ".", style="bold"))
+    for r in made[:BATCH_LIST_LIMIT]:
+        email = EMAIL.get(EmailStatus(r.email_status), "") if r.email_status else ""
+        lines.append(Text.assemble("  ", (r.policy, "bold"), f": {r.reference}",
+                                   (f", correo {email.lower()} a " if email else ", a ", "dim"),
+                                   r.email or ""))
+    more = _more(min(len(made), BATCH_LIST_LIMIT), len(made))
+    if more is not None:
+        lines.append(Text("  … y las demás, cada una con su referencia, en Historial (h).",
+                          style="dim"))
+    waiting = [r for r in made if r.email_status and r.email_status != EmailStatus.SENT.value]
+    if waiting:
+        lines.append(Text(f"  {len(waiting):,} {plural(len(waiting), 'correo quedó', 'correos quedaron')}"
+                          " en cola: se reintentan solos mientras la aplicación esté abierta."))
+    skips = batch_skips(outcome.plan_skipped)
+    if skips:
+        lines.append(Text(""))
+        lines += skips
+    if outcome.skipped:
+        lines.append(Text(""))
+        lines.append(Text(f"Al generar, ya con liga o ya pagados ({len(outcome.skipped):,}):", style="bold"))
+        for r in outcome.skipped[:BATCH_LIST_LIMIT]:
+            lines.append(Text(f"  {r.policy} ({', '.join(r.receipts)}): {r.message}"))
+    if outcome.failed:
+        lines.append(Text(""))
+        lines.append(Text(f"Fallidas: {len(outcome.failed):,}", style="bold"))
+        for r in outcome.failed[:BATCH_LIST_LIMIT]:
+            if r in outcome.unconfirmed:
+                why = (f"sin confirmar por MIT (referencia {r.reference}); vuelva a generar el "
+                       "lote: se reintenta con la misma referencia.")
+            else:
+                why = r.message or "sin motivo"
+            lines.append(Text(f"  {r.policy} ({', '.join(r.receipts)}): {why}"))
+    if outcome.stopped:
+        lines.append(Text(""))
+        count = len(outcome.not_run)
+        lines.append(Text(f"Detenido: {count:,} {plural(count, 'liga no se intentó', 'ligas no se intentaron')}. "
+                          "Vuelva a generar el lote para continuar: no se duplica ninguna liga.",
+                          style="bold"))
+    return Text("\n").join(lines)

@@ -11,7 +11,7 @@ from textual.widgets._footer import FooterKey
 
 from paylink_tui.backend.first_page import first_page
 from paylink_tui.cli import first_frame
-from paylink_tui.domain.dates import local_date
+from paylink_tui.domain.dates import local_date, to_local
 from paylink_tui.ui.widgets.pending_table import PendingTable
 from tests.ui.conftest import app_for, settle
 
@@ -41,7 +41,9 @@ async def test_footer_columns_and_rows_are_where_the_app_draws_them(ctx, size):
     rows = first_page(Path(ctx.engine.url.database), now, first_frame.table_rows(HEIGHT))
     assert rows
     frame = [ANSI.sub("", line) for line in
-             first_frame.render(rows, local_date(now, ctx.tz), WIDTH, HEIGHT).split("\r\n")]
+             first_frame.render(rows, local_date(now, ctx.tz), WIDTH, HEIGHT,
+                                now=to_local(now, ctx.tz),
+                                grace_days=ctx.settings.grace_days).split("\r\n")]
     for y in range(first_frame.ABOVE_TABLE - 1, first_frame.ABOVE_TABLE + len(rows)):
         # Column titles and each row, cell by cell where the app puts them.
         assert frame[y].rstrip() == screen[y][:len(frame[y])].rstrip(), y

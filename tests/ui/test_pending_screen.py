@@ -144,7 +144,11 @@ async def test_detail_pane_never_cuts_a_long_email_or_name_short(ctx):
         assert holder.replace(" ", "") in first.replace(" ", ""), width
 
 
-async def test_space_marks_receipts_of_one_policy_only(ctx):
+async def test_space_marks_receipts_of_several_policies_and_l_takes_them_all_at_once(ctx):
+    """Marks of one policy make one link (the dialog); marks of several policies are many
+    links at once (issue 17): each policy keeps its marks."""
+    from paylink_tui.ui.screens.batch import BatchScreen
+
     app = app_for(ctx)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -152,9 +156,13 @@ async def test_space_marks_receipts_of_one_policy_only(ctx):
         await pilot.press("space", "space")  # marks 4100000001 and 4100000002 (cursor moves down)
         assert [r.receipt for r in table.marked] == ["4100000001", "4100000002"]
         assert str(table.get_cell_at((0, 0))) == "●"
-        await pilot.press("down", "space")  # another policy: the marks start over
-        assert [r.policy for r in table.marked] == ["DA4000004"]
-        await pilot.press("space")
+        await pilot.press("down", "space")  # another policy: kept beside the first
+        assert [r.policy for r in table.marked] == ["AU1000001", "AU1000001", "DA4000004"]
+        marks = str(app.screen.query_one("#marks").render())
+        assert "3 recibos marcados de 2 pólizas" in marks and "l: una liga por póliza" in marks
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, BatchScreen))
+        assert app.screen.receipt_numbers == ("4100000001", "4100000002", "4100000006")
 
 
 def synthetic_fetch(total: int):

@@ -111,7 +111,9 @@ async def test_table_lines_equal_a_stock_datatable() -> None:
                      "holder": Text(rng.choice(EDGE[3:8]) + " Ibáñez", overflow="ellipsis", no_wrap=True),
                      "email": Text("ana@example.com", overflow="ellipsis", no_wrap=True),
                      "amount": Text(f"{rng.randint(1, 10**7) / 100:,.2f} MXN", justify="right"),
-                     "due": Text("21/11/2026")}
+                     "due": Text("21/11/2026"),
+                     "lapse": Text(rng.choice(["Cesa en 5 días", "Cesa hoy 12:00", "Cesó 03/12"]),
+                                   style="bold yellow" if n % 4 == 0 else "", no_wrap=True)}
             row = [cells[str(column.key.value)] for column in mine.ordered_columns]
             mine.add_row(*row, key=str(n))
             stock.add_row(*row, key=str(n))

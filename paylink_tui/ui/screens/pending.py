@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from functools import partial
 
 from rich.text import Text
@@ -16,7 +17,7 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from paylink_tui.domain.dates import local_date
 from paylink_tui.domain.money import format_money
-from paylink_tui.domain.results import OffListReceipt, PendingRow, PendingTotals
+from paylink_tui.domain.results import SORT_POLICY, OffListReceipt, PendingRow, PendingTotals
 from paylink_tui.ui import layout, texts
 from paylink_tui.ui.widgets.detail_pane import DetailPane
 from paylink_tui.ui.widgets.footer import AppFooter
@@ -40,6 +41,14 @@ class PendingScreen(Screen):
         Binding("enter", "submit_search", "Ir al primer resultado", show=False, priority=True,
                 id="pending.submit"),
         Binding("l", "link", "Liga de pago", id="pending.link"),
+        # One key, two meanings: the footer names the order it would switch to.
+        Binding("o", "sort('lapse')", "Por cese", id="pending.sort_lapse",
+                tooltip="Ordenar por cese de la cobertura, lo más urgente primero"),
+        Binding("o", "sort('policy')", "Por póliza", id="pending.sort_policy",
+                tooltip="Ordenar por póliza (el orden de siempre)"),
+        # Not in the footer (no room at 80 columns): the detail pane's hint says it.
+        Binding("t", "batch_search", "Ligas a todos", id="pending.batch", show=False,
+                tooltip="Una liga por póliza a cada recibo que coincide con la búsqueda"),
         Binding("escape", "clear_search", "Limpiar búsqueda", show=False, id="pending.clear"),
         Binding("f5", "refresh", "Actualizar", show=False, id="pending.refresh"),
     ]
@@ -84,12 +93,14 @@ class PendingScreen(Screen):
         with Vertical(id="pending-body"):
             yield PendingTable(backend.pending_page,
                                today=local_date(self.app.now(), self.app.timezone),  # type: ignore[attr-defined]
+                               clock=lambda: (self.app.now(), self.app.timezone),  # type: ignore[attr-defined]
                                id="pending-table")
             yield Static("", id="marks")
             yield DetailPane(backend.receipt_detail, id="detail")
         yield AppFooter()
 
     def on_mount(self) -> None:
+        self.sub_title = texts.sort_subtitle(SORT_POLICY)
         table = self.query_one(PendingTable)
         table.focus()
         table.load("")
@@ -245,11 +256,18 @@ class PendingScreen(Screen):
         self.query_one(DetailPane).set_marked(event.marked)
         line = self.query_one("#marks", Static)
         line.display = bool(event.marked)
-        if event.marked:
+        if event.marked and not several_links(event.marked):
             first = event.marked[0]
             total = sum((m.amount for m in event.marked), start=first.amount * 0)
             line.update(Text(texts.marks_line(len(event.marked), first.policy, first.holder,
                                               format_money(total, first.currency))))
+        elif event.marked:
+            sums: dict[str, Decimal] = {}
+            for m in event.marked:
+                sums[m.currency] = sums.get(m.currency, Decimal("0.00")) + m.amount
+            total_text = " · ".join(format_money(v, c) for c, v in sorted(sums.items()))
+            line.update(Text(texts.marks_line_many(len(event.marked),
+                                                   len({m.policy for m in event.marked}), total_text)))
 
     @on(PendingTable.WindowChanged)
     def _window_changed(self, event: PendingTable.WindowChanged) -> None:
@@ -291,6 +309,8 @@ class PendingScreen(Screen):
                     or (not self.table.row_count and self._linked_off_list() is not None))
         if action == "link":
             return self.is_mounted and self._link_available()
+        if action == "sort":
+            return self.is_mounted and parameters[0] != self.table.sort
         return True
 
     def _link_available(self) -> bool:
@@ -330,6 +350,9 @@ class PendingScreen(Screen):
         rows = self.selected_receipts()
         if not rows:
             return
+        if several_links(rows):  # marks of several policies: one link each, at once
+            self._open_batch(receipt_numbers=[r.receipt for r in rows])
+            return
         detail = self.query_one(DetailPane).detail
         email = rows[0].email or ""
         if not email and detail is not None and detail.receipt.policy == rows[0].policy and detail.emails:
@@ -340,6 +363,22 @@ class PendingScreen(Screen):
             note = texts.marked_elsewhere(len(rows), rows[0].policy)
         self.app.push_screen(LinkDialog(rows, email=email, submit_at_once=submit_at_once,
                                         note=note), self._link_done)
+
+    def action_batch_search(self) -> None:
+        """Every receipt that matches the search (the whole list without one)."""
+        self._open_batch(search=self.query_one("#search", Input).value)
+
+    def _open_batch(self, *, receipt_numbers: list[str] | None = None, search: str | None = None) -> None:
+        from paylink_tui.ui.screens.batch import BatchScreen
+
+        self.app.push_screen(BatchScreen(receipt_numbers=receipt_numbers or (), search=search),
+                             self._batch_done)
+
+    def _batch_done(self, outcome: object) -> None:
+        if outcome is None:
+            return  # nothing was made: the marks stay for another try
+        self.table.clear_marks()
+        self.refresh_data()
 
     def _link_done(self, result: object) -> None:
         if result is None:
@@ -353,11 +392,22 @@ class PendingScreen(Screen):
     def action_refresh(self) -> None:
         self.refresh_data()
 
+    def action_sort(self, sort: str) -> None:
+        """By lapse (most urgent first) or back by policy; the header says which."""
+        self.table.set_sort(sort)
+        self.sub_title = texts.sort_subtitle(sort)
+        self.refresh_bindings()
+
     def refresh_data(self) -> None:
         """Rows, totals and detail again (after a link, a payment, an import)."""
         self.table.reload()
         self._want_totals(self.query_one("#search", Input).value)
         self.query_one(DetailPane).refresh_detail()
+
+
+def several_links(rows: list[PendingRow]) -> bool:
+    """Marks that one link cannot take (several policies, or currencies): many at once."""
+    return len({(r.policy, r.currency) for r in rows}) > 1
 
 
 def lower_thread_priority() -> None:

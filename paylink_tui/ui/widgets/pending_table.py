@@ -38,8 +38,9 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from paylink_tui.domain.dates import short_date
+from paylink_tui.domain.lapse import LAPSED, SOON, TODAY, lapse_clock
 from paylink_tui.domain.money import format_amount
-from paylink_tui.domain.results import PendingPage, PendingRow, SortKey
+from paylink_tui.domain.results import SORT_LAPSE, SORT_POLICY, PendingPage, PendingRow, SortKey, key_just_before
 from paylink_tui.ui import layout, texts
 from paylink_tui.ui.widgets.columns import apply as apply_columns
 
@@ -50,6 +51,11 @@ MAX_PAGES = 6
 PREFETCH_MARGIN = 25  # rows from the window's edge at which the next page is fetched
 
 Fetch = Callable[..., PendingPage]
+Clock = Callable[[], tuple[object, str]]  # (now, the insurer's zone)
+
+# The lapse cell's colour by urgency (domain/lapse.py), from the theme (pending.tcss).
+LAPSE_CLASS = {LAPSED: "pending-table--lapsed", TODAY: "pending-table--lapse-today",
+               SOON: "pending-table--lapse-soon"}
 Direction = Literal["first", "last", "next", "prev", "refresh"]
 
 MARK = "●"
@@ -61,12 +67,14 @@ class _Request:
     generation: int
     direction: Direction
     search: str
+    sort: str = SORT_POLICY
 
 
 class PendingTable(DataTable):
-    """The pending receipts, sorted by policy, paged from the database as the cursor moves."""
+    """The pending receipts, sorted by policy (or by lapse, most urgent first), paged from
+    the database as the cursor moves."""
 
-    COMPONENT_CLASSES = {"pending-table--overdue", "pending-table--marked"}
+    COMPONENT_CLASSES = {"pending-table--overdue", "pending-table--marked", *LAPSE_CLASS.values()}
 
     BINDINGS = [
         Binding("home", "first_page", "Primera página", key_display="Inicio", show=False,
@@ -109,10 +117,15 @@ class PendingTable(DataTable):
             self.request = request
             self.error = error
 
-    def __init__(self, fetch: Fetch, today: date, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, fetch: Fetch, today: date, clock: Clock | None = None,
+                 **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._fetch = fetch
         self.today = today
+        self._clock = clock
+        self._lapse_now: tuple[object, str] | None = None  # the clock read for this drawing
+        self._lapse_cache: dict[object, object] = {}
+        self.sort = SORT_POLICY
         self.rows_window: list[PendingRow] = []
         self.more_before = False
         self.more_after = False
@@ -144,6 +157,13 @@ class PendingTable(DataTable):
         self.search = search
         self._request("first")
 
+    def set_sort(self, sort: str) -> None:
+        """The list in another order (SORT_POLICY or SORT_LAPSE), from its first page: the
+        most urgent first by lapse."""
+        if sort != self.sort:
+            self.sort = sort
+            self._request("first")
+
     def reload(self) -> None:
         """Fetch the window again around the current row (after a link or a payment)."""
         self._request("refresh")
@@ -153,7 +173,7 @@ class PendingTable(DataTable):
         # thread cannot be stopped, and stale queries would slow the one that matters).
         self._generation += 1
         self.loading_page = True
-        request = _Request(self._generation, direction, self.search)
+        request = _Request(self._generation, direction, self.search, self.sort)
         if self._in_flight:
             self._queued = request
         else:
@@ -170,16 +190,19 @@ class PendingTable(DataTable):
     @work(thread=True, group="pending-page", exit_on_error=False)
     def _load_page(self, request: _Request) -> None:
         kwargs: dict[str, object] = {"search": request.search, "limit": PAGE_SIZE}
+        sort = request.sort
+        if sort != SORT_POLICY:  # the default order needs no word (stand-ins in tests)
+            kwargs["sort"] = sort
         window = self.rows_window
         if request.direction == "last":
             kwargs["last"] = True
         elif request.direction == "next" and window:
-            kwargs["after"] = window[-1].key
+            kwargs["after"] = window[-1].sort_key(sort)
         elif request.direction == "prev" and window:
-            kwargs["before"] = window[0].key
+            kwargs["before"] = window[0].sort_key(sort)
         elif request.direction == "refresh" and window and self.more_before:
             # From just before the window's first row: the same place, fresh rows.
-            kwargs["after"] = _just_before(window[0].key)
+            kwargs["after"] = key_just_before(window[0].sort_key(sort))
         try:
             page = self._fetch(**kwargs)
         except Exception as exc:  # shown to the agent, never a crash
@@ -199,8 +222,9 @@ class PendingTable(DataTable):
     def _page_loaded(self, event: _PageLoaded) -> None:
         self._next_request()
         request, page = event.request, event.page
-        if request.generation != self._generation or request.search != self.search:
-            return  # an older search or window: drop it
+        if (request.generation != self._generation or request.search != self.search
+                or request.sort != self.sort):
+            return  # an older search, order or window: drop it
         self.loading_page = False
         current = self.current_row
         direction = request.direction
@@ -249,10 +273,36 @@ class PendingTable(DataTable):
             "amount": lambda: Text(f"{format_amount(row.amount)} {row.currency}", style=style,
                                    justify="right"),
             "due": lambda: Text(short_date(row.due_date), style=style),
+            "lapse": lambda: self._lapse_cell(row, style, marked),
         }
         return [cells[key]() for key in self._shown]
 
+    def _lapse_cell(self, row: PendingRow, style: str | Style, marked: bool) -> Text:
+        """"Cesa en 5 días", "Cesa hoy 12:00", "Cesó 03/12", coloured by urgency (the row's
+        own style when marked: the mark stands out over everything)."""
+        if row.lapses_at is None or self._clock is None:
+            return Text("—", style=style)
+        if self._lapse_now is None:
+            self._lapse_now = self._clock()
+            self._lapse_cache = {}
+        clock = self._lapse_cache.get(row.lapses_at)
+        if clock is None:
+            now, tz = self._lapse_now
+            clock = self._lapse_cache[row.lapses_at] = lapse_clock(row.lapses_at, now, tz)  # type: ignore[arg-type]
+        urgent = LAPSE_CLASS.get(clock.urgency)  # type: ignore[attr-defined]
+        if urgent and not marked:
+            style = self.get_component_rich_style(urgent, partial=True)
+        return Text(clock.short_text, style=style, no_wrap=True)  # type: ignore[attr-defined]
+
+    def lapse_of(self, row: PendingRow):  # type: ignore[no-untyped-def]
+        """The row's lapse clock (domain/lapse.py), or None."""
+        if row.lapses_at is None or self._clock is None:
+            return None
+        now, tz = self._clock()
+        return lapse_clock(row.lapses_at, now, tz)  # type: ignore[arg-type]
+
     def _redraw(self, *, keep: PendingRow | None, direction: Direction) -> None:
+        self._lapse_now = None  # read the clock again for these rows
         old_index = self.cursor_row
         old_scroll = self.scroll_y
         self.clear()
@@ -266,8 +316,9 @@ class PendingTable(DataTable):
         elif direction == "first" or keep is None:
             target = 0
         else:
-            target = next((i for i, r in enumerate(self.rows_window) if r.key >= keep.key),
-                          len(self.rows_window) - 1)
+            kept = keep.sort_key(self.sort)
+            target = next((i for i, r in enumerate(self.rows_window)
+                           if r.sort_key(self.sort) >= kept), len(self.rows_window) - 1)
         self.move_cursor(row=target, scroll=False)
         # Keep the cursor where it was on the screen when rows were added above or removed.
         shift = target - old_index
@@ -372,7 +423,7 @@ class PendingTable(DataTable):
         elif self.rows_window:
             self.move_cursor(row=len(self.rows_window) - 1)
 
-    # --- marks: several receipts of one policy for one link -------------------------------
+    # --- marks: several receipts for one link, or several policies for many at once -------
 
     @property
     def marked(self) -> list[PendingRow]:
@@ -382,11 +433,6 @@ class PendingTable(DataTable):
         row = self.current_row
         if row is None:
             return
-        if self._marked and next(iter(self._marked.values())).policy != row.policy:
-            # One link covers one policy: marking another policy starts over.
-            for old in list(self._marked.values()):
-                self._set_mark(old, False)
-            self.app.notify(texts.OTHER_POLICY_STARTS_OVER, markup=False)
         self._set_mark(row, row.receipt_id not in self._marked)
         self.post_message(self.MarksChanged(self.marked))
         self.refresh_bindings()
@@ -454,9 +500,3 @@ def one_line_cell(console: Console, cell: Text, width: int, padding: int) -> lis
     pad = [Segment(" " * padding)] if padding else []
     rest = [Segment(" " * (inner - length))] if length < inner else []
     return [*pad, *text_segments, *rest, *pad]
-
-
-def _just_before(key: SortKey) -> SortKey:
-    """A key sorting just before `key`, so `after=` it includes the row itself."""
-    policy, due, receipt = key
-    return (policy, due, receipt[:-1] if receipt else receipt)
