@@ -95,7 +95,8 @@ class LocalBackend:
     def identity(self) -> Identity:
         s = self.ctx.settings
         return Identity(user=self.ctx.agent, role=ROLE_ADMIN, codes=(ALL_CODES,), server=None,
-                        timezone=s.timezone, company=s.company, promotions=s.promotion_plans)
+                        timezone=s.timezone, company=s.company, promotions=s.promotion_plans,
+                        reminder_days=s.reminder_offsets, reminder_hour=s.reminder_hour)
 
     def now(self) -> datetime:
         return self.ctx.now()

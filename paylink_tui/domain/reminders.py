@@ -67,3 +67,18 @@ def due_phrase(last_valid_day: date, today: date) -> str:
     if last_valid_day == today:
         return "vence hoy a las 23:59"
     return f"vence el {long_date(last_valid_day)} a las 23:59"
+
+
+def upcoming_reminder_days(link_day: date, offsets: tuple[int, ...], local_now: datetime,
+                           done: set[date]) -> list[date]:
+    """The days still ahead on which an unpaid link made on local day `link_day` gets a
+    reminder (`done`: the days that already have one), for the link's detail: a day counts
+    while its contact hours have not ended."""
+    today = local_now.date()
+    ahead = []
+    for k in offsets:
+        day = link_day + timedelta(days=k)
+        if day in done or day < today or (day == today and local_now.hour >= CONTACT_END_HOUR):
+            continue
+        ahead.append(day)
+    return ahead

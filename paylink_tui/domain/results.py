@@ -512,6 +512,10 @@ class Identity:
     company: str = "AXA"
     # The meses-sin-intereses plans of the MIT contract, for `Backend.link_plans` (no call).
     promotions: tuple[InstallmentPlan, ...] = ()
+    # When unpaid links get a reminder (PAYLINK_REMINDER_DAYS: days after the link's day;
+    # empty: none) and from which local hour: the link's detail says when the next one is due.
+    reminder_days: tuple[int, ...] = ()
+    reminder_hour: int = 9
 
     @property
     def is_supervisor(self) -> bool:

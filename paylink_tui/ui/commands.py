@@ -13,7 +13,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 # Keys that only move within a dialog or repeat another entry: not actions to list.
 NOT_ACTIONS = {"buttons.left", "buttons.right", "pending.submit", "history.to_table",
-               "detail.resend_why", "detail.cancel_why", "detail.retry_why", "app.palette"}
+               "detail.resend_why", "detail.cancel_why", "detail.retry_why", "app.palette",
+               "detail.reminders_why", "batch.quit_stops"}
 
 # (name shown, action on the app, help): always offered, from any screen.
 GLOBAL = (

@@ -91,6 +91,24 @@ def marked_elsewhere(count: int, policy: str) -> str:
             f"póliza {policy}, no la del cursor. Para ligar otro recibo, quite las marcas (u).")
 
 
+def link_warnings(preview) -> list[Text]:  # type: ignore[no-untyped-def]
+    """The link dialog's warnings (a LinkPreview's): never a refusal."""
+    if preview is None:
+        return []
+    lines: list[Text] = []
+    if preview.older_warning:
+        lines.append(Text.assemble(("Recibos anteriores: ", "bold"), preview.older_warning,
+                                   (" ctrl+o los incluye en la liga.", "bold")))
+    if preview.lapse_warning:
+        lines.append(Text.assemble(("Cese: ", "bold"), preview.lapse_warning))
+    return lines
+
+
+def older_included(count: int) -> str:
+    return (f"Se incluyeron los recibos anteriores: la liga cubre {count} "
+            f"{plural(count, 'recibo', 'recibos')}, del más antiguo al más reciente.")
+
+
 def receipts_label(count: int) -> str:
     return plural(count, "Recibo", "Recibos")
 
@@ -107,6 +125,49 @@ def reappears_line(day: date, count: int = 2) -> str:
 COPIED = "Liga copiada al portapapeles (c para copiarla de nuevo)."
 COPY_UNKNOWN = ("Si su terminal lo permite, la liga ya está en el portapapeles. Si no, "
                 "selecciónela con el ratón y cópiela (en tmux, con Mayús presionada).")
+WHATSAPP_OFFER = ("El contratante tiene un teléfono: w copia una dirección de WhatsApp con el "
+                  "mensaje y la liga, para que usted la abra y la envíe (no se envía nada solo).")
+NO_WHATSAPP = ("Esta liga no tiene WhatsApp: el contratante no tiene un teléfono válido (10 "
+               "dígitos, o +52 y 10 dígitos) o la liga ya no se puede pagar.")
+
+
+def whatsapp_copied(known: bool, address: str | None) -> Text:
+    """After w: "copiado" only when the system's clipboard confirmed it; otherwise the
+    address itself, to select by hand."""
+    if known:
+        return Text("Dirección de WhatsApp copiada al portapapeles: ábrala en el navegador o "
+                    "en WhatsApp para enviar el mensaje.", style="italic")
+    return Text.assemble(
+        ("Si su terminal lo permite, la dirección de WhatsApp ya está en el portapapeles. Si no, "
+         "selecciónela aquí con el ratón (en tmux, con Mayús presionada):\n", "italic"),
+        (address or "", "underline"))
+
+
+WHATSAPP_COPIED = "Dirección de WhatsApp copiada: ábrala para enviar el mensaje (no se envió nada)."
+
+# --- reminders (the link's detail) ------------------------------------------------------------
+
+REMINDERS_OFF_LINE = ("  Sin recordatorios: el agente la marcó así; no se envían más al cliente "
+                      "(s los reactiva).")
+REMINDERS_OFF_CLOSED = "  Sin recordatorios (marcada así por el agente)."
+NO_REMINDERS_LEFT = "  Ninguno pendiente: ya pasaron los días de recordatorio de esta liga."
+NO_REMINDERS_SET = "  Ninguno: los recordatorios están desactivados (PAYLINK_REMINDER_DAYS vacío)."
+
+
+def reminders_due(days: list[date], hour: int, to: str) -> str:
+    when = " y ".join(long_date(d) for d in days)
+    what = plural(len(days), "Próximo recordatorio", "Próximos recordatorios")
+    return (f"  {what}: {when}, desde las {hour:02d}:00, a {to}, si la liga sigue sin pagar "
+            "(s: sin recordatorios).")
+
+
+def reminders_set(reference: str, enabled: bool) -> str:
+    if enabled:
+        return (f"Liga {reference}: con recordatorios de nuevo; el cliente los recibe mientras "
+                "no pague.")
+    return f"Liga {reference}: sin recordatorios. No se enviarán más recordatorios al cliente."
+
+
 NO_URL_YET = "Esta liga no tiene URL todavía (MIT no la confirmó)."
 
 
@@ -406,7 +467,8 @@ def batch_outcome(outcome) -> Text:  # type: ignore[no-untyped-def]
     if outcome.stopped:
         lines.append(Text(""))
         count = len(outcome.not_run)
-        lines.append(Text(f"Detenido: {count:,} {plural(count, 'liga no se intentó', 'ligas no se intentaron')}. "
+        not_tried = plural(count, "liga no se intentó", "ligas no se intentaron")
+        lines.append(Text(f"Detenido: {count:,} {not_tried}. "
                           "Vuelva a generar el lote para continuar: no se duplica ninguna liga.",
                           style="bold"))
     return Text("\n").join(lines)

@@ -8,10 +8,13 @@ blinking cursor, so snapshots are stable. Live polling is tested on its own.
 from __future__ import annotations
 
 import io
+import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -46,6 +49,20 @@ def _no_desktop_clipboard(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _forget_clipboard()
     yield
     _forget_clipboard()
+
+
+@pytest.fixture
+def fake_xclip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A desktop's clipboard program (xclip) on PATH, keeping what it is given in a file."""
+    store = tmp_path / "clipboard.txt"
+    program = tmp_path / "bin" / "xclip"
+    program.parent.mkdir()
+    program.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = "-o" ] && exec cat "{store}"; done\n'
+                       f'cat > "{store}"\n')
+    program.chmod(program.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{program.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DISPLAY", ":0")
+    return store
 
 
 @pytest.fixture

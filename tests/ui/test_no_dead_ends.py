@@ -4,11 +4,6 @@ the clipboard (issue 13)."""
 
 from __future__ import annotations
 
-import os
-import stat
-from pathlib import Path
-
-import pytest
 from textual.widgets import Button, Checkbox, Input, Select
 
 from paylink_tui.services import links
@@ -229,20 +224,6 @@ async def test_the_palette_lists_every_action_of_the_current_screen(ctx):
 
         english = {b.description for b in [*DataTable.BINDINGS, *Input.BINDINGS] if b.description}
         assert english and not english & {n.split(" ")[0] for n in home + history}
-
-
-@pytest.fixture
-def fake_xclip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A desktop's clipboard program (xclip) on PATH, keeping what it is given in a file."""
-    store = tmp_path / "clipboard.txt"
-    program = tmp_path / "bin" / "xclip"
-    program.parent.mkdir()
-    program.write_text(f'#!/bin/sh\nfor a in "$@"; do [ "$a" = "-o" ] && exec cat "{store}"; done\n'
-                       f'cat > "{store}"\n')
-    program.chmod(program.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{program.parent}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("DISPLAY", ":0")
-    return store
 
 
 async def test_the_copy_is_told_only_when_the_clipboard_took_it(live_ctx, mailbox, fake_xclip, reset_clipboard):

@@ -31,6 +31,7 @@ MOVING = (
 
 def _sections() -> list[tuple[str, list[Binding]]]:
     from paylink_tui.ui.app import PaylinkApp
+    from paylink_tui.ui.screens.batch import BatchScreen
     from paylink_tui.ui.screens.history import HistoryScreen
     from paylink_tui.ui.screens.link_detail import LinkDetailScreen
     from paylink_tui.ui.screens.link_dialog import LinkDialog
@@ -43,6 +44,7 @@ def _sections() -> list[tuple[str, list[Binding]]]:
         ("En toda la aplicación", PaylinkApp.BINDINGS),
         ("Pendientes de pago", [*PendingScreen.BINDINGS, *PendingTable.BINDINGS]),
         ("Liga de pago", [*LinkDialog.BINDINGS, *LinkSentScreen.BINDINGS]),
+        ("Ligas para varios clientes", BatchScreen.BINDINGS),
         ("Historial", [*HistoryScreen.BINDINGS, *LinkDetailScreen.BINDINGS]),
         ("Por revisar", ReviewScreen.BINDINGS),
     ]

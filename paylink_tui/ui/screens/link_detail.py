@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Header, Static
 
-from paylink_tui.domain.dates import local_date, local_datetime_text, long_date, short_date
+from paylink_tui.domain.dates import local_date, local_datetime_text, long_date, short_date, to_local
 from paylink_tui.domain.labels import ATTEMPT, LINK, REVIEW_REASON, notification_label
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.promotions import months_text, payment_options, payment_text
@@ -23,7 +23,7 @@ from paylink_tui.domain.status import AttemptResult, LinkStatus, ReviewReason
 from paylink_tui.ui import texts
 from paylink_tui.ui.failures import agent_message
 from paylink_tui.ui.screens.history import email_label
-from paylink_tui.ui.screens.link_actions import LinkActionsMixin
+from paylink_tui.ui.screens.link_actions import LinkActionDone, LinkActionsMixin
 from paylink_tui.ui.widgets.footer import AppFooter
 
 
@@ -37,10 +37,18 @@ class LinkDetailScreen(LinkActionsMixin):
         Binding("x", "cancel_link", "Cancelar liga", id="detail.cancel"),
         Binding("t", "retry_link", "Reintentar con MIT", id="detail.retry"),
         Binding("c", "copy_link", "Copiar liga", id="detail.copy"),
+        Binding("w", "copy_whatsapp", "Copiar WhatsApp", id="detail.whatsapp",
+                tooltip="Copiar la dirección de WhatsApp con el mensaje (no se envía nada)"),
+        # "Sin recordatorios" and back: the footer names what the key would do.
+        Binding("s", "reminders(False)", "Sin recordatorios", id="detail.reminders_off",
+                tooltip="Marcar la liga «sin recordatorios»: no se envían más al cliente"),
+        Binding("s", "reminders(True)", "Con recordatorios", id="detail.reminders_on",
+                tooltip="Volver a enviar los recordatorios de esta liga"),
         # The same keys where they do not apply (hidden from the footer): they say why.
         Binding("r", "resend_why", "Reenviar correo", show=False, id="detail.resend_why"),
         Binding("x", "cancel_why", "Cancelar liga", show=False, id="detail.cancel_why"),
         Binding("t", "retry_why", "Reintentar con MIT", show=False, id="detail.retry_why"),
+        Binding("s", "reminders_why", "Recordatorios", show=False, id="detail.reminders_why"),
     ]
 
     class _Loaded(Message):
@@ -58,10 +66,12 @@ class LinkDetailScreen(LinkActionsMixin):
         yield Header()
         with VerticalScroll(id="ld-scroll"):
             yield Static(Text(f"Liga {self.reference}"), id="ld-title")
+            yield Static("", id="ld-whatsapp")  # what became of w
             yield Static(Text("Cargando…", style="italic"), id="ld-body")
         yield AppFooter()
 
     def on_mount(self) -> None:
+        self.query_one("#ld-whatsapp").display = False
         self.refresh_data()
 
     def refresh_data(self) -> None:
@@ -87,7 +97,10 @@ class LinkDetailScreen(LinkActionsMixin):
             return
         self.detail = event.detail
         tz = self.app.timezone  # type: ignore[attr-defined]
-        body.update(render_link_detail(event.detail, tz, local_date(self.app.now(), tz)))  # type: ignore[attr-defined]
+        now = self.app.now()  # type: ignore[attr-defined]
+        body.update(render_link_detail(event.detail, tz, local_date(now, tz),
+                                       reminders=reminders_section(event.detail, self.app.identity,  # type: ignore[attr-defined]
+                                                                   to_local(now, tz))))
         self.refresh_bindings()
 
     def selected_link(self) -> Any | None:
@@ -102,7 +115,67 @@ class LinkDetailScreen(LinkActionsMixin):
             return link is not None and link.status == LinkStatus.PENDING_CONFIRMATION.value
         if action in ("resend_why", "cancel_why", "retry_why"):
             return link is not None
+        if action == "copy_whatsapp":
+            return self.detail is not None and bool(self.detail.whatsapp_url)
+        if action == "reminders":
+            return (link is not None and link.status == LinkStatus.ACTIVE.value
+                    and bool(parameters[0]) == link.reminders_off)
+        if action == "reminders_why":
+            return link is not None and link.status != LinkStatus.ACTIVE.value
         return True
+
+    # --- WhatsApp: copied, or shown to select; nothing is sent ------------------------------
+
+    def action_copy_whatsapp(self) -> None:
+        address = self.detail.whatsapp_url if self.detail is not None else None
+        if not address:
+            self.app.notify(texts.NO_WHATSAPP, markup=False)
+            return
+        self.app.copy_to_clipboard(address)  # the terminal's way (OSC 52), unconfirmed
+        self._copy_whatsapp(address)
+
+    @work(thread=True, group="link-copy", exit_on_error=False)
+    def _copy_whatsapp(self, address: str) -> None:
+        from paylink_tui.ui.clipboard import copy_known
+
+        self.post_message(self._WhatsappCopied(address, copy_known(address)))
+
+    class _WhatsappCopied(Message):
+        def __init__(self, address: str, known: bool) -> None:
+            super().__init__()
+            self.address = address
+            self.known = known
+
+    @on(_WhatsappCopied)
+    def _whatsapp_copied(self, event: _WhatsappCopied) -> None:
+        shown = self.query_one("#ld-whatsapp", Static)
+        shown.update(texts.whatsapp_copied(event.known, event.address))
+        shown.display = True
+        if event.known:
+            self.app.notify(texts.WHATSAPP_COPIED, markup=False, timeout=5)
+
+    # --- "sin recordatorios" ------------------------------------------------------------------
+
+    def action_reminders(self, enabled: bool) -> None:
+        link = self.selected_link()
+        if link is not None:
+            self._set_reminders(link.reference, enabled)
+
+    def action_reminders_why(self) -> None:
+        # A paid, cancelled or expired link: the backend's own refusal says why.
+        link = self.selected_link()
+        if link is not None:
+            self._set_reminders(link.reference, link.reminders_off)
+
+    @work(thread=True, group="link-action", exit_on_error=False)
+    def _set_reminders(self, reference: str, enabled: bool) -> None:
+        try:
+            self.app.backend.set_link_reminders(reference, enabled=enabled)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.post_message(LinkActionDone(agent_message(exc, "cambiar los recordatorios"),
+                                             warning=True, quiet=True))
+            return
+        self.post_message(LinkActionDone(texts.reminders_set(reference, enabled)))
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -122,7 +195,42 @@ def _section(title: str) -> Text:
     return Text(f"\n{title}", style="bold")
 
 
-def render_link_detail(d: Any, tz: str, today: date | None = None) -> Group:
+def reminders_section(d: Any, identity: Any, local_now: Any) -> list[Text]:
+    """The reminders sent (the agent's proof of contact) and those still due, or why none."""
+    from paylink_tui.domain.labels import REMINDER
+    from paylink_tui.domain.reminders import upcoming_reminder_days
+    from paylink_tui.domain.status import ReminderStatus
+
+    link = d.link
+    tz = identity.timezone
+    lines: list[Text] = []
+    for r in link.reminders:
+        when = local_datetime_text(r.sent_at, tz) if r.sent_at else long_date(r.day)
+        line = Text.assemble("  ", (when, "dim"), "  a ", r.to, "  ",
+                             (REMINDER[ReminderStatus(r.status)], "bold"))
+        lines.append(line)
+        if r.error and r.status != ReminderStatus.SENT.value:
+            lines.append(Text.assemble("    ", ("Último error: ", "dim"), r.error))
+    live = link.status == LinkStatus.ACTIVE.value
+    if link.reminders_off:
+        lines.append(Text(texts.REMINDERS_OFF_LINE if live else texts.REMINDERS_OFF_CLOSED,
+                          style="bold"))
+    elif live:
+        done = {r.day for r in link.reminders}
+        link_day = local_date(link.created_at, tz)
+        ahead = upcoming_reminder_days(link_day, tuple(identity.reminder_days), local_now, done)
+        if ahead:
+            lines.append(Text(texts.reminders_due(ahead, identity.reminder_hour, link.email)))
+        elif not link.reminders:
+            lines.append(Text(texts.NO_REMINDERS_LEFT if identity.reminder_days
+                              else texts.NO_REMINDERS_SET, style="dim"))
+    elif not link.reminders:
+        lines.append(Text("  Ninguno.", style="dim"))
+    return lines
+
+
+def render_link_detail(d: Any, tz: str, today: date | None = None,
+                       reminders: list[Text] | None = None) -> Group:
     link = d.link
     today = today or date.min
     parts: list[Any] = []
@@ -180,6 +288,10 @@ def render_link_detail(d: Any, tz: str, today: date | None = None) -> Group:
         parts.append(line)
         if e.last_error and e.status != "sent":
             parts.append(Text.assemble("    ", ("Último error: ", "dim"), e.last_error))
+
+    if reminders is not None:
+        parts.append(_section("Recordatorios"))
+        parts += reminders
 
     parts.append(_section("Intentos de pago"))
     if not d.attempts:

@@ -2,9 +2,17 @@
 
 Dismisses with the `GeneratedLink` on success; on failure it stays open and says, in
 Spanish, what happened and what to do (the service's `LinkError.message`).
+
+Meanwhile `Backend.link_preview` is read in a worker: its warnings (older pending receipts
+of the policy left out, a link still payable after the policy lapses) are shown above the
+address when they arrive, and ctrl+o takes the older receipts into the link. A warning is
+never a refusal: Enter generates at once, whether the preview has arrived or not.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -35,7 +43,17 @@ class LinkDialog(ModalScreen):
         # Priority, so an Enter typed right behind `l` (before the dialog has focused
         # its input) still means "Generar liga" instead of getting lost.
         Binding("enter", "generate", "Generar liga", show=False, priority=True, id="link.generate"),
+        # A control key: the address input takes every letter.
+        Binding("ctrl+o", "include_older", "Incluir anteriores", key_display="ctrl+o",
+                id="link.include_older",
+                tooltip="Incluir en la liga los recibos anteriores pendientes de la póliza"),
     ]
+
+    class _Previewed(Message):
+        def __init__(self, numbers: tuple[str, ...], preview: object | None) -> None:
+            super().__init__()
+            self.numbers = numbers
+            self.preview = preview
 
     class _Done(Message):
         def __init__(self, result: object | None, error: str | None) -> None:
@@ -51,22 +69,32 @@ class LinkDialog(ModalScreen):
         self.email = email
         self.busy = False
         self.submit_at_once = submit_at_once  # Enter was typed before the dialog opened
+        self.preview: Any | None = None  # Backend.link_preview for these rows, once read
+
+    @property
+    def total(self) -> Decimal:
+        return sum((r.amount for r in self.rows), start=self.rows[0].amount * 0)
+
+    def _receipts_text(self) -> Text:
+        numbers = ", ".join(r.receipt for r in self.rows)
+        return Text.assemble((f"{texts.receipts_label(len(self.rows))} ", "dim"), numbers,
+                             ("   Vence ", "dim"), short_date(min(r.due_date for r in self.rows)))
+
+    def _amount_text(self) -> Text:
+        return Text.assemble(("Monto ", "dim"), (format_money(self.total, self.rows[0].currency), "bold"))
 
     def compose(self) -> ComposeResult:
         first = self.rows[0]
-        total = sum((r.amount for r in self.rows), start=first.amount * 0)
+        total = self.total
         with Vertical(id="link-box"):
             yield Static("Liga de pago", id="link-title")
             yield Static(Text.assemble(("Póliza ", "dim"), first.policy, ("   Contratante ", "dim"),
                                        first.holder), id="link-policy")
-            numbers = ", ".join(r.receipt for r in self.rows)
-            yield Static(Text.assemble((f"{texts.receipts_label(len(self.rows))} ", "dim"), numbers,
-                                       ("   Vence ", "dim"), short_date(min(r.due_date for r in self.rows))),
-                         id="link-receipts")
+            yield Static(self._receipts_text(), id="link-receipts")
             if self.note:
                 yield Static(Text(self.note), id="link-note")
-            yield Static(Text.assemble(("Monto ", "dim"), (format_money(total, first.currency), "bold")),
-                         id="link-amount")
+            yield Static(self._amount_text(), id="link-amount")
+            yield Static("", id="link-warnings")
             yield Label("Correo electrónico del cliente", id="email-label")
             yield EmailInput(self.email, id="email")
             yield Static("", id="email-error")
@@ -83,8 +111,50 @@ class LinkDialog(ModalScreen):
         email.cursor_position = len(email.value)
         self._show_validation(email.validate(email.value))
         self.query_one("#link-spinner").display = False
+        self.query_one("#link-warnings").display = False
+        self._preview(tuple(r.receipt for r in self.rows))
         if self.submit_at_once:
             self._generate()
+
+    # --- warnings: older receipts left out, payable after the lapse ----------------------------
+
+    @work(thread=True, exclusive=True, group="link-preview", exit_on_error=False)
+    def _preview(self, numbers: tuple[str, ...]) -> None:
+        try:
+            preview = self.app.backend.link_preview(receipt_numbers=numbers)  # type: ignore[attr-defined]
+        except Exception:  # only advice: "Generar liga" says what is wrong, if anything
+            preview = None
+        self.post_message(self._Previewed(numbers, preview))
+
+    @on(_Previewed)
+    def _previewed(self, event: _Previewed) -> None:
+        if event.numbers != tuple(r.receipt for r in self.rows):
+            return  # for the receipts before "include the older ones"
+        self.preview = event.preview
+        lines = texts.link_warnings(event.preview)
+        box = self.query_one("#link-warnings", Static)
+        box.display = bool(lines)
+        box.update(Text("\n").join(lines) if lines else "")
+        self.refresh_bindings()
+
+    async def action_include_older(self) -> None:
+        preview = self.preview
+        if self.busy or preview is None or not preview.older_pending:
+            return
+        have = {r.receipt for r in self.rows}
+        self.rows = sorted([*self.rows, *(r for r in preview.older_pending if r.receipt not in have)],
+                           key=lambda r: (r.due_date, r.receipt))
+        self.preview = None
+        self.query_one("#link-receipts", Static).update(self._receipts_text())
+        self.query_one("#link-amount", Static).update(self._amount_text())
+        self.query_one("#link-warnings", Static).update(
+            Text(texts.older_included(len(self.rows)), style="italic"))
+        # The plans follow the amount (a plan's minimum may now be reached).
+        await self.query_one("#plans", PlanPicker).remove()
+        picker = plan_picker(self.app.backend, self.total, self.rows[0].currency, id="plans")  # type: ignore[attr-defined]
+        await self.query_one("#link-box").mount(picker, before=self.query_one("#link-error"))
+        self.refresh_bindings()
+        self._preview(tuple(r.receipt for r in self.rows))
 
     @on(Input.Changed, "#email")
     def _email_changed(self, event: Input.Changed) -> None:
@@ -102,6 +172,8 @@ class LinkDialog(ModalScreen):
         self.query_one("#link-error", Static).update("")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "include_older":  # in the footer only when there are older ones
+            return self.preview is not None and bool(self.preview.older_pending) and not self.busy
         if action == "generate":  # Enter on "Cancelar" is the button's own
             return self.focused is None or self.focused.id in ("email", "plans", "generate")
         return True

@@ -1,4 +1,5 @@
-"""The confirmation: where the link went, its URL (copied) and QR, and the dates that matter."""
+"""The confirmation: where the link went, its URL (copied) and QR, and the dates that matter;
+with a phone on file, the WhatsApp address with the message (w copies it: nothing is sent)."""
 
 from __future__ import annotations
 
@@ -36,13 +37,16 @@ class LinkSentScreen(ModalScreen):
 
     BINDINGS = [
         Binding("c", "copy", "Copiar liga", id="sent.copy"),
+        Binding("w", "copy_whatsapp", "Copiar WhatsApp", id="sent.whatsapp",
+                tooltip="Copiar la dirección de WhatsApp con el mensaje (no se envía nada)"),
         Binding("escape,enter", "close", "Cerrar", id="sent.close"),
     ]
 
     class _Copied(Message):
-        def __init__(self, known: bool) -> None:
+        def __init__(self, known: bool, whatsapp: bool = False) -> None:
             super().__init__()
             self.known = known
+            self.whatsapp = whatsapp
 
     def __init__(self, link) -> None:  # type: ignore[no-untyped-def]
         super().__init__()
@@ -73,10 +77,17 @@ class LinkSentScreen(ModalScreen):
                     yield Static(Text(f"Forma de pago: {payment_options(link.installment_plans)}"),
                                  id="sent-plans")
                 yield Static(Text(texts.reappears_line(link.reappears_on, count)), id="sent-reappears")
+                for warning in (getattr(link, "older_warning", None), getattr(link, "lapse_warning", None)):
+                    if warning:
+                        yield Static(Text(warning), classes="sent-warning")
+                if getattr(link, "whatsapp_url", None):
+                    yield Static(Text(texts.WHATSAPP_OFFER), id="sent-whatsapp")
                 # What became of the copy, once known (a clipboard program may take a moment).
                 yield Static("", id="sent-copied")
                 with ButtonRow(id="sent-buttons"):
                     yield Button("Copiar liga", id="copy")
+                    if getattr(link, "whatsapp_url", None):
+                        yield Button("Copiar WhatsApp", id="whatsapp")
                     yield Button("Cerrar", id="close", variant="primary")
             yield Static(qr_text(link.url), id="sent-qr")
         yield AppFooter()  # this dialog's keys, not those of the screen beneath
@@ -84,22 +95,42 @@ class LinkSentScreen(ModalScreen):
     def on_mount(self) -> None:
         self.action_copy()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_whatsapp":  # only with a phone on file
+            return bool(getattr(self.link, "whatsapp_url", None))
+        return True
+
+    def action_copy_whatsapp(self) -> None:
+        address = getattr(self.link, "whatsapp_url", None)
+        if not address:
+            return
+        self.app.copy_to_clipboard(address)  # the terminal's way (OSC 52), unconfirmed
+        self._copy(address, whatsapp=True)
+
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.link.url)  # the terminal's way (OSC 52), unconfirmed
         self._copy(self.link.url)
 
     @work(thread=True, exclusive=True, group="copy-link", exit_on_error=False)
-    def _copy(self, url: str) -> None:
-        self.post_message(self._Copied(copy_known(url)))
+    def _copy(self, text: str, whatsapp: bool = False) -> None:
+        self.post_message(self._Copied(copy_known(text), whatsapp))
 
     @on(_Copied)
     def _copied(self, event: _Copied) -> None:
-        self.query_one("#sent-copied", Static).update(
-            Text(texts.COPIED if event.known else texts.COPY_UNKNOWN, style="italic"))
+        found = self.query("#sent-copied")
+        if not found:  # closed meanwhile
+            return
+        if event.whatsapp:
+            said = texts.whatsapp_copied(event.known, self.link.whatsapp_url)
+        else:
+            said = Text(texts.COPIED if event.known else texts.COPY_UNKNOWN, style="italic")
+        found.first(Static).update(said)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "copy":
             self.action_copy()
+        elif event.button.id == "whatsapp":
+            self.action_copy_whatsapp()
         else:
             self.action_close()
 

@@ -40,7 +40,12 @@ from textual.widgets import DataTable
 from paylink_tui.domain.dates import short_date
 from paylink_tui.domain.lapse import LAPSED, SOON, TODAY, lapse_clock
 from paylink_tui.domain.money import format_amount
-from paylink_tui.domain.results import SORT_LAPSE, SORT_POLICY, PendingPage, PendingRow, SortKey, key_just_before
+from paylink_tui.domain.results import (
+    SORT_POLICY,
+    PendingPage,
+    PendingRow,
+    key_just_before,
+)
 from paylink_tui.ui import layout, texts
 from paylink_tui.ui.widgets.columns import apply as apply_columns
 
