@@ -31,8 +31,8 @@ from paylink_tui.paths import DEFAULT_TIMEZONE
 from paylink_tui.ui.layout import PENDING_ABOVE_TABLE as ABOVE_TABLE  # noqa: E402
 from paylink_tui.ui.layout import detail_height, pending_columns  # noqa: E402
 
-FOOTER_KEYS = (("espacio", "Marcar"), ("/", "Buscar"), ("l", "Liga de pago"), ("o", "Por cese"),
-               ("q", "Salir"), ("h", "Historial"), ("?", "Ayuda"))
+FOOTER_KEYS = (("espacio", "Marcar"), ("/", "Buscar"), ("l", "Liga de pago"), ("q", "Salir"),
+               ("h", "Historial"), ("?", "Ayuda"))
 
 RESET, BOLD, DIM, REVERSE, RED = "\x1b[0m", "\x1b[1m", "\x1b[2m", "\x1b[7m", "\x1b[31m"
 
@@ -119,7 +119,7 @@ def render(rows: list[FirstRow], today: date | None, width: int, height: int, *,
     def line(text: str, style: str = "") -> None:
         lines.append(f"{style}{text[:width]}{RESET if style else ''}")
 
-    title = "Pendientes de pago — ordenados por póliza"
+    title = "Pendientes de pago — por póliza (o: por cese)"  # texts.sort_subtitle's
     line(f" {'⭘':<{max(1, (width - len(title)) // 2 - 1)}}{title}", REVERSE)
     line(" ▊" + "▔" * 40 + "▎")
     line(f" ▊  {'Buscar póliza, recibo o nombre…':<38}▎  Calculando…", DIM)

@@ -78,8 +78,8 @@ def totals_head(count: int, searching: bool) -> str:
 
 
 def sort_subtitle(sort: str) -> str:
-    """The header's word for the list's order (o switches it)."""
-    return "ordenados por cese, lo más urgente primero" if sort == "lapse" else "ordenados por póliza"
+    """The header's words for the list's order, and the key that switches it."""
+    return "por cese: urgentes primero (o: por póliza)" if sort == "lapse" else "por póliza (o: por cese)"
 
 
 EMAIL_PLACEHOLDER = "nombre@dominio.com"  # as the address errors' example says it
@@ -125,25 +125,17 @@ def reappears_line(day: date, count: int = 2) -> str:
 COPIED = "Liga copiada al portapapeles (c para copiarla de nuevo)."
 COPY_UNKNOWN = ("Si su terminal lo permite, la liga ya está en el portapapeles. Si no, "
                 "selecciónela con el ratón y cópiela (en tmux, con Mayús presionada).")
-WHATSAPP_OFFER = ("El contratante tiene un teléfono: w copia una dirección de WhatsApp con el "
-                  "mensaje y la liga, para que usted la abra y la envíe (no se envía nada solo).")
+WHATSAPP_OFFER = "WhatsApp: w copia la dirección con el mensaje y la liga (no se envía nada)."
+WHATSAPP_DETAIL = "w copia la dirección con el mensaje y la liga (no se envía nada)"
+WHATSAPP_SELECT = ("Si su terminal lo permite, la dirección ya está en el portapapeles. Si no, "
+                   "selecciónela con el ratón (en tmux, con Mayús presionada) y ábrala en el "
+                   "navegador o en WhatsApp: el mensaje ya va escrito. No se envía nada.")
 NO_WHATSAPP = ("Esta liga no tiene WhatsApp: el contratante no tiene un teléfono válido (10 "
                "dígitos, o +52 y 10 dígitos) o la liga ya no se puede pagar.")
 
 
-def whatsapp_copied(known: bool, address: str | None) -> Text:
-    """After w: "copiado" only when the system's clipboard confirmed it; otherwise the
-    address itself, to select by hand."""
-    if known:
-        return Text("Dirección de WhatsApp copiada al portapapeles: ábrala en el navegador o "
-                    "en WhatsApp para enviar el mensaje.", style="italic")
-    return Text.assemble(
-        ("Si su terminal lo permite, la dirección de WhatsApp ya está en el portapapeles. Si no, "
-         "selecciónela aquí con el ratón (en tmux, con Mayús presionada):\n", "italic"),
-        (address or "", "underline"))
-
-
 WHATSAPP_COPIED = "Dirección de WhatsApp copiada: ábrala para enviar el mensaje (no se envió nada)."
+WHATSAPP_SHOWN = "Dirección de WhatsApp mostrada para copiarla a mano (w la muestra de nuevo)."
 
 # --- reminders (the link's detail) ------------------------------------------------------------
 
@@ -401,10 +393,11 @@ def batch_plan(plan) -> Text:  # type: ignore[no-untyped-def]
         lines.append(Text(""))
         for link in plan.links[:BATCH_LIST_LIMIT]:
             count = len(link.receipts)
+            # Two short lines, so that a narrow dialog cuts no name, amount or address.
+            lines.append(Text.assemble("  ", (link.policy, "bold"), "  ", link.holder))
             lines.append(Text.assemble(
-                "  ", (link.policy, "bold"), f"  {link.holder}  ",
-                (f"{count} {plural(count, 'recibo', 'recibos')}", "dim"), "  ",
-                (link.amount_text, "bold"), ("  a ", "dim"), link.email))
+                "    ", (f"{count} {plural(count, 'recibo', 'recibos')}", "dim"), " · ",
+                (link.amount_text, "bold"), (" · a ", "dim"), link.email))
         more = _more(min(len(plan.links), BATCH_LIST_LIMIT), len(plan.links))
         if more is not None:
             lines.append(more)

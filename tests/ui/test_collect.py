@@ -18,6 +18,7 @@ from paylink_tui.ui.screens.link_detail import LinkDetailScreen
 from paylink_tui.ui.screens.link_dialog import LinkDialog
 from paylink_tui.ui.screens.link_sent import LinkSentScreen
 from paylink_tui.ui.screens.pending import PendingScreen
+from paylink_tui.ui.screens.whatsapp import WhatsAppDialog
 from paylink_tui.ui.widgets.pending_table import PendingTable
 from tests.helpers import seed
 from tests.ui.conftest import app_for, cells, settle, text_of, wait_until
@@ -87,12 +88,12 @@ async def test_o_sorts_by_lapse_most_urgent_first_and_back_and_the_header_says_w
         await settle(pilot)
         table = table_of(app)
         screen = app.screen
-        assert screen.sub_title == "ordenados por póliza"
+        assert screen.sub_title == "por póliza (o: por cese)"
         by_policy = [r.receipt for r in table.rows_window]
         await pilot.press("o")
         await wait_until(pilot, lambda: not table.loading_page)
         await settle(pilot)
-        assert screen.sub_title == "ordenados por cese, lo más urgente primero"
+        assert screen.sub_title == "por cese: urgentes primero (o: por póliza)"
         assert [r.due_date for r in table.rows_window] == sorted(r.due_date for r in table.rows_window)
         assert table.rows_window[0].receipt == "4100000004"  # due 30/09: the first to cease
         assert table.cursor_row == 0
@@ -104,7 +105,7 @@ async def test_o_sorts_by_lapse_most_urgent_first_and_back_and_the_header_says_w
         await pilot.press("escape", "slash", "escape")
         await wait_until(pilot, lambda: table.search == "" and not table.loading_page)
         await pilot.press("o")
-        await wait_until(pilot, lambda: not table.loading_page and screen.sub_title == "ordenados por póliza")
+        await wait_until(pilot, lambda: not table.loading_page and screen.sub_title == "por póliza (o: por cese)")
         await settle(pilot)
         assert [r.receipt for r in table.rows_window] == by_policy
 
@@ -212,13 +213,15 @@ async def test_w_copies_the_whatsapp_address_or_shows_it_to_select(live_ctx, mai
         screen = app.screen
         address = screen.link.whatsapp_url
         assert address.startswith("https://wa.me/525512345678?text=Hola%2C%20Ana%20Pe%C3%B1a")
-        assert "w copia una dirección de WhatsApp" in text_of(screen, "#sent-whatsapp")
+        assert "w copia la dirección con el mensaje" in text_of(screen, "#sent-whatsapp")
         await pilot.press("w")
-        await wait_until(pilot, lambda: "WhatsApp" in text_of(screen, "#sent-copied"))
-        said = text_of(screen, "#sent-copied").replace("\n", "")
-        assert "copiada" not in said  # no clipboard here: never "copiado"
-        assert address in said.replace(" ", "")  # shown, to select by hand
+        await wait_until(pilot, lambda: isinstance(app.screen, WhatsAppDialog))
+        # No clipboard here: never "copiado"; the address shown whole, to select by hand.
+        assert text_of(app.screen, "#wa-address").replace("\n", "") == address
         assert app.clipboard == address  # OSC 52 all the same
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert text_of(screen, "#sent-copied").strip() == texts.WHATSAPP_SHOWN
         reference = screen.link.reference
         await pilot.press("escape", "h")
         await wait_until(pilot, lambda: app.screen.__class__.__name__ == "HistoryScreen" and app.screen.rows)
@@ -226,9 +229,10 @@ async def test_w_copies_the_whatsapp_address_or_shows_it_to_select(live_ctx, mai
         await wait_until(pilot, lambda: isinstance(app.screen, LinkDetailScreen) and app.screen.detail)
         detail = app.screen
         assert detail.reference == reference
+        assert texts.WHATSAPP_DETAIL in " ".join(text_of(detail, "#ld-body").split())
         await pilot.press("w")
-        await wait_until(pilot, lambda: detail.query_one("#ld-whatsapp").display)
-        assert address in text_of(detail, "#ld-whatsapp").replace("\n", "").replace(" ", "")
+        await wait_until(pilot, lambda: isinstance(app.screen, WhatsAppDialog))
+        assert text_of(app.screen, "#wa-address").replace("\n", "") == address
         assert toasts(app) == []  # nothing said to be copied
 
 

@@ -129,16 +129,19 @@ class BatchScreen(ModalScreen):
     def action_go(self) -> None:
         if self.state != CONFIRM or self.plan is None or not self.plan.links:
             return
+        self.show_running(len(self.plan.links))
+        self._run(self.plan)
+
+    def show_running(self, total: int) -> None:
+        """The progress bar instead of the buttons: only d (or Esc) stops."""
         self.state = RUNNING
         bar = self.query_one("#batch-progress", ProgressBar)
-        bar.update(total=len(self.plan.links), progress=0)
+        bar.update(total=total, progress=0)
         bar.display = True
         self.query_one("#batch-go", Button).display = False
         self.query_one("#batch-back", Button).disabled = True
-        self.query_one("#batch-status", Static).update(Text(
-            texts.batch_progress(_Start(len(self.plan.links)))))
+        self.query_one("#batch-status", Static).update(Text(texts.batch_progress(_Start(total))))
         self.refresh_bindings()
-        self._run(self.plan)
 
     @work(thread=True, exclusive=True, group="batch-run", exit_on_error=False)
     def _run(self, plan: Any) -> None:

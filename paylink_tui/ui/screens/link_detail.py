@@ -37,12 +37,14 @@ class LinkDetailScreen(LinkActionsMixin):
         Binding("x", "cancel_link", "Cancelar liga", id="detail.cancel"),
         Binding("t", "retry_link", "Reintentar con MIT", id="detail.retry"),
         Binding("c", "copy_link", "Copiar liga", id="detail.copy"),
-        Binding("w", "copy_whatsapp", "Copiar WhatsApp", id="detail.whatsapp",
+        # w and s: not in the footer (no room below 200 columns); the body says them where
+        # they apply (the WhatsApp line, the reminders section).
+        Binding("w", "copy_whatsapp", "Copiar WhatsApp", id="detail.whatsapp", show=False,
                 tooltip="Copiar la dirección de WhatsApp con el mensaje (no se envía nada)"),
         # "Sin recordatorios" and back: the footer names what the key would do.
-        Binding("s", "reminders(False)", "Sin recordatorios", id="detail.reminders_off",
+        Binding("s", "reminders(False)", "Sin recordatorios", id="detail.reminders_off", show=False,
                 tooltip="Marcar la liga «sin recordatorios»: no se envían más al cliente"),
-        Binding("s", "reminders(True)", "Con recordatorios", id="detail.reminders_on",
+        Binding("s", "reminders(True)", "Con recordatorios", id="detail.reminders_on", show=False,
                 tooltip="Volver a enviar los recordatorios de esta liga"),
         # The same keys where they do not apply (hidden from the footer): they say why.
         Binding("r", "resend_why", "Reenviar correo", show=False, id="detail.resend_why"),
@@ -66,12 +68,10 @@ class LinkDetailScreen(LinkActionsMixin):
         yield Header()
         with VerticalScroll(id="ld-scroll"):
             yield Static(Text(f"Liga {self.reference}"), id="ld-title")
-            yield Static("", id="ld-whatsapp")  # what became of w
             yield Static(Text("Cargando…", style="italic"), id="ld-body")
         yield AppFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#ld-whatsapp").display = False
         self.refresh_data()
 
     def refresh_data(self) -> None:
@@ -148,11 +148,12 @@ class LinkDetailScreen(LinkActionsMixin):
 
     @on(_WhatsappCopied)
     def _whatsapp_copied(self, event: _WhatsappCopied) -> None:
-        shown = self.query_one("#ld-whatsapp", Static)
-        shown.update(texts.whatsapp_copied(event.known, event.address))
-        shown.display = True
+        from paylink_tui.ui.screens.whatsapp import WhatsAppDialog
+
         if event.known:
             self.app.notify(texts.WHATSAPP_COPIED, markup=False, timeout=5)
+        else:  # shown whole, to select by hand
+            self.app.push_screen(WhatsAppDialog(event.address))
 
     # --- "sin recordatorios" ------------------------------------------------------------------
 
@@ -189,6 +190,10 @@ class LinkDetailScreen(LinkActionsMixin):
 
     def action_retry_why(self) -> None:
         self.action_retry_link()
+
+
+# The kinds of email a link sends, as the agent calls them.
+EMAIL_KIND = {"link": "Liga", "confirmation": "Confirmación", "reminder": "Recordatorio"}
 
 
 def _section(title: str) -> Text:
@@ -257,6 +262,8 @@ def render_link_detail(d: Any, tz: str, today: date | None = None,
         facts.add_row("Ofrece", Text(payment_options(link.installment_plans)))
     if link.url:
         facts.add_row("Liga", Text(link.url, style="underline"))
+    if d.whatsapp_url:
+        facts.add_row("WhatsApp", Text(texts.WHATSAPP_DETAIL))
     if link.paid_at:
         facts.add_row("Pagada", Text(local_datetime_text(link.paid_at, tz)))
         facts.add_row("Autorización", Text(link.authorization or "—", style="bold"))
@@ -281,7 +288,7 @@ def render_link_detail(d: Any, tz: str, today: date | None = None,
     if not d.emails:
         parts.append(Text("  Ninguno.", style="dim"))
     for e in d.emails:
-        kind = "Liga" if e.kind == "link" else "Confirmación" if e.kind == "confirmation" else e.kind
+        kind = EMAIL_KIND.get(e.kind, e.kind)
         when = local_datetime_text(e.sent_at or e.created_at, tz)
         line = Text.assemble("  ", (kind, "bold"), " a ", e.to, "  ", email_label(e.status), "  ", when,
                              f"  ({e.attempts} intentos)" if e.attempts > 1 else "")

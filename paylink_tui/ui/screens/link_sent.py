@@ -121,10 +121,14 @@ class LinkSentScreen(ModalScreen):
         if not found:  # closed meanwhile
             return
         if event.whatsapp:
-            said = texts.whatsapp_copied(event.known, self.link.whatsapp_url)
+            said = texts.WHATSAPP_COPIED if event.known else texts.WHATSAPP_SHOWN
+            if not event.known:  # shown whole, to select by hand
+                from paylink_tui.ui.screens.whatsapp import WhatsAppDialog
+
+                self.app.push_screen(WhatsAppDialog(self.link.whatsapp_url))
         else:
-            said = Text(texts.COPIED if event.known else texts.COPY_UNKNOWN, style="italic")
-        found.first(Static).update(said)
+            said = texts.COPIED if event.known else texts.COPY_UNKNOWN
+        found.first(Static).update(Text(said, style="italic"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "copy":

@@ -41,10 +41,11 @@ class PendingScreen(Screen):
         Binding("enter", "submit_search", "Ir al primer resultado", show=False, priority=True,
                 id="pending.submit"),
         Binding("l", "link", "Liga de pago", id="pending.link"),
-        # One key, two meanings: the footer names the order it would switch to.
-        Binding("o", "sort('lapse')", "Por cese", id="pending.sort_lapse",
+        # One key, two meanings; not in the footer (no room at 80 columns): the header says
+        # the order and the key ("por póliza (o: por cese)").
+        Binding("o", "sort('lapse')", "Ordenar por cese", id="pending.sort_lapse", show=False,
                 tooltip="Ordenar por cese de la cobertura, lo más urgente primero"),
-        Binding("o", "sort('policy')", "Por póliza", id="pending.sort_policy",
+        Binding("o", "sort('policy')", "Ordenar por póliza", id="pending.sort_policy", show=False,
                 tooltip="Ordenar por póliza (el orden de siempre)"),
         # Not in the footer (no room at 80 columns): the detail pane's hint says it.
         Binding("t", "batch_search", "Ligas a todos", id="pending.batch", show=False,
