@@ -79,7 +79,7 @@ def totals_head(count: int, searching: bool) -> str:
 
 def sort_subtitle(sort: str) -> str:
     """The header's words for the list's order, and the key that switches it."""
-    return "por cese: urgentes primero (o: por póliza)" if sort == "lapse" else "por póliza (o: por cese)"
+    return "por cese, urgentes primero (o: póliza)" if sort == "lapse" else "por póliza (o: por cese)"
 
 
 EMAIL_PLACEHOLDER = "nombre@dominio.com"  # as the address errors' example says it
@@ -379,7 +379,8 @@ def batch_skips(skipped) -> list[Text]:  # type: ignore[no-untyped-def]
         lines.append(Text(f"  {BATCH_SKIP.get(reason, reason).capitalize()} ({len(skips):,}):"))
         for s in skips[:BATCH_LIST_LIMIT]:
             who = f"{s.receipt} (póliza {s.policy}, {s.holder})" if s.policy else s.receipt
-            lines.append(Text(f"    {who}: {s.detail}"))
+            # "Sin correo registrado" says it all; the others' detail adds until when, or why.
+            lines.append(Text(f"    {who}" if reason == "no_email" else f"    {who}: {s.detail}"))
         more = _more(min(len(skips), BATCH_LIST_LIMIT), len(skips))
         if more is not None:
             lines.append(more)
@@ -425,6 +426,11 @@ def batch_outcome(outcome) -> Text:  # type: ignore[no-untyped-def]
     if made:
         head += f" por {amounts_text(outcome.amounts)}"
     lines.append(Text(head + ".", style="bold"))
+    if outcome.stopped:  # first: what the agent must do next
+        count = len(outcome.not_run)
+        not_tried = plural(count, "liga no se intentó", "ligas no se intentaron")
+        lines.append(Text(f"Detenido: {count:,} {not_tried}. Vuelva a generar el lote para "
+                          "continuar: no se duplica ninguna liga.", style="bold"))
     for r in made[:BATCH_LIST_LIMIT]:
         email = EMAIL.get(EmailStatus(r.email_status), "") if r.email_status else ""
         lines.append(Text.assemble("  ", (r.policy, "bold"), f": {r.reference}",
@@ -457,11 +463,4 @@ def batch_outcome(outcome) -> Text:  # type: ignore[no-untyped-def]
             else:
                 why = r.message or "sin motivo"
             lines.append(Text(f"  {r.policy} ({', '.join(r.receipts)}): {why}"))
-    if outcome.stopped:
-        lines.append(Text(""))
-        count = len(outcome.not_run)
-        not_tried = plural(count, "liga no se intentó", "ligas no se intentaron")
-        lines.append(Text(f"Detenido: {count:,} {not_tried}. "
-                          "Vuelva a generar el lote para continuar: no se duplica ninguna liga.",
-                          style="bold"))
     return Text("\n").join(lines)

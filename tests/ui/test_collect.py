@@ -93,7 +93,7 @@ async def test_o_sorts_by_lapse_most_urgent_first_and_back_and_the_header_says_w
         await pilot.press("o")
         await wait_until(pilot, lambda: not table.loading_page)
         await settle(pilot)
-        assert screen.sub_title == "por cese: urgentes primero (o: por póliza)"
+        assert screen.sub_title == "por cese, urgentes primero (o: póliza)"
         assert [r.due_date for r in table.rows_window] == sorted(r.due_date for r in table.rows_window)
         assert table.rows_window[0].receipt == "4100000004"  # due 30/09: the first to cease
         assert table.cursor_row == 0
