@@ -420,7 +420,7 @@ def batch_outcome(outcome) -> Text:  # type: ignore[no-untyped-def]
     from paylink_tui.domain.labels import EMAIL
     from paylink_tui.domain.status import EmailStatus
 
-    made = outcome.made
+    made = sorted(outcome.made, key=lambda r: (r.policy, r.currency))  # as planned, not as finished
     lines: list[Text] = []
     head = f"Ligas generadas: {len(made):,}"
     if made:
@@ -451,12 +451,12 @@ def batch_outcome(outcome) -> Text:  # type: ignore[no-untyped-def]
     if outcome.skipped:
         lines.append(Text(""))
         lines.append(Text(f"Al generar, ya con liga o ya pagados ({len(outcome.skipped):,}):", style="bold"))
-        for r in outcome.skipped[:BATCH_LIST_LIMIT]:
+        for r in sorted(outcome.skipped, key=lambda r: r.policy)[:BATCH_LIST_LIMIT]:
             lines.append(Text(f"  {r.policy} ({', '.join(r.receipts)}): {r.message}"))
     if outcome.failed:
         lines.append(Text(""))
         lines.append(Text(f"Fallidas: {len(outcome.failed):,}", style="bold"))
-        for r in outcome.failed[:BATCH_LIST_LIMIT]:
+        for r in sorted(outcome.failed, key=lambda r: r.policy)[:BATCH_LIST_LIMIT]:
             if r in outcome.unconfirmed:
                 why = (f"sin confirmar por MIT (referencia {r.reference}); vuelva a generar el "
                        "lote: se reintenta con la misma referencia.")

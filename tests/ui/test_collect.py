@@ -163,6 +163,7 @@ async def test_the_dialog_names_the_older_receipts_left_out_and_ctrl_o_takes_the
         assert not dialog.query_one("#link-warnings").display  # nothing left to warn about
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+        await settle(pilot)  # composed: its lines are there
         assert app.screen.link.receipt_numbers == ("4100000001", "4100000002", "4100000003")
         assert str(app.screen.link.amount) == "225.51"
 
@@ -173,6 +174,7 @@ async def test_without_warnings_a_plain_enter_still_generates_at_once(live_ctx, 
         await settle(pilot)
         await pilot.press("l", "enter")  # typed ahead of the preview: nothing waits for it
         await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+        await settle(pilot)  # composed: its lines are there
         assert app.screen.link.receipt_numbers == ("4100000001",)
         assert not app.screen.query(".sent-warning")
 
@@ -196,6 +198,7 @@ async def test_the_dialog_warns_when_the_link_stays_payable_after_the_lapse(make
         assert [r.receipt for r in dialog.rows] == ["4100000004"]
         await pilot.press("enter")  # a warning, never a refusal
         await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+        await settle(pilot)  # composed: its lines are there
         assert any("cesó" in text_of(app.screen, f"#{w.id}") if w.id else "cesó" in str(w.render())
                    for w in app.screen.query(".sent-warning"))
 
@@ -210,6 +213,7 @@ async def test_w_copies_the_whatsapp_address_or_shows_it_to_select(live_ctx, mai
         await settle(pilot)
         await pilot.press("l", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+        await settle(pilot)  # composed: its lines are there
         screen = app.screen
         address = screen.link.whatsapp_url
         assert address.startswith("https://wa.me/525512345678?text=Hola%2C%20Ana%20Pe%C3%B1a")
@@ -258,6 +262,7 @@ async def test_without_a_valid_phone_there_is_no_whatsapp_key(live_ctx, mailbox)
         await settle(pilot)
         await pilot.press("l", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+        await settle(pilot)  # composed: its lines are there
         assert app.screen.link.whatsapp_url is None
         assert not app.screen.query("#sent-whatsapp") and not app.screen.query("#whatsapp")
         assert not app.screen.check_action("copy_whatsapp", ())
