@@ -93,6 +93,8 @@ class LocalBackend:
 
     # -- who and when --------------------------------------------------------------------
     def identity(self) -> Identity:
+        if self.ctx.principal is not None:  # team mode: the signed-in user
+            return self.ctx.principal
         s = self.ctx.settings
         return Identity(user=self.ctx.agent, role=ROLE_ADMIN, codes=(ALL_CODES,), server=None,
                         timezone=s.timezone, company=s.company, promotions=s.promotion_plans)

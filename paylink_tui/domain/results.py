@@ -518,6 +518,21 @@ class Identity:
         return self.role in (ROLE_SUPERVISOR, ROLE_ADMIN)
 
 
+ROLES = (ROLE_AGENT, ROLE_SUPERVISOR, ROLE_ADMIN)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user of the agency's server, as `users list` shows it (never the password)."""
+
+    name: str
+    role: str
+    codes: tuple[str, ...]
+    disabled: bool
+    must_change_password: bool
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class Event:
     """Something that happened to the user's links, for the live toast and refreshes.
