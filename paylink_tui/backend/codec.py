@@ -27,6 +27,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Union
 
+from paylink_tui.backend import api_errors  # noqa: F401 - registers the API's error kinds
 from paylink_tui.domain.errors import AgentError, BackendUnavailable, error_kinds
 
 __all__ = ["CodecError", "error_from_json", "error_to_json", "from_json", "hints", "to_json"]
@@ -263,7 +264,10 @@ def error_from_json(data: Any) -> AgentError:
     nearest: AgentError), with its message and fields; garbage: BackendUnavailable."""
     if not isinstance(data, dict) or not isinstance(data.get("message"), str):
         return BackendUnavailable("El servidor respondió algo que no se pudo leer.")
-    cls = error_kinds().get(str(data.get("error")), AgentError)
+    kinds = error_kinds()
+    kind = str(data.get("error"))
+    # A snake_case kind (`password_change_required`) names the same class.
+    cls = kinds.get(kind) or kinds.get(kind.title().replace("_", "")) or AgentError
     exc = cls.__new__(cls)
     Exception.__init__(exc, data["message"])
     exc.message = data["message"]
