@@ -227,7 +227,10 @@ def app_from_settings() -> Starlette:
     sandbox_kwargs = None
     if settings.gateway == "sandbox":
         sandbox_kwargs = sandbox_kwargs_from_settings(settings)
-    return create_app(ctx, serve_sandbox=sandbox_kwargs is not None, sandbox_kwargs=sandbox_kwargs)
+    from paylink_tui.web.api.transport import team_from_environment
+
+    return create_app(ctx, serve_sandbox=sandbox_kwargs is not None, sandbox_kwargs=sandbox_kwargs,
+                      team=team_from_environment())
 
 
 def configure_logging(level: int = logging.INFO) -> None:

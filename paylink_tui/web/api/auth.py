@@ -68,6 +68,12 @@ async def identify(state: ApiState, request: Request) -> Identity | None:
     return await run_in_threadpool(sessions.resolve, state.ctx, token)
 
 
+def no_body(raw: bytes) -> None:
+    """A request that takes no body: JSON `{}`/nothing is accepted, anything else is a 422."""
+    if parse_json(raw) not in (None, {}):
+        raise InvalidRequest("Esta operación no lleva cuerpo.", field="")
+
+
 def _credentials(data: Any) -> dict[str, str]:
     if not isinstance(data, dict):
         raise InvalidRequest("Se esperaba un objeto JSON con «user» y «password».", field="")
@@ -132,10 +138,10 @@ async def sign_out(request: Request) -> Response:
 
     state: ApiState = request.app.state.api
     token = bearer_token(request)
-    if token is None:
-        return not_signed_in()
+    if token is None or await identify(state, request) is None:
+        return not_signed_in()  # the client forgets its token all the same
     try:
-        await read_body(request, MAX_BODY)  # nothing is expected; an endless one is refused
+        no_body(await read_body(request, MAX_BODY))
     except AgentError as exc:
         return error_response(exc)
     await run_in_threadpool(sessions.close_session, state.ctx, token)

@@ -35,10 +35,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from paylink_tui.backend.api_errors import InvalidRequest
 from paylink_tui.backend.codec import to_json
+from paylink_tui.backend.routes import MAX_BODY
+from paylink_tui.domain.errors import AgentError
 from paylink_tui.services.context import AppContext
-from paylink_tui.web.api.auth import bearer_token, identify
-from paylink_tui.web.api.responses import not_signed_in
+from paylink_tui.web.api.auth import bearer_token, identify, no_body
+from paylink_tui.web.api.body import read_body
+from paylink_tui.web.api.responses import error_response, not_signed_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from paylink_tui.web.api import ApiState
@@ -104,8 +108,14 @@ class EventHub:
 
 
 def _cursor_of(request: Request) -> str | None:
-    raw = (request.headers.get("last-event-id") or "").strip()
-    return raw if raw.isdigit() and len(raw) <= 18 else None
+    raw = request.headers.get("last-event-id")
+    if raw is None or not raw.strip():
+        return None
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidRequest("Last-Event-ID no válido: se esperaba el número del último "
+                             "evento recibido.", field="Last-Event-ID")
+    return raw
 
 
 async def events_stream(request: Request) -> Response:
@@ -115,8 +125,13 @@ async def events_stream(request: Request) -> Response:
         return not_signed_in()
     token = bearer_token(request)
     assert token is not None
+    try:
+        no_body(await read_body(request, MAX_BODY))
+        cursor = _cursor_of(request)
+    except AgentError as exc:
+        return error_response(exc)
     ctx = state.ctx.for_principal(identity)
-    return EventSourceResponse(_events(state, ctx, token, _cursor_of(request)), ping=PING,
+    return EventSourceResponse(_events(state, ctx, token, cursor), ping=PING,
                                headers={"Cache-Control": "no-store",
                                         "X-Accel-Buffering": "no"})
 
