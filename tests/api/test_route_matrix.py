@@ -72,8 +72,8 @@ NO_OBJECT = {
 }
 # A wrong-typed value per route with parameters: (parameter, value as sent).
 WRONG: dict[str, tuple[str, Any]] = {
-    "pending_page": ("limit", "cien"), "pending_totals": (None, None),  # plain text: no wrong type
-   
+    "pending_page": ("limit", "cien"), "pending_totals": (None, None),  # text: no wrong type
+
     "off_list": ("limit", "cinco"), "receipt_detail": ("receipt_id", "doce"),
     "generate_link": ("receipt_numbers", "PA-200-1"), "link_preview": ("policy_number", 7),
     "list_links": ("mine", "si"), "link_detail": (None, None),
@@ -152,7 +152,7 @@ def _request(client: httpx.Client, route: table.Route, args: dict[str, Any], *,
     path, query, json_body = encode_call(route, args)
     verb = "POST" if route.kind in (table.UPLOAD, table.STREAM) else route.method
     if route.kind == table.UPLOAD and content is None:
-        content = "poliza,recibo\n".encode()
+        content = b"poliza,recibo\n"
     if content is not None:
         return client.request(verb, path, params=query, content=content, headers=headers)
     if body != "default":
