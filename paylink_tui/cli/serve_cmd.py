@@ -1,8 +1,8 @@
 """`paylink-tui serve [--host] [--port] [--workers] [--proxy-headers] [--equipo]
-[--ssl-certfile --ssl-keyfile]`: the notification receiver (and, in team mode, the agents'
-API: web/api/transport.py says when and on what terms) under uvicorn (plus the sandbox gateway when PAYLINK_GATEWAY=sandbox), with its
-limits (web/server.py) and, behind a trusted proxy, the client's address from
-X-Forwarded-For."""
+[--ssl-certfile --ssl-keyfile]`: the notification receiver under uvicorn (plus the sandbox
+gateway when PAYLINK_GATEWAY=sandbox, and in team mode the agents' API: web/api/transport.py
+says when and on what terms), with its limits (web/server.py) and, behind a trusted proxy,
+the client's address from X-Forwarded-For."""
 
 from __future__ import annotations
 

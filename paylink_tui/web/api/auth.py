@@ -130,7 +130,7 @@ async def sign_in(request: Request) -> Response:
         return error_response(exc)
     log.info("user %s signed in from %s", loggable(identity.user), loggable(host))
     return JSONResponse({"token": token, "expires_at": to_json(expires_at),
-                         "identity": to_json(identity)})
+                         "identity": to_json(identity)}, headers={"Cache-Control": "no-store"})
 
 
 async def sign_out(request: Request) -> Response:
