@@ -472,6 +472,8 @@ class ImportReport:
     would_settle: int = 0
     pending_total: int = 0
     kept_with_live_link: int = 0
+    # Policies whose agent code (column `agente`) changed: moved to another portfolio.
+    agents_changed: int = 0
 
     @property
     def rejected(self) -> int:
