@@ -45,9 +45,8 @@ def peek_settings(environ: dict[str, str] | None = None) -> tuple[str, str] | No
     """
     import tomllib
 
-    from paylink_tui.paths import config_path, default_database_url
-
     from paylink_tui.backend.client_session import session_path
+    from paylink_tui.paths import config_path, default_database_url
 
     env = {k.upper(): v for k, v in (os.environ if environ is None else environ).items()}
     if env.get("PAYLINK_SERVER"):

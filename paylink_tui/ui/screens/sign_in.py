@@ -29,7 +29,7 @@ TITLE = "Su sesión terminó"
 EXPLAIN = ("La sesión en el servidor de la agencia ({server}) terminó: pasó mucho tiempo sin "
            "uso o se cerró. Escriba su contraseña para seguir; lo que estaba haciendo sigue "
            "aquí, tal como lo dejó.")
-NEW_PASSWORD = ("Su contraseña es temporal: escriba también una contraseña nueva (al menos "
+ASK_NEW = ("Su contraseña es temporal: escriba también una contraseña nueva (al menos "
                 "10 caracteres).")
 MISSING = "Escriba su contraseña."
 WORKING = "Entrando…"
@@ -90,7 +90,7 @@ class SignInDialog(ModalScreen[bool]):
             self._error(MISSING)
             return
         if new_field.display and not new_password:
-            self._error(NEW_PASSWORD)
+            self._error(ASK_NEW)
             new_field.focus()
             return
         self._busy = True
@@ -119,7 +119,7 @@ class SignInDialog(ModalScreen[bool]):
             field = self.query_one("#sign-in-new", Input)
             field.display = True
             field.focus()
-            self._error(NEW_PASSWORD)
+            self._error(ASK_NEW)
             return
         message = (event.error.message if isinstance(event.error, AgentError)
                    else agent_message(event.error, "entrar al servidor"))
