@@ -63,17 +63,18 @@ class SignInDialog(ModalScreen[bool]):
             yield Label(f"Usuario: {self.user}", id="sign-in-user")
             yield Label("Contraseña", id="prompt-label")
             yield TextInput(password=True, id="sign-in-password")
-            yield Label("Contraseña nueva", id="sign-in-new-label")
-            yield TextInput(password=True, id="sign-in-new")
+            # Shown only when the server asks for a new password.
+            new_label = Label("Contraseña nueva", id="sign-in-new-label")
+            new_label.display = False
+            yield new_label
+            new_field = TextInput(password=True, id="sign-in-new")
+            new_field.display = False
+            yield new_field
             yield Static("", id="prompt-error")
             with ButtonRow(id="prompt-buttons"):
                 yield Button("Entrar", id="submit", variant="primary")
                 yield Button("Salir", id="leave")
         yield AppFooter()
-
-    def on_mount(self) -> None:
-        self.query_one("#sign-in-new-label").display = False
-        self.query_one("#sign-in-new").display = False
 
     def _error(self, text: str) -> None:
         self.query_one("#prompt-error", Static).update(Text(text))
