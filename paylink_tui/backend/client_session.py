@@ -71,11 +71,11 @@ def save_session(session: StoredSession, path: Path | None = None) -> Path:
     return path
 
 
-def forget_token(path: Path | None = None) -> None:
-    """Drop the token, keep the server and the user (the next `login` needs only the
-    password)."""
+def forget_session(path: Path | None = None) -> None:
+    """`logout`: the file goes (server, user and token). Without PAYLINK_SERVER this machine is
+    back in the one-agent mode; with it, the next command asks to `login` again."""
     path = path or session_path()
-    found = load_session(path)
-    if found is None:
-        return
-    save_session(StoredSession(server=found.server, user=found.user), path)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass

@@ -105,7 +105,7 @@ def run_login(args: argparse.Namespace) -> int:
 
 
 def run_logout(args: argparse.Namespace) -> int:
-    from paylink_tui.backend.client_session import forget_token, load_session
+    from paylink_tui.backend.client_session import forget_session, load_session
     from paylink_tui.backend.remote import RemoteBackend
     from paylink_tui.domain.errors import AgentError
 
@@ -117,13 +117,13 @@ def run_logout(args: argparse.Namespace) -> int:
     try:
         backend.sign_out()
     except AgentError as exc:
-        forget_token()
+        forget_session()
         print(f"La sesión se olvidó en esta máquina, pero el servidor no respondió: "
               f"{exc.message} En el servidor termina sola en 12 horas sin uso.", file=sys.stderr)
         return 1
     finally:
         backend.close()
-    forget_token()
+    forget_session()
     print(f"Sesión cerrada en {stored.server}.")
     return 0
 

@@ -69,20 +69,34 @@ def test_roles_are_the_servers(remote) -> None:
 
 
 def test_the_remote_client_imports_no_database_gateway_or_mail(team: Team, tmp_path) -> None:
-    code = f"""
+    """Built the way every command builds it (settings, the session `login` kept,
+    open_backend), then called: SQLAlchemy, the MIT client and the mail code never load."""
+    from paylink_tui.backend.client_session import StoredSession, save_session
+    from paylink_tui.backend.remote import sign_in
+
+    token, _, _ = sign_in(team.url, "ana", PASSWORD)
+    config = tmp_path / "agente" / "config.toml"
+    config.parent.mkdir()
+    save_session(StoredSession(server=team.url, user="ana", token=token),
+                 config.parent / "sesion.json")
+    code = """
 import sys, json
-from paylink_tui.backend.remote import RemoteBackend, sign_in
-token, _, _ = sign_in({team.url!r}, "ana", {PASSWORD!r})
-b = RemoteBackend({team.url!r}, token)
-b.pending_page(); b.identity(); b.events(None); b.close()
+from paylink_tui.config import load_settings
+from paylink_tui.backend.factory import open_backend
+b = open_backend(load_settings())
+assert type(b).__name__ == "RemoteBackend", type(b)
+b.pending_page(); b.identity(); b.events(None); b.list_links(); b.close()
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "sqlmodel",
-      "alembic", "psycopg", "textual") or m.startswith(("paylink_tui.gateway",
-      "paylink_tui.mail", "paylink_tui.store", "paylink_tui.services")))))
+      "alembic", "psycopg", "textual", "aiosmtpd", "jinja2") or m.startswith((
+      "paylink_tui.gateway", "paylink_tui.mail", "paylink_tui.store",
+      "paylink_tui.services")))))
 """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    env["PAYLINK_CONFIG"] = str(config)
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, env={**os.environ})
+                         timeout=60, env=env)
     assert got.returncode == 0, got.stderr
-    assert json.loads(got.stdout) == []
+    assert json.loads(got.stdout.strip().splitlines()[-1]) == []
 
 
 def _closed_port() -> int:
