@@ -87,8 +87,10 @@ class RemoteBackend:
     def __init__(self, server: str, token: str, *, user: str = "",
                  timeout: float = DEFAULT_TIMEOUT,
                  on_token: Callable[[str], None] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.server = server.rstrip("/")
+        self._clock = clock  # tests: the server's frozen clock
         self.user = user
         self.timeout = timeout
         self._token = token
@@ -237,7 +239,7 @@ class RemoteBackend:
         return self._identity
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return self._clock() if self._clock is not None else datetime.now(timezone.utc)
 
     # -- the pending list --------------------------------------------------------------------
 
