@@ -44,7 +44,6 @@ class PaylinkApp(OrderedKeys, App):
         Binding("v", "review", "Por revisar", id="app.review", show=False),
         Binding("question_mark", "help", "Ayuda", key_display="?", id="app.help"),
         Binding("ctrl+p", "command_palette", "Acciones", show=False, priority=True, id="app.palette"),
-        Binding("ctrl+r", "reconnect", "Reintentar", show=False, id="app.reconnect"),
     ]
 
     class ConnectionChanged(Message):
@@ -99,6 +98,9 @@ class PaylinkApp(OrderedKeys, App):
 
         self.push_screen(PendingScreen())
         connection.attach(self)
+        # Named by the status line while the backend does not answer (ui/connection.py);
+        # not in BINDINGS: the help lists the keys of every day.
+        self.bind("ctrl+r", "reconnect", description="Reintentar", show=False)
         if self.live:
             self._poll_events()  # the cursor first: what happens from now on is told
             self.set_interval(EVENTS_POLL_SECONDS, self._poll_events)
