@@ -204,8 +204,11 @@ def _apply_policies(
     client_t, policy_t = Client.__table__, Policy.__table__
     # Within a file the last row of a policy speaks for its holder.
     latest: dict[str, ReceiptRow] = {}
+    codes: dict[str, str] = {}  # and the last agent code given for it (an empty cell: none)
     for row in rows:
         latest[row.policy] = row
+        if row.agent_code:
+            codes[row.policy] = row.agent_code
     numbers = list(latest)
 
     existing: dict[str, dict[str, Any]] = {}
@@ -244,7 +247,7 @@ def _apply_policies(
             ramo_updates.append({"b_id": cur["id"], "b_ramo": row.ramo})
         # The agent code, like the email: an empty cell keeps ours; a new one moves the
         # policy, and every receipt of it, to that agent's portfolio.
-        code = row.agent_code or cur["agent_code"]
+        code = codes.get(number) or cur["agent_code"]
         if code != cur["agent_code"]:
             code_updates.append({"b_id": cur["id"], "b_code": code})
         holders[number] = _Holder(cur["id"], cur["client_id"], first, last, second, code)
@@ -283,8 +286,8 @@ def _apply_policies(
             clients.append({"id": cid, "first_name": r.first_name, "last_name": r.last_name,
                             "second_last_name": second, "email": r.email, "phone": r.phone})
             policies.append({"id": pid, "number": n, "ramo": r.ramo or "", "client_id": cid,
-                             "agent_code": r.agent_code})
-            holders[n] = _Holder(pid, cid, r.first_name, r.last_name, second, r.agent_code)
+                             "agent_code": codes.get(n)})
+            holders[n] = _Holder(pid, cid, r.first_name, r.last_name, second, codes.get(n))
         executemany(conn, insert(client_t), clients)
         executemany(conn, insert(policy_t), policies)
     report.policies_added = len(new_numbers)
