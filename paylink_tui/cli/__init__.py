@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "paylink_tui.cli.sandbox_cmd",
     "paylink_tui.cli.db_cmd",
     "paylink_tui.cli.users_cmd",
+    "paylink_tui.cli.session_cmd",
 ]
 
 

@@ -187,6 +187,16 @@ class NotSignedIn(AgentError):
     """No session, or it expired: sign in again."""
 
 
+class SessionExpired(NotSignedIn):
+    """The agency server answered 401 to a call of this client: the session ended (expired,
+    closed, or the user disabled). The TUI asks for the password again in a dialog; a
+    command says to sign in again."""
+
+    def __init__(self, message: str = "Su sesión en el servidor de la agencia terminó. "
+                 "Vuelva a entrar con «paylink-tui login».") -> None:
+        super().__init__(message)
+
+
 class Forbidden(AgentError):
     """The signed-in user's role does not allow this."""
 
