@@ -48,8 +48,7 @@ from paylink_tui.domain.status import LinkState, ReceiptStatus, link_status
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.search import (
     Term,
-    fts_candidates,
-    indexed_terms,
+    candidates,
     matching_receipts,
     terms,
     word_filters,
@@ -70,7 +69,8 @@ def _pending_filter(now: datetime, *, use_index: bool = True):  # type: ignore[n
     )
 
 
-def _base_query(now: datetime, words: list[Term], candidates: list[int] | None):  # type: ignore[no-untyped-def]
+def _base_query(now: datetime, words: list[Term],  # type: ignore[no-untyped-def]
+                found: tuple[list[int], list[Term]] | None):
     r = Receipt.__table__.c
     p = Policy.__table__.c
     c = Client.__table__.c
@@ -81,14 +81,14 @@ def _base_query(now: datetime, words: list[Term], candidates: list[int] | None):
         )
         .select_from(Receipt.__table__.join(Policy.__table__, p.id == r.policy_id)
                      .join(Client.__table__, c.id == p.client_id))
-        .where(_pending_filter(now, use_index=candidates is None))
+        .where(_pending_filter(now, use_index=found is None))
     )
-    if candidates is not None:
+    if found is not None:
         # The word index matched these already (the same rule as the LIKE below), and the
-        # totals count them from the same index: the two can never disagree. A word left out
-        # of the index question is checked here, by the same rule.
-        unindexed = [t for t in words if t not in indexed_terms(words)]
-        return q.where(r.id.in_(candidates), *word_filters(unindexed))
+        # totals count them from the same index: the two can never disagree. A word the
+        # index was not asked about is checked here, by the same rule.
+        ids, unchecked = found
+        return q.where(r.id.in_(ids), *word_filters(unchecked))
     return q.where(*word_filters(words))
 
 
@@ -152,12 +152,12 @@ def pending_page(
     columns = _sort_columns(sort)
     now = ctx.now()
     words = terms(ctx, search)
-    candidates = fts_candidates(ctx.engine, words) if words else None
-    if candidates == []:
+    found = candidates(ctx.engine, words) if words else None
+    if found is not None and not found[0]:
         return PendingPage(rows=[], has_more=False, sort=sort)
     backwards = before is not None or (last and after is None)
-    q = _base_query(now, words, candidates)
-    if candidates is not None:
+    q = _base_query(now, words, found)
+    if found is not None:
         return _page_in_memory(ctx, q, after=after, before=before, backwards=backwards,
                                limit=limit, sort=sort)
     if after is not None:
