@@ -80,6 +80,10 @@ def import_receipts(
 def import_file(ctx: Any, path: str | Path, *, full: bool = False, yes: bool = False,
                 on_progress: ProgressCallback | None = None) -> ImportReport:
     """The use case on an AppContext (engine, agent, clock)."""
+    from paylink_tui.domain.results import ROLE_ADMIN
+    from paylink_tui.services.access import require_role
+
+    require_role(ctx, ROLE_ADMIN)  # team mode: imports are the administrador's
     return import_receipts(ctx.engine, path, full=full, yes=yes, agent=ctx.agent,
                            now=ctx.now(), on_progress=on_progress)
 
@@ -137,7 +141,7 @@ def apply_read_result(
     except ImportRefused:
         # Rolled back: nothing of this run was written.
         report.added = report.updated = report.unchanged = 0
-        report.policies_added = report.clients_updated = 0
+        report.policies_added = report.clients_updated = report.agents_changed = 0
         report.refused_changes = []
     return report
 
@@ -172,6 +176,7 @@ class _Holder:
     first: str
     last: str
     second: str
+    agent_code: str | None = None
     _prefix: str | None = None
     _suffix: str | None = None
 
@@ -207,8 +212,8 @@ def _apply_policies(
     for chunk in _chunks(numbers):
         stmt = (
             select(policy_t.c.id, policy_t.c.number, policy_t.c.ramo, policy_t.c.client_id,
-                   client_t.c.first_name, client_t.c.last_name, client_t.c.second_last_name,
-                   client_t.c.email, client_t.c.phone)
+                   policy_t.c.agent_code, client_t.c.first_name, client_t.c.last_name,
+                   client_t.c.second_last_name, client_t.c.email, client_t.c.phone)
             .join(client_t, client_t.c.id == policy_t.c.client_id)
             .where(policy_t.c.number.in_(chunk))
         )
@@ -218,6 +223,7 @@ def _apply_policies(
     holders: dict[str, _Holder] = {}
     client_updates: list[dict[str, Any]] = []
     ramo_updates: list[dict[str, Any]] = []
+    code_updates: list[dict[str, Any]] = []
     search_updates: list[dict[str, Any]] = []
     for number, cur in existing.items():
         row = latest[number]
@@ -236,7 +242,12 @@ def _apply_policies(
                                    "b_first": first, "b_last": last, "b_second": second})
         if row.ramo and row.ramo != cur["ramo"]:
             ramo_updates.append({"b_id": cur["id"], "b_ramo": row.ramo})
-        holders[number] = _Holder(cur["id"], cur["client_id"], first, last, second)
+        # The agent code, like the email: an empty cell keeps ours; a new one moves the
+        # policy, and every receipt of it, to that agent's portfolio.
+        code = row.agent_code or cur["agent_code"]
+        if code != cur["agent_code"]:
+            code_updates.append({"b_id": cur["id"], "b_code": code})
+        holders[number] = _Holder(cur["id"], cur["client_id"], first, last, second, code)
 
     if client_updates:
         stmt = (update(client_t).where(client_t.c.id == bindparam("b_id"))
@@ -251,6 +262,13 @@ def _apply_policies(
         executemany(conn, stmt, ramo_updates)
     if search_updates:
         _refresh_search_text(conn, search_updates)
+    if code_updates:
+        executemany(conn, update(policy_t).where(policy_t.c.id == bindparam("b_id")).values(
+            agent_code=bindparam("b_code")), code_updates)
+        receipt_t = Receipt.__table__
+        executemany(conn, update(receipt_t).where(receipt_t.c.policy_id == bindparam("b_id"))
+                    .values(agent_code=bindparam("b_code")), code_updates)
+        report.agents_changed = len(code_updates)
 
     new_numbers = [n for n in numbers if n not in existing]
     if new_numbers:
@@ -264,8 +282,9 @@ def _apply_policies(
             second = r.second_last_name or ""
             clients.append({"id": cid, "first_name": r.first_name, "last_name": r.last_name,
                             "second_last_name": second, "email": r.email, "phone": r.phone})
-            policies.append({"id": pid, "number": n, "ramo": r.ramo or "", "client_id": cid})
-            holders[n] = _Holder(pid, cid, r.first_name, r.last_name, second)
+            policies.append({"id": pid, "number": n, "ramo": r.ramo or "", "client_id": cid,
+                             "agent_code": r.agent_code})
+            holders[n] = _Holder(pid, cid, r.first_name, r.last_name, second, r.agent_code)
         executemany(conn, insert(client_t), clients)
         executemany(conn, insert(policy_t), policies)
     report.policies_added = len(new_numbers)
@@ -356,7 +375,8 @@ def _apply_receipts(
                 "number": row.receipt, "policy_id": holder.policy_id,
                 "policy_number": row.policy, "amount": row.amount, "currency": row.currency,
                 "due_date": row.due_date, "status": pending,
-                "search_text": search, "created_at": now, "updated_at": now,
+                "search_text": search, "agent_code": holder.agent_code,
+                "created_at": now, "updated_at": now,
             })
             continue
         changes.append((row, cur, search))
@@ -461,8 +481,8 @@ def _words_in_bulk(conn: Connection) -> Iterator[None]:
     yield
     conn.execute(text("SELECT set_config(:name, 'off', true)"), {"name": WORDS_BULK_SETTING})
     conn.execute(
-        text("INSERT INTO receipt_word (word, receipt_id) "
-             "SELECT DISTINCT w, r.id FROM receipt r, "
+        text("INSERT INTO receipt_word (word, receipt_id, agent_code) "
+             "SELECT DISTINCT w, r.id, r.agent_code FROM receipt r, "
              "unnest(string_to_array(r.search_text, ' ')) AS w "
              "WHERE r.id > :top AND w <> '' ON CONFLICT DO NOTHING"),
         {"top": top},

@@ -45,6 +45,7 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     SortKey,
 )
 from paylink_tui.domain.status import LinkState, ReceiptStatus, link_status
+from paylink_tui.services.access import receipt_scope, scoped
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.search import (
     Term,
@@ -69,7 +70,7 @@ def _pending_filter(now: datetime, *, use_index: bool = True):  # type: ignore[n
     )
 
 
-def _base_query(now: datetime, words: list[Term],  # type: ignore[no-untyped-def]
+def _base_query(ctx: AppContext, now: datetime, words: list[Term],  # type: ignore[no-untyped-def]
                 found: tuple[list[int], list[Term]] | None):
     r = Receipt.__table__.c
     p = Policy.__table__.c
@@ -83,6 +84,7 @@ def _base_query(now: datetime, words: list[Term],  # type: ignore[no-untyped-def
                      .join(Client.__table__, c.id == p.client_id))
         .where(_pending_filter(now, use_index=found is None))
     )
+    q = scoped(q, receipt_scope(ctx))  # the portfolio rule (team mode): in the query
     if found is not None:
         # The word index matched these already (the same rule as the LIKE below), and the
         # totals count them from the same index: the two can never disagree. A word the
@@ -152,11 +154,11 @@ def pending_page(
     columns = _sort_columns(sort)
     now = ctx.now()
     words = terms(ctx, search)
-    found = candidates(ctx.engine, words) if words else None
+    found = candidates(ctx, words) if words else None
     if found is not None and not found[0]:
         return PendingPage(rows=[], has_more=False, sort=sort)
     backwards = before is not None or (last and after is None)
-    q = _base_query(now, words, found)
+    q = _base_query(ctx, now, words, found)
     if found is not None:
         return _page_in_memory(ctx, q, after=after, before=before, backwards=backwards,
                                limit=limit, sort=sort)
@@ -215,6 +217,7 @@ def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
         .group_by(r.currency)
         .order_by(r.currency)
     )
+    q = scoped(q, receipt_scope(ctx))
     if words:
         # Every match, from the word index on SQLite (the same word-prefix rule): no row's
         # text is read.
@@ -252,6 +255,7 @@ def off_list(ctx: AppContext, *, search: str, limit: int = 5) -> list[OffListRec
         .order_by(r.policy_number, r.due_date, r.number)
         .limit(limit)
     )
+    q = scoped(q, receipt_scope(ctx))
     lk = PaymentLink.__table__.c
     lr = LinkReceipt.__table__.c
     out: list[OffListReceipt] = []
@@ -282,8 +286,9 @@ def receipt_detail(ctx: AppContext, receipt_id: int) -> ReceiptDetail | None:
     now = ctx.now()
     r = Receipt.__table__.c
     with read_session(ctx.engine) as session:
-        rec = session.get(Receipt, receipt_id)
-        if rec is None:
+        rec = session.scalars(scoped(select(Receipt).where(r.id == receipt_id),
+                                     receipt_scope(ctx))).first()
+        if rec is None:  # unknown, or outside the portfolio: the same answer
             return None
         policy = session.get(Policy, rec.policy_id)
         client = session.get(Client, policy.client_id) if policy else None

@@ -132,11 +132,12 @@ def indexed_terms(search_terms: list[Term]) -> list[Term]:
     return [t for t in search_terms if len(t[0]) > 1] or search_terms
 
 
-def candidates(engine: Engine, search_terms: list[Term]) -> tuple[list[int], list[Term]] | None:
+def candidates(ctx: AppContext, search_terms: list[Term]) -> tuple[list[int], list[Term]] | None:
     """Receipt ids among which the matches are, and the terms still to check on their rows;
     None when there are more than RARE_LIMIT (then the list's order is walked instead)."""
+    engine = ctx.engine
     if not is_sqlite(engine):
-        return word_candidates(engine, search_terms)
+        return word_candidates(ctx, search_terms)
     search_terms_indexed = indexed_terms(search_terms)
     if not search_terms_indexed:
         return None
@@ -156,7 +157,7 @@ def candidates(engine: Engine, search_terms: list[Term]) -> tuple[list[int], lis
 
 # --- PostgreSQL: the receipt_word table (migration 0008) ----------------------------------
 
-receipt_word = table("receipt_word", column("word"), column("receipt_id"))
+receipt_word = table("receipt_word", column("word"), column("receipt_id"), column("agent_code"))
 
 
 def _after_prefix(word: str) -> str:
@@ -177,13 +178,19 @@ def _starts(word: str):  # type: ignore[no-untyped-def]
     return and_(w >= word, w < _after_prefix(word))
 
 
-def term_ids(term: Term):  # type: ignore[no-untyped-def]
-    """The ids of the receipts one of whose words starts with an alternative of `term`."""
-    return union(*(select(receipt_word.c.receipt_id).where(_starts(w)) for w in term)) \
-        if len(term) > 1 else select(receipt_word.c.receipt_id).where(_starts(term[0]))
+def term_ids(ctx: AppContext, term: Term):  # type: ignore[no-untyped-def]
+    """The ids of the receipts one of whose words starts with an alternative of `term`, in
+    the principal's portfolio (the agent code is in the index's entries)."""
+    from paylink_tui.services.access import receipt_scope
+
+    scope = receipt_scope(ctx, receipt_word)
+    selects = [select(receipt_word.c.receipt_id).where(_starts(w)) for w in term]
+    if scope is not None:
+        selects = [q.where(scope) for q in selects]
+    return union(*selects) if len(selects) > 1 else selects[0]
 
 
-def word_candidates(engine: Engine, search_terms: list[Term]) -> tuple[list[int], list[Term]] | None:
+def word_candidates(ctx: AppContext, search_terms: list[Term]) -> tuple[list[int], list[Term]] | None:
     """PostgreSQL: the ids of the rarest term (read from the index alone, stopping after
     RARE_LIMIT + 1), the other terms left to check on those rows; when every term is common,
     their intersection (their sets are read whole: bounded by the commonest words of the book);
@@ -193,10 +200,10 @@ def word_candidates(engine: Engine, search_terms: list[Term]) -> tuple[list[int]
     if not search_terms:
         return None
     n = RARE_LIMIT + 1
-    with engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         best: tuple[list[int], Term] | None = None
         for term in search_terms:
-            ids = list(conn.execute(term_ids(term).limit(n)).scalars())
+            ids = list(conn.execute(term_ids(ctx, term).limit(n)).scalars())
             if len(ids) <= RARE_LIMIT and (best is None or len(ids) < len(best[0])):
                 best = (ids, term)
                 if not ids:
@@ -205,7 +212,7 @@ def word_candidates(engine: Engine, search_terms: list[Term]) -> tuple[list[int]
             return best[0], [t for t in every if t != best[1]]
         if len(search_terms) == 1:
             return None
-        both = intersect(*(term_ids(t) for t in search_terms)).subquery()
+        both = intersect(*(term_ids(ctx, t) for t in search_terms)).subquery()
         ids = list(conn.execute(select(both.c.receipt_id).limit(n)).scalars())
     if len(ids) > RARE_LIMIT:
         return None
@@ -220,4 +227,4 @@ def matching_receipts(ctx: AppContext, search_terms: list[Term]):  # type: ignor
         return r.id.in_(
             select(text("rowid")).select_from(text("receipt_fts"))
             .where(text("receipt_fts MATCH :q").bindparams(q=fts_query(search_terms))))
-    return and_(*(r.id.in_(term_ids(t)) for t in search_terms))
+    return and_(*(r.id.in_(term_ids(ctx, t)) for t in search_terms))
