@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from paylink_tui.backend.codec import from_json, hints
 from paylink_tui.backend.base import Backend
+from paylink_tui.backend.codec import from_json, hints
 from paylink_tui.backend.local import LocalBackend
 from paylink_tui.backend.routes import IMPORT_MAX_BODY, MAX_BODY, ROUTES, encode_call
 from paylink_tui.domain.results import BatchOutcome, BatchProgress, ImportReport
