@@ -54,7 +54,7 @@ from paylink_tui.services.search import (
     terms,
     word_filters,
 )
-from paylink_tui.store.db import read_session
+from paylink_tui.store.db import is_sqlite, read_session
 from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt
 from paylink_tui.store.types import sum_in_cents
 
@@ -162,15 +162,21 @@ def pending_page(
     if found is not None:
         return _page_in_memory(ctx, q, after=after, before=before, backwards=backwards,
                                limit=limit, sort=sort)
-    if after is not None:
-        q = q.where(tuple_(*columns) > tuple_(*after))
-    if before is not None:
-        q = q.where(tuple_(*columns) < tuple_(*before))
-    if backwards:
-        q = q.order_by(*(col.desc() for col in columns))
-    else:
-        q = q.order_by(*columns)
-    q = q.limit(limit + 1)
+    if not is_sqlite(ctx.engine):
+        # PostgreSQL filters index entries only in an index-only scan: the walk reads ids
+        # from the order's index (which carries every column the filters read, and the id:
+        # migration 0009), then the page's rows are read by id.
+        r = Receipt.__table__.c
+        ids_q = scoped(select(r.id).where(_pending_filter(now), *word_filters(words)),
+                       receipt_scope(ctx))
+        ids_q = _keyset(ids_q, columns, after, before, backwards).limit(limit + 1)
+        with ctx.engine.connect() as conn:
+            ids = list(conn.execute(ids_q).scalars())
+        if not ids:
+            return PendingPage(rows=[], has_more=False, sort=sort)
+        return _page_in_memory(ctx, _base_query(ctx, now, [], (ids, [])), after=None,
+                               before=None, backwards=backwards, limit=limit, sort=sort)
+    q = _keyset(q, columns, after, before, backwards).limit(limit + 1)
     with ctx.engine.connect() as conn:
         rows = [_row(v, ctx) for v in conn.execute(q)]
     has_more = len(rows) > limit
@@ -178,6 +184,17 @@ def pending_page(
     if backwards:
         rows.reverse()
     return PendingPage(rows=rows, has_more=has_more, sort=sort)
+
+
+def _keyset(q, columns, after: SortKey | None, before: SortKey | None,  # type: ignore[no-untyped-def]
+            backwards: bool):
+    if after is not None:
+        q = q.where(tuple_(*columns) > tuple_(*after))
+    if before is not None:
+        q = q.where(tuple_(*columns) < tuple_(*before))
+    if backwards:
+        return q.order_by(*(col.desc() for col in columns))
+    return q.order_by(*columns)
 
 
 def _page_in_memory(ctx: AppContext, q, *, after: SortKey | None, before: SortKey | None,  # type: ignore[no-untyped-def]

@@ -53,7 +53,7 @@ class Receipt(SQLModel, table=True):
         # On PostgreSQL it carries what the list's filters read (migration 0009), so a common
         # search word is checked on index entries while the list's order is walked.
         Index("ix_receipt_pending_order", "status", "policy_number", "due_date", "number",
-              postgresql_include=["hidden_until", "search_text"]),
+              postgresql_include=["hidden_until", "search_text", "agent_code", "id"]),
         # The list sorted by lapse (due date + the grace days: the same order as the due date).
         # It carries what the list's filters read (hidden_until, search_text): walking it in
         # due-date order jumps across the table, which is laid out by policy, and reading

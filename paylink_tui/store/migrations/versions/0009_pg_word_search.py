@@ -15,8 +15,9 @@ PostgreSQL only (SQLite has had the same rule from FTS5 since 0001; nothing chan
   import of many new receipts sets `paylink.receipt_words_bulk` for its transaction and
   fills the table with one INSERT … SELECT instead (services/importing.py).
 - the pg_trgm index `ix_receipt_search_trgm` goes: nothing reads it now, and every insert
-  paid for it. The pending-order index gains INCLUDE (hidden_until, search_text), so a
-  common word is filtered on index entries while the list's order is walked.
+  paid for it. The two order indexes become (order columns) INCLUDE (hidden_until,
+  search_text, agent_code, id): the list's order is walked index-only, a common word and
+  the portfolio checked on index entries, and the page's rows read by id.
 bench/pending.py has the figures; README, "Rendimiento".
 """
 from alembic import op
@@ -70,9 +71,16 @@ def upgrade() -> None:
                "SELECT DISTINCT w, r.id, r.agent_code FROM receipt r, "
                "unnest(string_to_array(r.search_text, ' ')) AS w WHERE w <> ''")
     op.execute("DROP INDEX IF EXISTS ix_receipt_search_trgm")
+    # The list's two orders, each with what its filters read and the id: PostgreSQL checks
+    # a filter on index entries only in an index-only scan (services/receipts.py).
     op.execute("DROP INDEX IF EXISTS ix_receipt_pending_order")
     op.execute("CREATE INDEX ix_receipt_pending_order ON receipt "
-               "(status, policy_number, due_date, number) INCLUDE (hidden_until, search_text)")
+               "(status, policy_number, due_date, number) "
+               "INCLUDE (hidden_until, search_text, agent_code, id)")
+    op.execute("DROP INDEX IF EXISTS ix_receipt_lapse_order")
+    op.execute("CREATE INDEX ix_receipt_lapse_order ON receipt "
+               "(status, due_date, policy_number, number) "
+               "INCLUDE (hidden_until, search_text, agent_code, id)")
     op.execute("ANALYZE receipt_word")
 
 
@@ -82,6 +90,9 @@ def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS ix_receipt_pending_order")
     op.execute("CREATE INDEX ix_receipt_pending_order ON receipt "
                "(status, policy_number, due_date, number)")
+    op.execute("DROP INDEX IF EXISTS ix_receipt_lapse_order")
+    op.execute("CREATE INDEX ix_receipt_lapse_order ON receipt "
+               "(status, due_date, policy_number, number, hidden_until, search_text)")
     op.execute("CREATE INDEX IF NOT EXISTS ix_receipt_search_trgm ON receipt "
                "USING gin ((' ' || search_text) gin_trgm_ops)")
     for name in ("receipt_word_ins", "receipt_word_del", "receipt_word_upd"):
