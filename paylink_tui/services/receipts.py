@@ -16,8 +16,10 @@ bench/pending.py for the figures):
   directly; they are filtered and sorted in memory;
 - a common term (many matches): walking the sort index and filtering finds a page of
   matches after a few rows, so it is done that way.
-On SQLite the two are chosen by asking FTS5 for up to RARE_LIMIT candidates first. On
-PostgreSQL a pg_trgm index on the same text serves the filter and the planner chooses.
+The two are chosen by asking the word index for up to RARE_LIMIT candidates first: FTS5 on
+SQLite, the receipt_word table on PostgreSQL (migration 0009; services/search.py). On
+PostgreSQL the walk reads ids from the order's index alone (it carries what the filters
+read), then the page's rows by id.
 A trigram index on SQLite was measured too: 10-40 ms per rare term, against well under
 1 ms for word prefixes, with the same answers for whole words.
 """

@@ -4,7 +4,8 @@ Receipts carry a few denormalised columns so that the pending list (the hot path
 1,000,000 rows) is one indexed scan of one table:
 - `policy_number`: the sort key (policy, due date, receipt);
 - `search_text`: `domain.text.search_text(policy number, receipt number, holder's name)`,
-  indexed by FTS5 (word prefixes) on SQLite and pg_trgm on PostgreSQL;
+  indexed by word prefixes: FTS5 on SQLite, the receipt_word table on PostgreSQL
+  (migration 0009, kept by triggers);
 - `hidden_until`: the latest link's hidden-until instant (local 00:00 of D+5), cleared
   when that link is cancelled. Whoever writes receipts keeps these three up to date.
 """

@@ -11,14 +11,13 @@ PostgreSQL only (SQLite has had the same rule from FTS5 since 0001; nothing chan
   (in these codes)" is a range of that btree read from the index alone, and stops after
   2,001 ids: it costs what the answer costs (services/search.py).
 - triggers on receipt (insert, delete, update of search_text or agent_code) keep it,
-  whoever writes; an
-  import of many new receipts sets `paylink.receipt_words_bulk` for its transaction and
+  whoever writes; an import of many new receipts sets `paylink.receipt_words_bulk` for its transaction and
   fills the table with one INSERT … SELECT instead (services/importing.py).
 - the pg_trgm index `ix_receipt_search_trgm` goes: nothing reads it now, and every insert
   paid for it. The two order indexes become (order columns) INCLUDE (hidden_until,
   search_text, agent_code, id): the list's order is walked index-only, a common word and
   the portfolio checked on index entries, and the page's rows read by id.
-bench/pending.py has the figures; README, "Rendimiento".
+bench/pending.py has the figures; README, "Benchmarks".
 """
 from alembic import op
 
