@@ -6,8 +6,9 @@ right: nothing is counted against the user). `DELETE /api/v1/sesion` ends the se
 bearer token. Every refusal of a sign-in is the same answer whatever the cause, and the
 throttle (web/api/throttle.py) counts names whether or not they exist.
 
-Argon2id costs 64 MiB and ~0.1 s a hash: at most SIGN_IN_CONCURRENCY hashes run at once in a
-process, the others wait their turn (20 agents signing in at 9:00 take a second, not 1.3 GB).
+Argon2id costs 32 MiB (users.ARGON2_MEMORY_KIB) and ~0.1 s a hash: at most
+SIGN_IN_CONCURRENCY run at once in a process, the others wait their turn (20 agents signing
+in at 9:00 take a second or two, not 640 MiB at once).
 
 Nothing here logs a password, a token, or the name typed in a refused sign-in (people type
 their password in the user field): a refusal is logged with the address alone.
