@@ -433,6 +433,7 @@ def _apply_receipts(
 
 FTS_INSERT_TRIGGER = "receipt_fts_ai"
 FTS_BULK_MIN = 1000
+WORDS_BULK_SETTING = "paylink.receipt_words_bulk"  # the name migration 0008's trigger reads
 
 
 @contextmanager
@@ -445,6 +446,10 @@ def _fts_in_bulk(conn: Connection, count: int) -> Iterator[None]:
     and indexed in one statement, and the trigger re-created from its own stored SQL. Any
     failure rolls all of it back, trigger included.
     """
+    if conn.dialect.name == "postgresql" and count >= FTS_BULK_MIN:
+        with _words_in_bulk(conn):
+            yield
+        return
     trigger_sql = None
     if conn.dialect.name == "sqlite" and count >= FTS_BULK_MIN:
         trigger_sql = conn.execute(
@@ -464,6 +469,27 @@ def _fts_in_bulk(conn: Connection, count: int) -> Iterator[None]:
         {"top": top},
     )
     conn.exec_driver_sql(trigger_sql)
+
+
+@contextmanager
+def _words_in_bulk(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, the same for receipt_word (migration 0008): its insert trigger stands
+    aside for this transaction alone (a setting local to it, where dropping the trigger would
+    lock every reader out of receipt), and the new rows' words go in with one statement.
+    Ids come from the sequence, so every receipt inserted here has an id above `top`; a
+    concurrent writer's rows above it were indexed by their own trigger (ON CONFLICT)."""
+    receipt_t = Receipt.__table__
+    top = conn.execute(select(func.coalesce(func.max(receipt_t.c.id), 0))).scalar_one()
+    conn.execute(text("SELECT set_config(:name, 'on', true)"), {"name": WORDS_BULK_SETTING})
+    yield
+    conn.execute(text("SELECT set_config(:name, 'off', true)"), {"name": WORDS_BULK_SETTING})
+    conn.execute(
+        text("INSERT INTO receipt_word (word, receipt_id, agent_code) "
+             "SELECT DISTINCT w, r.id, r.agent_code FROM receipt r, "
+             "unnest(string_to_array(r.search_text, ' ')) AS w "
+             "WHERE r.id > :top AND w <> '' ON CONFLICT DO NOTHING"),
+        {"top": top},
+    )
 
 
 def _as_date(value: Any) -> date:

@@ -4,7 +4,8 @@ Receipts carry a few denormalised columns so that the pending list (the hot path
 1,000,000 rows) is one indexed scan of one table:
 - `policy_number`: the sort key (policy, due date, receipt);
 - `search_text`: `domain.text.search_text(policy number, receipt number, holder's name)`,
-  indexed by FTS5 (word prefixes) on SQLite and pg_trgm on PostgreSQL;
+  indexed by word prefixes: FTS5 on SQLite, the receipt_word table on PostgreSQL
+  (migration 0009, kept by triggers);
 - `hidden_until`: the latest link's hidden-until instant (local 00:00 of D+5), cleared
   when that link is cancelled. Whoever writes receipts keeps these three up to date.
 """
@@ -50,7 +51,10 @@ class Policy(SQLModel, table=True):
 class Receipt(SQLModel, table=True):
     __tablename__ = "receipt"
     __table_args__ = (
-        Index("ix_receipt_pending_order", "status", "policy_number", "due_date", "number"),
+        # On PostgreSQL it carries what the list's filters read (migration 0009), so a common
+        # search word is checked on index entries while the list's order is walked.
+        Index("ix_receipt_pending_order", "status", "policy_number", "due_date", "number",
+              postgresql_include=["hidden_until", "search_text", "agent_code", "id"]),
         # The list sorted by lapse (due date + the grace days: the same order as the due date).
         # It carries what the list's filters read (hidden_until, search_text): walking it in
         # due-date order jumps across the table, which is laid out by policy, and reading
