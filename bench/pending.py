@@ -1,11 +1,14 @@
 """Benchmark: import speed and the pending list at 1,000,000 receipts.
 
     python bench/pending.py [--rows 1000000] [--db /tmp/paylink-bench.db] [--postgres URL]
+                            [--no-sqlite] [--codes AG00,AG01]
 
 Builds the database once (kept for later runs), then prints: import time for a 100,000-row
 CSV through the real `import` path, and first-page, next-page, last-page and search times
 (median of 15 runs) for rare and common terms, in the default order (by policy) and sorted
-by lapse (`--sort lapse`, most urgent first). Nothing is asserted: figures go to the README.
+by lapse (`--sort lapse`, most urgent first). With --codes, the same again for an agente whose
+portfolio is those agent codes (team mode's rule, in the query; the book needs receipts with
+those codes: bench/team_load.py gives them). Nothing is asserted: figures go to the README.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def bench_import() -> None:
         eng.dispose()
 
 
-def bench_engine(url: str, rows: int) -> None:
+def bench_engine(url: str, rows: int, codes: tuple[str, ...] = ()) -> None:
     engine_name = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     build(url, rows)
     engine = make_engine(url)
@@ -92,6 +95,11 @@ def bench_engine(url: str, rows: int) -> None:
                      clock=lambda: NOW)
     for sort in (SORT_POLICY, SORT_LAPSE):
         bench_order(ctx, engine_name, rows, sort)
+    if codes:
+        from paylink_tui.domain.results import ROLE_AGENT, Identity
+
+        agent = ctx.for_principal(Identity(user="bench", role=ROLE_AGENT, codes=codes))
+        bench_order(agent, f"{engine_name}, cartera {'+'.join(codes)}", rows, SORT_POLICY)
     from paylink_tui.services.search import forget_prefixes, policy_prefixes
 
     def prefixes_afresh() -> None:
@@ -141,6 +149,8 @@ def main() -> None:
     ap.add_argument("--db", default=str(Path(tempfile.gettempdir()) / "paylink-bench.db"))
     ap.add_argument("--postgres", default=None, help="postgresql://… (a scratch database)")
     ap.add_argument("--skip-import", action="store_true", help="only the list and search figures")
+    ap.add_argument("--no-sqlite", action="store_true", help="only the --postgres database")
+    ap.add_argument("--codes", default="", help="agent codes of a portfolio to measure too")
     args = ap.parse_args()
     print(f"máquina: {platform.machine()}, {platform.system()} {platform.release()}, "
           f"Python {platform.python_version()}")
@@ -148,9 +158,11 @@ def main() -> None:
     if not args.skip_import:
         bench_import()
 
-    urls = [f"sqlite:///{args.db}"] + ([args.postgres] if args.postgres else [])
+    urls = ([] if args.no_sqlite else [f"sqlite:///{args.db}"]) + (
+        [args.postgres] if args.postgres else [])
+    codes = tuple(c for c in args.codes.split(",") if c)
     for url in urls:
-        bench_engine(url, args.rows)
+        bench_engine(url, args.rows, codes)
 
 if __name__ == "__main__":
     main()

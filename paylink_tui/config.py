@@ -41,6 +41,9 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAYLINK_", extra="ignore", frozen=True)
 
+    # Team mode: the agency server's URL (https://…; http:// only to this machine). Set, every
+    # command and the TUI work over it, and the database, MIT and SMTP settings are ignored.
+    server: str | None = None
     database_url: str = Field(default_factory=default_database_url)
     timezone: str = DEFAULT_TIMEZONE
     agent: str = Field(default_factory=lambda: os.environ.get("USER") or os.environ.get("USERNAME")
@@ -170,6 +173,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"«{item}» no es una dirección IP ni una red (p. ej. "
                                  "200.57.0.0/16), separadas por comas") from None
         return value
+
+    @field_validator("server")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from paylink_tui.domain.hosts import check_server_url
+
+        return check_server_url(value)  # ValueError with the Spanish reason
 
     @field_validator("database_url")
     @classmethod

@@ -301,6 +301,8 @@ _CELLS = {
     "moneda": ["MXN", "usd", "", "EUR", " USD "],
     "vencimiento": ["27/10/2026", "2026-10-27", "31/02/2026", "1/2/2026", "27-10-2026", "",
                     "12/1//2026", "٢٧/١٠/٢٠٢٦", "²7/10/2026"],
+    "agente": ["A001", "", " a-2.x_3 ", "1234", "k" * 40, "k" * 41, "A 1", "Ä1", "-A1",
+               "A1\u202e"],
 }
 
 
@@ -343,8 +345,10 @@ def test_the_quick_path_agrees_with_the_full_validation_on_mixed_rows(cells, ord
 
 def test_the_usual_export_row_takes_the_quick_path():
     values = ["AU51000000", "4100000001", "Autos", "Teresa", "Domínguez", "López",
-              "teresa.dominguez83@hotmail.com", "55 9960 5232", "6412.33", "MXN", "27/10/2026"]
+              "teresa.dominguez83@hotmail.com", "55 9960 5232", "6412.33", "MXN", "27/10/2026",
+              "a001"]
     positions = tuple(range(len(COLUMNS)))
     row = _quick_row(2, values, positions, len(values), {})
     assert row is not None and row.amount == Decimal("6412.33")
+    assert row.agent_code == "A001"
     assert row.due_date == date(2026, 10, 27)

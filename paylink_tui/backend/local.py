@@ -93,6 +93,8 @@ class LocalBackend:
 
     # -- who and when --------------------------------------------------------------------
     def identity(self) -> Identity:
+        if self.ctx.principal is not None:  # team mode: the signed-in user
+            return self.ctx.principal
         s = self.ctx.settings
         return Identity(user=self.ctx.agent, role=ROLE_ADMIN, codes=(ALL_CODES,), server=None,
                         timezone=s.timezone, company=s.company, promotions=s.promotion_plans,
@@ -247,8 +249,10 @@ class LocalBackend:
     def import_file(self, path: Path, *, full: bool = False, yes: bool = False,
                     on_progress: Callable[[str, int], None] | None = None) -> ImportReport:
         from paylink_tui.importer.reader import read_receipts
+        from paylink_tui.services.access import require_role
         from paylink_tui.services.importing import apply_read_result
 
+        require_role(self.ctx, ROLE_ADMIN)  # team mode: imports are the administrador's
         progress = on_progress or (lambda stage, rows: None)
         result = read_receipts(path, on_progress=lambda rows: progress("reading", rows))
         progress("saving", result.total_rows)

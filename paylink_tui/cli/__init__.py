@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "paylink_tui.cli.serve_cmd",
     "paylink_tui.cli.sandbox_cmd",
     "paylink_tui.cli.db_cmd",
+    "paylink_tui.cli.users_cmd",
+    "paylink_tui.cli.session_cmd",
 ]
 
 

@@ -20,6 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--no-tui", action="store_true",
                         help="solo los servicios integrados: muestra sus direcciones y espera Ctrl+C")
+    parser.add_argument("--equipo", action="store_true",
+                        help="en modo equipo: el servidor de la agencia en esta máquina con dos "
+                             "agentes y una supervisora, y la aplicación como el primer agente")
     parser.set_defaults(handler=run)
     return parser
 
@@ -37,10 +40,45 @@ def describe(runtime) -> str:  # type: ignore[no-untyped-def]
     ])
 
 
+def run_team(args: argparse.Namespace) -> int:
+    import time
+
+    from paylink_tui.demo.team import describe_team, start_team_demo
+
+    try:
+        demo = start_team_demo()
+    except Exception as exc:
+        print(f"Error: no se pudo iniciar la demostración en modo equipo: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(describe_team(demo), flush=True)
+        if args.no_tui:
+            print("Pulse Ctrl+C para terminar.", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print("\nDemostración terminada.")
+            return 0
+        from paylink_tui.ui.app import make_app
+
+        app = make_app(demo.backend, demo_info={  # type: ignore[arg-type]
+            "base_url": demo.runtime.base_url, "mail_folder": demo.runtime.mail_folder})
+        app.run()
+        print(describe_team(demo))  # the passwords again, once the app's screen is gone
+        return int(app.return_code or 0)
+    finally:
+        demo.backend.close()  # type: ignore[attr-defined]
+        demo.runtime.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     import time
 
     from paylink_tui.demo.runtime import DemoRuntime
+
+    if getattr(args, "equipo", False):
+        return run_team(args)
 
     runtime = DemoRuntime()
     try:

@@ -41,23 +41,30 @@ def peek_settings(environ: dict[str, str] | None = None) -> tuple[str, str] | No
     """(database URL, time zone) as config.Settings will read them, without pydantic.
 
     The environment wins over the TOML file, as in config.py; None when the file can't be
-    read (the app will say why).
+    read (the app will say why), and in team mode (PAYLINK_SERVER, or a session `login`
+    kept): no frame is better than this machine's rows passing for the server's.
     """
     import tomllib
 
+    from paylink_tui.backend.client_session import session_path
     from paylink_tui.paths import config_path, default_database_url
 
     env = {k.upper(): v for k, v in (os.environ if environ is None else environ).items()}
+    if env.get("PAYLINK_SERVER"):
+        return None  # team mode: the rows are the server's, not this machine's database
     url, zone = env.get("PAYLINK_DATABASE_URL"), env.get("PAYLINK_TIMEZONE")
-    if url is None or zone is None:
-        path = config_path()
-        if path.is_file():
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                return None
-            url = url if url is not None else data.get("database_url")
-            zone = zone if zone is not None else data.get("timezone")
+    path = config_path()
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+        if data.get("server"):
+            return None
+        url = url if url is not None else data.get("database_url")
+        zone = zone if zone is not None else data.get("timezone")
+    if session_path().is_file():
+        return None  # `login` chose a server: whatever a local file shows would not be it
     if url is not None and not isinstance(url, str) or zone is not None and not isinstance(zone, str):
         return None
     return url or default_database_url(), zone or DEFAULT_TIMEZONE

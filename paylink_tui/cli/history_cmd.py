@@ -85,9 +85,20 @@ def history_data(backend) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             "authorization": n.authorization, "taken_at": iso(n.taken_at, tz),
             "received_at": iso(n.received_at, tz), "reason": n.reason,
         }
-        for n in backend.list_review()
+        for n in _review_items(backend)
     ]
     return {"links": links, "review": review}
+
+
+def _review_items(backend):  # type: ignore[no-untyped-def]
+    """The review queue, when the user may see it (team mode: supervisors; an agent's history
+    is their links alone)."""
+    from paylink_tui.domain.errors import Forbidden
+
+    try:
+        return backend.list_review()
+    except Forbidden:
+        return []
 
 
 def run(args: argparse.Namespace) -> int:

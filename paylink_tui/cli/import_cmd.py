@@ -21,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Importa los recibos pendientes exportados por la aseguradora (CSV en UTF-8 o "
             "Windows-1252, o XLSX).\nColumnas: poliza, recibo, ramo, nombre, apellido_paterno, "
-            "apellido_materno, email, telefono, monto, moneda, vencimiento.\n"
+            "apellido_materno, email, telefono, monto, moneda, vencimiento y, opcional, "
+            "agente (la clave de agente de la aseguradora: en modo equipo decide qué agente "
+            "ve el recibo; volver a importar con otra clave lo pasa a ese agente).\n"
             "Volver a importar el mismo archivo no duplica nada.\n\n"
             "Salida: 0 todas las filas aceptadas; 1 hubo filas rechazadas (las válidas se "
             "importaron); 2 no se importó nada."

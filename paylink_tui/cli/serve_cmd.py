@@ -1,7 +1,8 @@
-"""`paylink-tui serve [--host] [--port] [--workers] [--proxy-headers]`: the notification
-receiver under uvicorn (plus the sandbox gateway when PAYLINK_GATEWAY=sandbox), with its
-limits (web/server.py) and, behind a trusted proxy, the client's address from
-X-Forwarded-For."""
+"""`paylink-tui serve [--host] [--port] [--workers] [--proxy-headers] [--equipo]
+[--ssl-certfile --ssl-keyfile]`: the notification receiver under uvicorn (plus the sandbox
+gateway when PAYLINK_GATEWAY=sandbox, and in team mode the agents' API: web/api/transport.py
+says when and on what terms), with its limits (web/server.py) and, behind a trusted proxy,
+the client's address from X-Forwarded-For."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--forwarded-allow-ips", default=None, metavar="DIRECCIONES",
                         help="los proxies cuyo X-Forwarded-For se cree, separados por comas "
                              "(por omisión 127.0.0.1; igual que PAYLINK_FORWARDED_ALLOW_IPS)")
+    parser.add_argument("--equipo", action="store_true",
+                        help="modo equipo: también la API de los agentes en /api/v1/ (se activa "
+                             "sola cuando la base tiene usuarios: paylink-tui users add)")
+    parser.add_argument("--ssl-certfile", default=None, metavar="ARCHIVO",
+                        help="certificado TLS (PEM) para servir HTTPS; con --ssl-keyfile")
+    parser.add_argument("--ssl-keyfile", default=None, metavar="ARCHIVO",
+                        help="llave privada del certificado TLS (PEM)")
     parser.set_defaults(handler=run)
     return parser
 
@@ -61,8 +69,22 @@ def run(args: argparse.Namespace) -> int:
         preflight(settings, notify=lambda message: print(message, file=sys.stderr))
     except AgentError as exc:
         fail(exc.message)
+    from paylink_tui.web.api.transport import TEAM_ENV, has_users, transport_refusal
+
+    try:
+        team = args.equipo or has_users(settings)
+    except Exception:  # noqa: BLE001 - preflight opened it: an older schema has no users
+        team = args.equipo
+    refusal = transport_refusal(host=args.host, team=team, certfile=args.ssl_certfile,
+                                keyfile=args.ssl_keyfile, proxy_headers=settings.proxy_headers)
+    if refusal:
+        fail(refusal)
+    if team:
+        os.environ[TEAM_ENV] = "1"  # the workers build their app with the API
+    tls = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile} \
+        if args.ssl_certfile else {}
     workers = args.workers
-    base = f"http://{args.host}:{args.port}"
+    base = f"{'https' if tls else 'http'}://{args.host}:{args.port}"
     if settings.gateway == "sandbox":
         if not settings.sandbox_notify_url:
             # Workers read the settings again: the environment carries it to them. The
@@ -83,13 +105,16 @@ def run(args: argparse.Namespace) -> int:
         print("Aviso: sin PAYLINK_MIT_QUERY_URL, cada aprobación se aplica sin confirmarla con "
               "MIT: quien tenga la llave de MIT puede hacer pasar un pago falso por bueno.",
               file=sys.stderr)
+    if team:
+        print(f"Modo equipo: API de los agentes en {base}/api/v1/ (inicio de sesión: "
+              f"{base}/api/v1/sesion).", file=sys.stderr)
     if settings.proxy_headers:
         print(f"Dirección del cliente: X-Forwarded-For de {settings.forwarded_allow_ips}.",
               file=sys.stderr)
     try:
         uvicorn.run(FACTORY, factory=True, host=args.host, port=args.port, workers=workers,
                     log_level="info", access_log=False, http=GuardedH11Protocol,
-                    **uvicorn_limits(settings.serve_max_connections))
+                    **tls, **uvicorn_limits(settings.serve_max_connections))
     except OSError as exc:
         fail(f"No se pudo escuchar en {args.host}:{args.port}: {exc.strerror or exc}", 1)
     return 0

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace | None = None) -> int:
         from paylink_tui.cli.common import backend_or_exit, settings_or_exit
 
         backend = backend_or_exit(settings_or_exit())
+        signed_in(backend)
         from paylink_tui.ui.app import make_app  # Textual loads only when the TUI runs
 
         app = make_app(backend)
@@ -68,3 +69,31 @@ def run(args: argparse.Namespace | None = None) -> int:
         if frame is not None:
             frame.app_ended()  # the agent's shell gets its echo back
     return int(app.return_code or 0)
+
+
+def signed_in(backend) -> None:  # type: ignore[no-untyped-def]
+    """Team mode: a session that ended while the app was closed is renewed here, on the
+    terminal, before the app starts (once it runs, its own dialog does it)."""
+    import getpass
+    import sys
+
+    from paylink_tui.domain.errors import PasswordChangeRequired, SessionExpired
+
+    if not hasattr(backend, "sign_in"):
+        return  # the local backend: no session
+    try:
+        backend.identity()
+        return
+    except SessionExpired:
+        if not sys.stdin.isatty():
+            raise
+    print(f"Su sesión en {backend.server} terminó; escriba su contraseña para entrar de nuevo.",
+          file=sys.stderr)
+    password = getpass.getpass(f"Contraseña de {backend.user}: ")
+    try:
+        backend.sign_in(backend.user, password)
+    except PasswordChangeRequired:
+        from paylink_tui.cli.session_cmd import _new_password_interactive
+
+        backend.sign_in(backend.user, password, new_password=_new_password_interactive())
+    backend.identity()

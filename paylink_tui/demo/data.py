@@ -65,9 +65,12 @@ def _today_local() -> date:
 
 
 def generate_rows(
-    n_receipts: int, seed: int = 7, today: date | None = None
+    n_receipts: int, seed: int = 7, today: date | None = None,
+    agent_codes: tuple[str, ...] = (),
 ) -> Iterator[ReceiptRow]:
-    """`n_receipts` receipts, grouped 1–4 per policy; the same seed gives the same rows."""
+    """`n_receipts` receipts, grouped 1–4 per policy; the same seed gives the same rows.
+    `agent_codes`: the import column `agente`, the policies dealt out among them in turn
+    (the team-mode demo's portfolios); empty: no agent code."""
     rng = random.Random(seed)
     rand = rng.random  # int(rand() * n) is several times cheaper than randrange(n)
 
@@ -113,6 +116,7 @@ def generate_rows(
             yield ReceiptRow(
                 made + 2, policy, str(RECEIPT_BASE + made * 3 + 1), ramo, first, last, second,
                 email, phone, Decimal(cents).scaleb(-2), currency, first_due + installments[k],
+                agent_code=agent_codes[policy_index % len(agent_codes)] if agent_codes else None,
             )
             made += 1
         policy_index += 1

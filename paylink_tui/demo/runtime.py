@@ -39,7 +39,13 @@ def default_folder() -> Path:
 
 class DemoRuntime:
     def __init__(self, folder: Path | None = None, *, receipts: int = DEMO_RECEIPTS,
-                 deliver_interval: float = 2.0, confirm_interval: float = 2.0) -> None:
+                 deliver_interval: float = 2.0, confirm_interval: float = 2.0,
+                 team: bool = False, agent_codes: tuple[str, ...] = ()) -> None:
+        # `team`: the agents' API under /api/v1/ too (demo --equipo, demo/team.py);
+        # `agent_codes`: the demo portfolio dealt out among these agent codes.
+        self.team = team
+        self.agent_codes = agent_codes
+        self.api_state = None
         self.folder = Path(folder) if folder is not None else default_folder()
         self.mail_folder = self.folder / "correos"
         self.database_path = self.folder / "demo.db"
@@ -124,8 +130,13 @@ class DemoRuntime:
                 sd.SANDBOX_ID_BRANCH, sd.SANDBOX_USER, sd.SANDBOX_PASSWORD,
                 timeout=10.0, query_url=self.query_url,
             )
+            if self.team:
+                from paylink_tui.web.api import api_state
+
+                self.api_state = api_state(ctx)
             server.app = create_app(
                 ctx, serve_sandbox=True, deliver_interval=self.deliver_interval,
+                team=self.team, api_state=self.api_state,
                 confirm_interval=self.confirm_interval,
                 # The demo's sandbox lists its links at / (on loopback only: it checks Host).
                 sandbox_kwargs={"company": settings.company, "timezone": settings.timezone,
@@ -245,7 +256,8 @@ class DemoRuntime:
             existing = s.execute(select(func.count()).select_from(Receipt)).scalar_one()
         if existing:
             return
-        report = import_rows(self.ctx.engine, generate_rows(self.receipts, seed=DEMO_SEED),
+        rows = generate_rows(self.receipts, seed=DEMO_SEED, agent_codes=self.agent_codes)
+        report = import_rows(self.ctx.engine, rows,
                              agent=self.ctx.agent, now=self.ctx.now(), filename="demo")
         self.seeded = self.receipts
         log.info("demo: seeded %s receipts", getattr(report, "added", self.receipts))

@@ -187,8 +187,47 @@ class NotSignedIn(AgentError):
     """No session, or it expired: sign in again."""
 
 
+class SessionExpired(NotSignedIn):
+    """The agency server answered 401 to a call of this client: the session ended (expired,
+    closed, or the user disabled). The TUI asks for the password again in a dialog; a
+    command says to sign in again."""
+
+    def __init__(self, message: str = "Su sesión en el servidor de la agencia terminó. "
+                 "Vuelva a entrar con «paylink-tui login».") -> None:
+        super().__init__(message)
+
+
 class Forbidden(AgentError):
     """The signed-in user's role does not allow this."""
+
+    def __init__(self, message: str = "Su usuario no tiene permiso para esta operación. "
+                 "Pídasela a un supervisor o al administrador de la agencia.") -> None:
+        super().__init__(message)
+
+
+SIGN_IN_REFUSED = ("Usuario o contraseña incorrectos. Verifíquelos e inténtelo de nuevo; si "
+                   "no recuerda su contraseña, pida al administrador que la restablezca.")
+
+
+class SignInRefused(AgentError):
+    """Sign-in refused. One message whatever the cause (unknown user, wrong password,
+    disabled user), so that it never tells whether a user exists."""
+
+    def __init__(self, message: str = SIGN_IN_REFUSED) -> None:
+        super().__init__(message)
+
+
+class PasswordChangeRequired(AgentError):
+    """The password was right but is a one-time password: sign in again giving a new one."""
+
+    def __init__(self, message: str = "Su contraseña es temporal: elija una contraseña nueva "
+                 "para entrar (al menos 10 caracteres).") -> None:
+        super().__init__(message)
+
+
+class UserError(AgentError):
+    """A user cannot be added or changed as asked (name taken, unknown, bad role or codes,
+    a password too short); the message says which."""
 
 
 def error_kinds() -> dict[str, type[AgentError]]:

@@ -42,3 +42,26 @@ def is_loopback_url(url: str) -> bool:
         return is_loopback_host(urlsplit(url).hostname)
     except ValueError:
         return False
+
+
+def check_server_url(url: str) -> str:
+    """The agency server's URL as the client keeps it (`https://host[:port][/prefix]`, no
+    trailing slash), or ValueError with the Spanish reason. `http://` only to this machine:
+    a bearer token and a password must not cross a network in clear."""
+    text = (url or "").strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(f"«{text[:80]}» no es una dirección válida del servidor") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ValueError("la dirección del servidor debe empezar con https:// "
+                         "(p. ej. https://pagos.agencia.mx)")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("la dirección del servidor no lleva usuario, contraseña ni parámetros")
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise ValueError(f"el servidor {host} debe usarse con https://: por http:// la "
+                         "contraseña y la sesión viajarían legibles por la red (http:// solo "
+                         "se acepta para esta misma máquina)")
+    return text

@@ -472,6 +472,8 @@ class ImportReport:
     would_settle: int = 0
     pending_total: int = 0
     kept_with_live_link: int = 0
+    # Policies whose agent code (column `agente`) changed: moved to another portfolio.
+    agents_changed: int = 0
 
     @property
     def rejected(self) -> int:
@@ -520,6 +522,21 @@ class Identity:
     @property
     def is_supervisor(self) -> bool:
         return self.role in (ROLE_SUPERVISOR, ROLE_ADMIN)
+
+
+ROLES = (ROLE_AGENT, ROLE_SUPERVISOR, ROLE_ADMIN)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user of the agency's server, as `users list` shows it (never the password)."""
+
+    name: str
+    role: str
+    codes: tuple[str, ...]
+    disabled: bool
+    must_change_password: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)

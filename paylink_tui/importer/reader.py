@@ -33,13 +33,14 @@ from paylink_tui.domain.whatsapp import PHONE_PROBLEM, whatsapp_number
 
 COLUMNS = (
     "poliza", "recibo", "ramo", "nombre", "apellido_paterno", "apellido_materno",
-    "email", "telefono", "monto", "moneda", "vencimiento",
+    "email", "telefono", "monto", "moneda", "vencimiento", "agente",
 )
 REQUIRED = ("poliza", "recibo", "nombre", "apellido_paterno", "monto", "vencimiento")
 
 MAX_NUMBER_LEN = 40  # policy and receipt numbers
 MAX_NAME_LEN = 100  # each name part
 MAX_RAMO_LEN = 40
+MAX_AGENT_CODE_LEN = 40  # the insurer's agent code ("clave de agente"), optional column
 MAX_PHONE_LEN = 30
 PROGRESS_EVERY = 1000
 
@@ -60,6 +61,8 @@ class ReceiptRow:
     amount: Decimal
     currency: str
     due_date: date
+    # The insurer's agent code (column `agente`), upper case; None: the file gives none.
+    agent_code: str | None = None
 
 
 @dataclass(slots=True)
@@ -302,6 +305,8 @@ class _Rejected(ValueError):
 
 _EMPTY = ""
 _QUICK_NUMBER_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z./\-_]{0,39}")
+# The same alphabet as users' codes (services/users.py), upper case.
+_AGENT_CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9._\-]{0,39}")  # MAX_AGENT_CODE_LEN
 _QUICK_AMOUNT_RE = re.compile(r"[0-9]{1,10}(?:\.[0-9]{2})?")
 
 
@@ -328,7 +333,7 @@ def _quick_row(
     except TypeError:  # not all text: an XLSX row
         return None
     (i_policy, i_receipt, i_ramo, i_first, i_last, i_second, i_email, i_phone, i_amount,
-     i_currency, i_due) = positions
+     i_currency, i_due, i_agent) = positions
     policy = values[i_policy].strip()  # type: ignore[union-attr]
     receipt = values[i_receipt].strip()  # type: ignore[union-attr]
     if (not _QUICK_NUMBER_RE.fullmatch(policy) or not _QUICK_NUMBER_RE.fullmatch(receipt)
@@ -368,8 +373,11 @@ def _quick_row(
         due = date(int(due_text[6:]), int(due_text[3:5]), int(due_text[:2]))
     except ValueError:
         return None
+    agent = values[i_agent].strip().upper() if i_agent >= 0 else ""  # type: ignore[union-attr]
+    if agent and not _AGENT_CODE_RE.fullmatch(agent):
+        return None
     return ReceiptRow(line, policy, receipt, ramo or None, first, last, second or None,
-                      email or None, phone or None, amount, currency, due)
+                      email or None, phone or None, amount, currency, due, agent or None)
 
 
 def _validate_row(
@@ -463,12 +471,16 @@ def _validate_row(
         except InvalidAmount as exc:
             reject("moneda", str(exc))
     due = _due_date(line, values, columns["vencimiento"], texts["vencimiento"], errors)
+    agent = texts.get("agente", "").upper()
+    if agent and not _AGENT_CODE_RE.fullmatch(agent):
+        reject("agente", f"la clave de agente admite letras, números, punto, guion y guion "
+                         f"bajo, a lo más {MAX_AGENT_CODE_LEN} caracteres")
     if errors:
         return None, errors
     return ReceiptRow(
         line, policy, receipt, ramo or None, texts["nombre"], texts["apellido_paterno"],
         texts.get("apellido_materno") or None, email or None, phone or None,
-        amount, currency, due,  # type: ignore[arg-type]
+        amount, currency, due, agent or None,  # type: ignore[arg-type]
     ), errors
 
 

@@ -53,6 +53,7 @@ from paylink_tui.domain.errors import (
 )
 from paylink_tui.domain.status import EmailStatus, ReceiptStatus
 from paylink_tui.domain.text import full_name
+from paylink_tui.services.access import receipt_scope, scoped
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import read_session
 from paylink_tui.store.models import Client, EmailMessage, Policy, Receipt
@@ -109,11 +110,12 @@ def _pairs_of_receipts(ctx: AppContext, numbers: Sequence[str],
     with read_session(ctx.engine) as session:
         found: dict[str, tuple[Receipt, str]] = {}
         for start in range(0, len(wanted), _CHUNK):
-            for rec, first, last, second in session.execute(
+            for rec, first, last, second in session.execute(scoped(
                 select(Receipt, Client.first_name, Client.last_name, Client.second_last_name)
                 .join(Policy, Policy.id == Receipt.policy_id)  # type: ignore[arg-type]
                 .join(Client, Client.id == Policy.client_id)  # type: ignore[arg-type]
-                .where(Receipt.number.in_(wanted[start:start + _CHUNK]))  # type: ignore[attr-defined]
+                .where(Receipt.number.in_(wanted[start:start + _CHUNK])),  # type: ignore[attr-defined]
+                receipt_scope(ctx))  # outside the portfolio: "does not exist"
             ):
                 found[rec.number] = (rec, full_name(first, last, second))
         hidden = [rec.id for rec, _ in found.values()
@@ -153,13 +155,14 @@ def _links_for(ctx: AppContext, pairs: list[tuple[str, str]],
     holders: dict[str, tuple[str, str | None]] = {}
     with read_session(ctx.engine) as session:
         for start in range(0, len(policies), _CHUNK):
-            rows = session.execute(
+            rows = session.execute(scoped(
                 select(Receipt.policy_number, Receipt.currency, Receipt.number, Receipt.amount,
                        Client.first_name, Client.last_name, Client.second_last_name, Client.email)
                 .join(Policy, Policy.id == Receipt.policy_id)  # type: ignore[arg-type]
                 .join(Client, Client.id == Policy.client_id)  # type: ignore[arg-type]
                 .where(Receipt.policy_number.in_(policies[start:start + _CHUNK]),  # type: ignore[attr-defined]
-                       _pending_filter(now))
+                       _pending_filter(now)),
+                receipt_scope(ctx))
                 .order_by(Receipt.policy_number, Receipt.due_date, Receipt.number)  # type: ignore[arg-type]
             )
             for policy, currency, number, amount, first, last, second, email in rows:

@@ -7,7 +7,7 @@ clock is injectable so that tests (and snapshots) run at a fixed instant.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from paylink_tui.config import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from paylink_tui.domain.results import Identity
     from paylink_tui.gateway.base import PaymentGateway
 
 
@@ -32,6 +33,10 @@ class AppContext:
     gateway: PaymentGateway | None = None
     mail_transport: Any | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Who the use cases act for (team mode: the signed-in user, whose role and agent codes
+    # every query applies: services/access.py). None: the one-agent mode's local agent
+    # (settings.agent), who may do everything, as before team mode existed.
+    principal: Identity | None = None
 
     @property
     def tz(self) -> str:
@@ -39,7 +44,15 @@ class AppContext:
 
     @property
     def agent(self) -> str:
+        """The name the audit trail and the links record: the signed-in user, never a name
+        the client declared."""
+        if self.principal is not None:
+            return self.principal.user
         return self.settings.agent
+
+    def for_principal(self, identity: Identity | None) -> AppContext:
+        """The same engine, gateway, mailer and clock, acting for `identity`."""
+        return replace(self, principal=identity)
 
     def now(self) -> datetime:
         return self.clock()

@@ -82,20 +82,34 @@ def read(ctx: AppContext, cursor: str | None, *, limit: int = 200,
         after = None
     if after is None:
         return [], current_cursor(ctx)
+    from paylink_tui.services.access import event_scope
+
     c = _EV.c
+    scope = event_scope(ctx)  # the portfolio rule (team mode), in the query
     q = select(_EV).where(c.id > after)
     if where is not None:
         q = q.where(where)
+    upto: int | None = None
+    if scope is not None:
+        # Events of other portfolios are skipped over, not re-read at every poll: the cursor
+        # moves up to the last id visible when the read began (ids become visible in order).
+        with ctx.engine.connect() as conn:
+            upto = int(conn.execute(select(func.coalesce(func.max(c.id), 0))).scalar_one())
+        q = q.where(scope, c.id <= upto)
     q = q.order_by(c.id).limit(limit)
     with ctx.engine.connect() as conn:
         rows = conn.execute(q).mappings().all()
+    if upto is not None and len(rows) < limit:
+        upto = max(upto, after)
+    else:
+        upto = None
     if not rows:
-        return [], str(after)
+        return [], str(upto if upto is not None else after)
     events = [EventRecord(id=str(r["id"]), kind=r["kind"], at=r["at"], reference=r["reference"],
                           policy=r["policy_number"],
                           data=json.loads(r["data"]) if r["data"] else {})
               for r in rows]
-    return events, events[-1].id
+    return events, str(upto) if upto is not None else events[-1].id
 
 
 __all__ = ["EVENT_LOCK", "IMPORT_DONE", "LINK_CHANGED", "PAYMENT_APPROVED", "PAYMENT_DENIED",

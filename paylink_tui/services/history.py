@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from paylink_tui.domain.dates import local_date, to_local, utc
 from paylink_tui.domain.promotions import installment_months, offered_months
 from paylink_tui.domain.results import (  # noqa: F401 - re-exported
+    ROLE_SUPERVISOR,
     AttemptRow,
     EmailRow,
     LinkDetail,
@@ -30,6 +31,7 @@ from paylink_tui.domain.status import (
     link_status,
 )
 from paylink_tui.domain.text import full_name
+from paylink_tui.services.access import link_scope, require_role, scoped
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.timeline import (
     audit_trail,
@@ -63,6 +65,7 @@ def list_links(ctx: AppContext, *, status: str | None = None, mine: bool = False
     lk = PaymentLink.__table__.c
     q = select(PaymentLink).order_by(lk.created_at.desc(), lk.id.desc())
     q = q.where(*_search_filters(ctx, search))
+    q = scoped(q, link_scope(ctx))  # the portfolio rule (team mode), in the query
     if mine:
         q = q.where(lk.agent == ctx.agent)
     if references is not None:
@@ -234,10 +237,11 @@ def _flags(session, ids: list[int]) -> dict[int, list[LinkFlag]]:  # type: ignor
 def link_detail(ctx: AppContext, reference: str) -> LinkDetail | None:
     now = ctx.now()
     with read_session(ctx.engine) as session:
-        link = session.scalars(
-            select(PaymentLink).where(PaymentLink.__table__.c.reference == reference)
+        link = session.scalars(scoped(
+            select(PaymentLink).where(PaymentLink.__table__.c.reference == reference),
+            link_scope(ctx))
         ).first()
-        if link is None:
+        if link is None:  # unknown, or outside the portfolio: the same answer
             return None
         row = _rows(session, [link], now)[0]
         r = Receipt.__table__.c
@@ -302,7 +306,8 @@ def _notification_row(x: Notification) -> NotificationRow:
 
 
 def list_review_rows(ctx: AppContext) -> list[NotificationRow]:
-    """Notifications kept for review ("Por revisar"), oldest first."""
+    """Notifications kept for review ("Por revisar"), oldest first: a supervisor's."""
+    require_role(ctx, ROLE_SUPERVISOR)
     n = Notification.__table__.c
     with read_session(ctx.engine) as session:
         return [
@@ -322,24 +327,26 @@ def summary(ctx: AppContext) -> Summary:
     since = to_local(now, ctx.tz).start_of("day").subtract(days=13)
     counts = [0] * 14
     sent_week = 0
+    scope = link_scope(ctx)
     with read_session(ctx.engine) as session:
         for created_at, in session.execute(
-            select(lk.created_at).where(lk.created_at >= since, lk.state.in_(VISIBLE_STATES))
+            scoped(select(lk.created_at).where(lk.created_at >= since,
+                                               lk.state.in_(VISIBLE_STATES)), scope)
         ):
             d = local_date(created_at, ctx.tz)
             if start <= d <= today:
                 counts[(d - start).days] += 1
             if week_start <= d <= today:
                 sent_week += 1
-        total, paid = session.execute(
+        total, paid = session.execute(scoped(
             select(func.count(), func.count().filter(lk.state == LinkState.PAID.value))
-            .where(lk.state.in_(VISIBLE_STATES))
+            .where(lk.state.in_(VISIBLE_STATES)), scope)
         ).one()
         collected = {
             cur: (Decimal(cents) / 100).quantize(Decimal("0.01"))
-            for cur, cents in session.execute(
+            for cur, cents in session.execute(scoped(
                 select(lk.currency, sum_in_cents(func.coalesce(lk.paid_amount, lk.amount)))
-                .where(lk.state == LinkState.PAID.value)
+                .where(lk.state == LinkState.PAID.value), scope)
                 .group_by(lk.currency).order_by(lk.currency)
             )
         }

@@ -80,6 +80,10 @@ def import_receipts(
 def import_file(ctx: Any, path: str | Path, *, full: bool = False, yes: bool = False,
                 on_progress: ProgressCallback | None = None) -> ImportReport:
     """The use case on an AppContext (engine, agent, clock)."""
+    from paylink_tui.domain.results import ROLE_ADMIN
+    from paylink_tui.services.access import require_role
+
+    require_role(ctx, ROLE_ADMIN)  # team mode: imports are the administrador's
     return import_receipts(ctx.engine, path, full=full, yes=yes, agent=ctx.agent,
                            now=ctx.now(), on_progress=on_progress)
 
@@ -137,7 +141,7 @@ def apply_read_result(
     except ImportRefused:
         # Rolled back: nothing of this run was written.
         report.added = report.updated = report.unchanged = 0
-        report.policies_added = report.clients_updated = 0
+        report.policies_added = report.clients_updated = report.agents_changed = 0
         report.refused_changes = []
     return report
 
@@ -172,6 +176,7 @@ class _Holder:
     first: str
     last: str
     second: str
+    agent_code: str | None = None
     _prefix: str | None = None
     _suffix: str | None = None
 
@@ -199,16 +204,19 @@ def _apply_policies(
     client_t, policy_t = Client.__table__, Policy.__table__
     # Within a file the last row of a policy speaks for its holder.
     latest: dict[str, ReceiptRow] = {}
+    codes: dict[str, str] = {}  # and the last agent code given for it (an empty cell: none)
     for row in rows:
         latest[row.policy] = row
+        if row.agent_code:
+            codes[row.policy] = row.agent_code
     numbers = list(latest)
 
     existing: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(numbers):
         stmt = (
             select(policy_t.c.id, policy_t.c.number, policy_t.c.ramo, policy_t.c.client_id,
-                   client_t.c.first_name, client_t.c.last_name, client_t.c.second_last_name,
-                   client_t.c.email, client_t.c.phone)
+                   policy_t.c.agent_code, client_t.c.first_name, client_t.c.last_name,
+                   client_t.c.second_last_name, client_t.c.email, client_t.c.phone)
             .join(client_t, client_t.c.id == policy_t.c.client_id)
             .where(policy_t.c.number.in_(chunk))
         )
@@ -218,6 +226,7 @@ def _apply_policies(
     holders: dict[str, _Holder] = {}
     client_updates: list[dict[str, Any]] = []
     ramo_updates: list[dict[str, Any]] = []
+    code_updates: list[dict[str, Any]] = []
     search_updates: list[dict[str, Any]] = []
     for number, cur in existing.items():
         row = latest[number]
@@ -236,7 +245,12 @@ def _apply_policies(
                                    "b_first": first, "b_last": last, "b_second": second})
         if row.ramo and row.ramo != cur["ramo"]:
             ramo_updates.append({"b_id": cur["id"], "b_ramo": row.ramo})
-        holders[number] = _Holder(cur["id"], cur["client_id"], first, last, second)
+        # The agent code, like the email: an empty cell keeps ours; a new one moves the
+        # policy, and every receipt of it, to that agent's portfolio.
+        code = codes.get(number) or cur["agent_code"]
+        if code != cur["agent_code"]:
+            code_updates.append({"b_id": cur["id"], "b_code": code})
+        holders[number] = _Holder(cur["id"], cur["client_id"], first, last, second, code)
 
     if client_updates:
         stmt = (update(client_t).where(client_t.c.id == bindparam("b_id"))
@@ -251,6 +265,13 @@ def _apply_policies(
         executemany(conn, stmt, ramo_updates)
     if search_updates:
         _refresh_search_text(conn, search_updates)
+    if code_updates:
+        executemany(conn, update(policy_t).where(policy_t.c.id == bindparam("b_id")).values(
+            agent_code=bindparam("b_code")), code_updates)
+        receipt_t = Receipt.__table__
+        executemany(conn, update(receipt_t).where(receipt_t.c.policy_id == bindparam("b_id"))
+                    .values(agent_code=bindparam("b_code")), code_updates)
+        report.agents_changed = len(code_updates)
 
     new_numbers = [n for n in numbers if n not in existing]
     if new_numbers:
@@ -264,8 +285,9 @@ def _apply_policies(
             second = r.second_last_name or ""
             clients.append({"id": cid, "first_name": r.first_name, "last_name": r.last_name,
                             "second_last_name": second, "email": r.email, "phone": r.phone})
-            policies.append({"id": pid, "number": n, "ramo": r.ramo or "", "client_id": cid})
-            holders[n] = _Holder(pid, cid, r.first_name, r.last_name, second)
+            policies.append({"id": pid, "number": n, "ramo": r.ramo or "", "client_id": cid,
+                             "agent_code": codes.get(n)})
+            holders[n] = _Holder(pid, cid, r.first_name, r.last_name, second, codes.get(n))
         executemany(conn, insert(client_t), clients)
         executemany(conn, insert(policy_t), policies)
     report.policies_added = len(new_numbers)
@@ -356,7 +378,8 @@ def _apply_receipts(
                 "number": row.receipt, "policy_id": holder.policy_id,
                 "policy_number": row.policy, "amount": row.amount, "currency": row.currency,
                 "due_date": row.due_date, "status": pending,
-                "search_text": search, "created_at": now, "updated_at": now,
+                "search_text": search, "agent_code": holder.agent_code,
+                "created_at": now, "updated_at": now,
             })
             continue
         changes.append((row, cur, search))
@@ -410,6 +433,7 @@ def _apply_receipts(
 
 FTS_INSERT_TRIGGER = "receipt_fts_ai"
 FTS_BULK_MIN = 1000
+WORDS_BULK_SETTING = "paylink.receipt_words_bulk"  # the name migration 0008's trigger reads
 
 
 @contextmanager
@@ -422,6 +446,10 @@ def _fts_in_bulk(conn: Connection, count: int) -> Iterator[None]:
     and indexed in one statement, and the trigger re-created from its own stored SQL. Any
     failure rolls all of it back, trigger included.
     """
+    if conn.dialect.name == "postgresql" and count >= FTS_BULK_MIN:
+        with _words_in_bulk(conn):
+            yield
+        return
     trigger_sql = None
     if conn.dialect.name == "sqlite" and count >= FTS_BULK_MIN:
         trigger_sql = conn.execute(
@@ -441,6 +469,27 @@ def _fts_in_bulk(conn: Connection, count: int) -> Iterator[None]:
         {"top": top},
     )
     conn.exec_driver_sql(trigger_sql)
+
+
+@contextmanager
+def _words_in_bulk(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, the same for receipt_word (migration 0008): its insert trigger stands
+    aside for this transaction alone (a setting local to it, where dropping the trigger would
+    lock every reader out of receipt), and the new rows' words go in with one statement.
+    Ids come from the sequence, so every receipt inserted here has an id above `top`; a
+    concurrent writer's rows above it were indexed by their own trigger (ON CONFLICT)."""
+    receipt_t = Receipt.__table__
+    top = conn.execute(select(func.coalesce(func.max(receipt_t.c.id), 0))).scalar_one()
+    conn.execute(text("SELECT set_config(:name, 'on', true)"), {"name": WORDS_BULK_SETTING})
+    yield
+    conn.execute(text("SELECT set_config(:name, 'off', true)"), {"name": WORDS_BULK_SETTING})
+    conn.execute(
+        text("INSERT INTO receipt_word (word, receipt_id, agent_code) "
+             "SELECT DISTINCT w, r.id, r.agent_code FROM receipt r, "
+             "unnest(string_to_array(r.search_text, ' ')) AS w "
+             "WHERE r.id > :top AND w <> '' ON CONFLICT DO NOTHING"),
+        {"top": top},
+    )
 
 
 def _as_date(value: Any) -> date:

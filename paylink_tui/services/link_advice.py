@@ -29,6 +29,7 @@ from paylink_tui.domain.status import ReceiptStatus
 from paylink_tui.domain.text import full_name
 from paylink_tui.domain.validity import link_window
 from paylink_tui.domain.whatsapp import link_whatsapp_url, whatsapp_number
+from paylink_tui.services.access import policy_scope, receipt_scope, scoped
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.receipts import row_of
 from paylink_tui.store.db import read_session
@@ -74,15 +75,17 @@ def _policy_and_client(session: Session, rec: Receipt) -> tuple[Policy, Client]:
     return policy, client
 
 
-def _chosen(session: Session, numbers: tuple[str, ...], policy_number: str | None,
-            now: datetime) -> list[Receipt]:
+def _chosen(session: Session, ctx: AppContext, numbers: tuple[str, ...],
+            policy_number: str | None, now: datetime) -> list[Receipt]:
     """The receipts a link would take, with the errors `generate_link` would raise for them
     (missing, not pending, several policies or currencies)."""
     from paylink_tui.services.links import check_one_policy_and_currency, check_pending
 
     if numbers:
-        found = {r.number: r for r in session.scalars(
-            select(Receipt).where(Receipt.number.in_(numbers)))}  # type: ignore[attr-defined]
+        # Outside the portfolio (team mode) is "does not exist": the scope is in the query.
+        found = {r.number: r for r in session.scalars(scoped(
+            select(Receipt).where(Receipt.number.in_(numbers)),  # type: ignore[attr-defined]
+            receipt_scope(ctx)))}
         missing = [n for n in numbers if n not in found]
         if missing:
             raise ReceiptNotFound(("No existe el recibo " if len(missing) == 1
@@ -95,7 +98,9 @@ def _chosen(session: Session, numbers: tuple[str, ...], policy_number: str | Non
         check_one_policy_and_currency(chosen, None)
         return chosen
     assert policy_number is not None
-    policy = session.scalars(select(Policy).where(Policy.number == policy_number)).first()  # type: ignore[arg-type]
+    policy = session.scalars(scoped(
+        select(Policy).where(Policy.number == policy_number),  # type: ignore[arg-type]
+        policy_scope(ctx))).first()
     if policy is None:
         raise ReceiptNotFound(f"No existe la póliza {policy_number}.")
     pending = _pending_of_policy(session, policy.id or 0)
@@ -118,7 +123,7 @@ def link_preview(ctx: AppContext, *, receipt_numbers: Sequence[str] = (),
         raise LinkError("Indique los recibos o la póliza para la liga.")
     now = ctx.now()
     with read_session(ctx.engine) as session:
-        chosen = _chosen(session, numbers, policy_number, now)
+        chosen = _chosen(session, ctx, numbers, policy_number, now)
         policy, client = _policy_and_client(session, chosen[0])
         rows = sorted((row_of(ctx, r, policy, client) for r in chosen),
                       key=lambda r: (r.due_date, r.receipt))

@@ -56,6 +56,7 @@ from paylink_tui.domain.address import check_email, refused_email_message  # noq
 from paylink_tui.domain.dates import local_date, local_datetime_text, long_date, utc
 from paylink_tui.domain.errors import (  # noqa: F401 - re-exported: the use cases' errors
     AlreadyLinked,
+    Forbidden,
     GatewayFailure,
     GatewayNotConfiguredError,
     InvalidEmail,
@@ -77,6 +78,13 @@ from paylink_tui.gateway.base import LinkRequest, PaymentGateway
 from paylink_tui.gateway.errors import GatewayError, GatewayNotConfigured, GatewayUnavailable
 from paylink_tui.mail.errors import MailError
 from paylink_tui.services import audit, events
+from paylink_tui.services.access import (
+    link_scope,
+    may_touch_link_of,
+    policy_scope,
+    receipt_scope,
+    scoped,
+)
 from paylink_tui.services.context import AppContext
 from paylink_tui.store.db import write_session
 from paylink_tui.store.models import (
@@ -164,7 +172,7 @@ def retry_link(ctx: AppContext, reference: str, *, agent: str | None = None,
     gateway = _gateway(ctx)
     now = ctx.now()
     with write_session(ctx.engine) as session:
-        link, receipts = _lock_link(session, reference)
+        link, receipts = _lock_link(session, reference, ctx)
         _check_retryable(ctx, link, now)
         claim = _reclaim(session, link, receipts, now, address)
     return _call_and_confirm(ctx, gateway, claim, agent=agent)
@@ -179,7 +187,10 @@ def cancel_link(ctx: AppContext, reference: str, *, agent: str) -> None:
     """
     now = ctx.now()
     with write_session(ctx.engine) as session:
-        link, receipts = _lock_link(session, reference)
+        link, receipts = _lock_link(session, reference, ctx)
+        if not may_touch_link_of(ctx, link.agent):  # another agent's link: a supervisor's
+            raise Forbidden(f"La liga {link.reference} la generó otro agente: solo un "
+                            "supervisor puede cancelarla.")
         state = link.state
         stale = state == LinkState.CREATING.value and _is_stale(ctx, link, now)
         if state not in (LinkState.ACTIVE.value, LinkState.UNCONFIRMED.value) and not stale:
@@ -205,7 +216,7 @@ def resend_link_email(ctx: AppContext, reference: str, *, to: str | None = None,
     address = check_email(to) if to is not None else None
     now = ctx.now()
     with write_session(ctx.engine) as session:
-        link, receipts = _lock_link(session, reference)
+        link, receipts = _lock_link(session, reference, ctx)
         if link.state != LinkState.ACTIVE.value or not link.url:
             raise LinkStateError(_cannot("reenviar", link))
         if utc(now) >= utc(link.expires_at):
@@ -382,7 +393,7 @@ def _claim_in(session: Session, ctx: AppContext, numbers: tuple[str, ...],
               plans: tuple[int, ...] | None) -> _Claim:
     now = ctx.now()
     if numbers:
-        candidates = _locked_receipts_by_number(session, numbers)
+        candidates = _locked_receipts_by_number(session, numbers, ctx)
         if policy_number is not None:
             others = [r.number for r in candidates if r.policy_number != policy_number]
             if others:
@@ -394,7 +405,7 @@ def _claim_in(session: Session, ctx: AppContext, numbers: tuple[str, ...],
         live = _live_links(session, [r.id for r in candidates], now)
     else:
         assert policy_number is not None
-        pending = _pending_of_policy(session, policy_number)
+        pending = _pending_of_policy(session, policy_number, ctx)
         # The same rule as for receipt numbers: only a live link (not expired) blocks a
         # receipt. On the grace day (the link expired, its receipts hidden until D+5) they
         # can get a new link; a late payment for the old one then flags the new one.
@@ -415,10 +426,11 @@ def _claim_in(session: Session, ctx: AppContext, numbers: tuple[str, ...],
     return _insert_link(session, ctx, candidates, now, email, agent, plans)
 
 
-def _locked_receipts_by_number(session: Session, numbers: tuple[str, ...]) -> list[Receipt]:
+def _locked_receipts_by_number(session: Session, numbers: tuple[str, ...],
+                               ctx: AppContext) -> list[Receipt]:
+    # Outside the portfolio (team mode) is "does not exist": the scope is in the query.
     stmt = (
-        select(Receipt)
-        .where(Receipt.number.in_(numbers))
+        scoped(select(Receipt).where(Receipt.number.in_(numbers)), receipt_scope(ctx))
         .order_by(Receipt.id)
         .with_for_update()
         .execution_options(populate_existing=True)
@@ -434,23 +446,23 @@ def _locked_receipts_by_number(session: Session, numbers: tuple[str, ...]) -> li
     return sorted(receipts, key=lambda r: order[r.number])
 
 
-def _pending_of_policy(session: Session, policy_number: str) -> list[Receipt]:
+def _pending_of_policy(session: Session, policy_number: str, ctx: AppContext) -> list[Receipt]:
     # All pending receipts are locked, hidden or not: a PostgreSQL row lock re-reads the row,
     # and filtering on hidden_until in SQL would make a concurrent loser see "nothing pending"
     # instead of the link it lost to.
     stmt = (
-        select(Receipt)
-        .where(Receipt.policy_number == policy_number,
-               Receipt.status == ReceiptStatus.PENDING.value)
+        scoped(select(Receipt).where(Receipt.policy_number == policy_number,
+                                     Receipt.status == ReceiptStatus.PENDING.value),
+               receipt_scope(ctx))
         .order_by(Receipt.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     receipts = list(session.scalars(stmt))
     if not receipts:
-        exists = session.scalar(
-            select(func.count()).select_from(Policy).where(Policy.number == policy_number)
-        )
+        exists = session.scalar(scoped(
+            select(func.count()).select_from(Policy).where(Policy.number == policy_number),
+            policy_scope(ctx)))
         if not exists:
             raise ReceiptNotFound(f"No existe la póliza {policy_number}.")
         raise NotPending(f"La póliza {policy_number} no tiene recibos pendientes de pago.")
@@ -932,10 +944,14 @@ def _lock_link_by_id(session: Session, link_id: int) -> PaymentLink | None:
     return session.scalars(stmt).first()
 
 
-def _lock_link(session: Session, reference: str) -> tuple[PaymentLink, list[Receipt]]:
+def _lock_link(session: Session, reference: str,
+               ctx: AppContext | None = None) -> tuple[PaymentLink, list[Receipt]]:
+    """The link and its receipts, locked. With `ctx`, a link outside its principal's
+    portfolio (team mode) is "does not exist", decided in the query."""
     ref = (reference or "").strip()
-    link_id = session.scalars(
-        select(PaymentLink.id).where(PaymentLink.reference == ref)
+    link_id = session.scalars(scoped(
+        select(PaymentLink.id).where(PaymentLink.reference == ref),
+        link_scope(ctx) if ctx is not None else None)
     ).first()
     if link_id is None:
         raise LinkNotFound(f"No existe una liga con la referencia {ref or '(vacía)'}.")

@@ -16,8 +16,10 @@ bench/pending.py for the figures):
   directly; they are filtered and sorted in memory;
 - a common term (many matches): walking the sort index and filtering finds a page of
   matches after a few rows, so it is done that way.
-On SQLite the two are chosen by asking FTS5 for up to RARE_LIMIT candidates first. On
-PostgreSQL a pg_trgm index on the same text serves the filter and the planner chooses.
+The two are chosen by asking the word index for up to RARE_LIMIT candidates first: FTS5 on
+SQLite, the receipt_word table on PostgreSQL (migration 0009; services/search.py). On
+PostgreSQL the walk reads ids from the order's index alone (it carries what the filters
+read), then the page's rows by id.
 A trigram index on SQLite was measured too: 10-40 ms per rare term, against well under
 1 ms for word prefixes, with the same answers for whole words.
 """
@@ -45,16 +47,16 @@ from paylink_tui.domain.results import (  # noqa: F401 - re-exported
     SortKey,
 )
 from paylink_tui.domain.status import LinkState, ReceiptStatus, link_status
+from paylink_tui.services.access import receipt_scope, scoped
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.search import (
     Term,
-    fts_candidates,
-    indexed_terms,
+    candidates,
     matching_receipts,
     terms,
     word_filters,
 )
-from paylink_tui.store.db import read_session
+from paylink_tui.store.db import is_sqlite, read_session
 from paylink_tui.store.models import Client, LinkReceipt, PaymentLink, Policy, Receipt
 from paylink_tui.store.types import sum_in_cents
 
@@ -70,7 +72,8 @@ def _pending_filter(now: datetime, *, use_index: bool = True):  # type: ignore[n
     )
 
 
-def _base_query(now: datetime, words: list[Term], candidates: list[int] | None):  # type: ignore[no-untyped-def]
+def _base_query(ctx: AppContext, now: datetime, words: list[Term],  # type: ignore[no-untyped-def]
+                found: tuple[list[int], list[Term]] | None):
     r = Receipt.__table__.c
     p = Policy.__table__.c
     c = Client.__table__.c
@@ -81,14 +84,15 @@ def _base_query(now: datetime, words: list[Term], candidates: list[int] | None):
         )
         .select_from(Receipt.__table__.join(Policy.__table__, p.id == r.policy_id)
                      .join(Client.__table__, c.id == p.client_id))
-        .where(_pending_filter(now, use_index=candidates is None))
+        .where(_pending_filter(now, use_index=found is None))
     )
-    if candidates is not None:
+    q = scoped(q, receipt_scope(ctx))  # the portfolio rule (team mode): in the query
+    if found is not None:
         # The word index matched these already (the same rule as the LIKE below), and the
-        # totals count them from the same index: the two can never disagree. A word left out
-        # of the index question is checked here, by the same rule.
-        unindexed = [t for t in words if t not in indexed_terms(words)]
-        return q.where(r.id.in_(candidates), *word_filters(unindexed))
+        # totals count them from the same index: the two can never disagree. A word the
+        # index was not asked about is checked here, by the same rule.
+        ids, unchecked = found
+        return q.where(r.id.in_(ids), *word_filters(unchecked))
     return q.where(*word_filters(words))
 
 
@@ -152,23 +156,34 @@ def pending_page(
     columns = _sort_columns(sort)
     now = ctx.now()
     words = terms(ctx, search)
-    candidates = fts_candidates(ctx.engine, words) if words else None
-    if candidates == []:
+    found = candidates(ctx, words) if words else None
+    if found is not None and not found[0]:
         return PendingPage(rows=[], has_more=False, sort=sort)
     backwards = before is not None or (last and after is None)
-    q = _base_query(now, words, candidates)
-    if candidates is not None:
+    q = _base_query(ctx, now, words, found)
+    if found is not None:
         return _page_in_memory(ctx, q, after=after, before=before, backwards=backwards,
                                limit=limit, sort=sort)
-    if after is not None:
-        q = q.where(tuple_(*columns) > tuple_(*after))
-    if before is not None:
-        q = q.where(tuple_(*columns) < tuple_(*before))
-    if backwards:
-        q = q.order_by(*(col.desc() for col in columns))
-    else:
-        q = q.order_by(*columns)
-    q = q.limit(limit + 1)
+    if not is_sqlite(ctx.engine):
+        # PostgreSQL filters index entries only in an index-only scan: the walk reads ids
+        # from the order's index (which carries every column the filters read, and the id:
+        # migration 0009), then the page's rows are read by id.
+        r = Receipt.__table__.c
+        ids_q = scoped(select(r.id).where(_pending_filter(now), *word_filters(words)),
+                       receipt_scope(ctx))
+        ids_q = _keyset(ids_q, columns, after, before, backwards).limit(limit + 1)
+        with ctx.engine.connect() as conn, conn.begin():
+            # The planner takes a LIKE to keep a few dozen rows of a million and would scan
+            # the table and sort ("hernandez": 1 s); this path is taken when a page of
+            # matches is near (every word common, or none typed), so walk the index.
+            for setting in _WALK_SETTINGS:
+                conn.exec_driver_sql(setting)
+            ids = list(conn.execute(ids_q).scalars())
+        if not ids:
+            return PendingPage(rows=[], has_more=False, sort=sort)
+        return _page_in_memory(ctx, _base_query(ctx, now, [], (ids, [])), after=None,
+                               before=None, backwards=backwards, limit=limit, sort=sort)
+    q = _keyset(q, columns, after, before, backwards).limit(limit + 1)
     with ctx.engine.connect() as conn:
         rows = [_row(v, ctx) for v in conn.execute(q)]
     has_more = len(rows) > limit
@@ -176,6 +191,21 @@ def pending_page(
     if backwards:
         rows.reverse()
     return PendingPage(rows=rows, has_more=has_more, sort=sort)
+
+
+_WALK_SETTINGS = ("SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off",
+                  "SET LOCAL max_parallel_workers_per_gather = 0")
+
+
+def _keyset(q, columns, after: SortKey | None, before: SortKey | None,  # type: ignore[no-untyped-def]
+            backwards: bool):
+    if after is not None:
+        q = q.where(tuple_(*columns) > tuple_(*after))
+    if before is not None:
+        q = q.where(tuple_(*columns) < tuple_(*before))
+    if backwards:
+        return q.order_by(*(col.desc() for col in columns))
+    return q.order_by(*columns)
 
 
 def _page_in_memory(ctx: AppContext, q, *, after: SortKey | None, before: SortKey | None,  # type: ignore[no-untyped-def]
@@ -215,6 +245,7 @@ def pending_totals(ctx: AppContext, *, search: str = "") -> PendingTotals:
         .group_by(r.currency)
         .order_by(r.currency)
     )
+    q = scoped(q, receipt_scope(ctx))
     if words:
         # Every match, from the word index on SQLite (the same word-prefix rule): no row's
         # text is read.
@@ -252,6 +283,7 @@ def off_list(ctx: AppContext, *, search: str, limit: int = 5) -> list[OffListRec
         .order_by(r.policy_number, r.due_date, r.number)
         .limit(limit)
     )
+    q = scoped(q, receipt_scope(ctx))
     lk = PaymentLink.__table__.c
     lr = LinkReceipt.__table__.c
     out: list[OffListReceipt] = []
@@ -282,8 +314,9 @@ def receipt_detail(ctx: AppContext, receipt_id: int) -> ReceiptDetail | None:
     now = ctx.now()
     r = Receipt.__table__.c
     with read_session(ctx.engine) as session:
-        rec = session.get(Receipt, receipt_id)
-        if rec is None:
+        rec = session.scalars(scoped(select(Receipt).where(r.id == receipt_id),
+                                     receipt_scope(ctx))).first()
+        if rec is None:  # unknown, or outside the portfolio: the same answer
             return None
         policy = session.get(Policy, rec.policy_id)
         client = session.get(Client, policy.client_id) if policy else None

@@ -37,6 +37,7 @@ from paylink_tui.domain.text import clean_text
 from paylink_tui.gateway.base import Transaction
 from paylink_tui.gateway.errors import GatewayError, GatewayNotConfigured
 from paylink_tui.gateway.mit_query import same_operation
+from paylink_tui.services.access import link_scope, scoped
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.notifications.apply import _apply_in
 from paylink_tui.services.notifications.common import _N, _PL, _conn, _deliver, _write
@@ -87,6 +88,7 @@ def _open(now: datetime) -> Any:
 def _select(ctx: AppContext, where: Any) -> list[Any]:
     query = (select(_PL.c.id, _PL.c.reference, _PL.c.created_at, _PL.c.last_valid_day)
              .where(where).order_by(_PL.c.created_at, _PL.c.id))
+    query = scoped(query, link_scope(ctx, _PL))  # an agent reconciles their portfolio's
     with ctx.engine.connect() as conn:
         return list(conn.execute(query))
 

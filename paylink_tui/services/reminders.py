@@ -157,7 +157,7 @@ def set_reminders(ctx: AppContext, reference: str, *, enabled: bool,
     agent = agent or ctx.agent
     now = ctx.now()
     with write_session(ctx.engine) as session:
-        link, receipts = links.lock_link(session, reference)
+        link, receipts = links.lock_link(session, reference, ctx)  # in the portfolio
         closed = {LinkState.PAID.value: "ya está pagada",
                   LinkState.CANCELLED.value: "ya está cancelada"}.get(link.state)
         if closed is None and utc(now) >= utc(link.expires_at):

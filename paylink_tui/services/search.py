@@ -14,7 +14,7 @@ import re
 import threading
 import time
 
-from sqlalchemy import func, literal, or_, select, text
+from sqlalchemy import and_, column, func, intersect, literal, or_, select, table, text, union
 from sqlalchemy.engine import Engine
 
 from paylink_tui.domain.text import fold, search_words
@@ -132,11 +132,14 @@ def indexed_terms(search_terms: list[Term]) -> list[Term]:
     return [t for t in search_terms if len(t[0]) > 1] or search_terms
 
 
-def fts_candidates(engine: Engine, search_terms: list[Term]) -> list[int] | None:
-    """Receipt ids that match every term of `indexed_terms`, or None when there are too many
-    (or the engine has no word index)."""
-    search_terms = indexed_terms(search_terms)
-    if not search_terms or not is_sqlite(engine):
+def candidates(ctx: AppContext, search_terms: list[Term]) -> tuple[list[int], list[Term]] | None:
+    """Receipt ids among which the matches are, and the terms still to check on their rows;
+    None when there are more than RARE_LIMIT (then the list's order is walked instead)."""
+    engine = ctx.engine
+    if not is_sqlite(engine):
+        return word_candidates(ctx, search_terms)
+    search_terms_indexed = indexed_terms(search_terms)
+    if not search_terms_indexed:
         return None
     # One row with every id, not one row per id: sqlite3 lets go of the GIL at each row, and
     # while the app's event loop is drawing each of 2,000 rows would wait to get it back.
@@ -144,21 +147,84 @@ def fts_candidates(engine: Engine, search_terms: list[Term]) -> list[int] | None
         joined = conn.execute(
             text("SELECT group_concat(rowid) FROM "
                  "(SELECT rowid FROM receipt_fts WHERE receipt_fts MATCH :q LIMIT :n)"),
-            {"q": fts_query(search_terms), "n": RARE_LIMIT + 1},
+            {"q": fts_query(search_terms_indexed), "n": RARE_LIMIT + 1},
         ).scalar()
     ids = [int(i) for i in joined.split(",")] if joined else []
     if len(ids) > RARE_LIMIT:
         return None
-    return ids
+    return ids, [t for t in search_terms if t not in search_terms_indexed]
+
+
+# --- PostgreSQL: the receipt_word table (migration 0008) ----------------------------------
+
+receipt_word = table("receipt_word", column("word"), column("receipt_id"), column("agent_code"))
+
+
+def _after_prefix(word: str) -> str:
+    """The least text above every text that starts with `word` (in code-point order, the
+    order of receipt_word's COLLATE "C" key)."""
+    last = ord(word[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # no surrogates in UTF-8 text
+        last = 0xE000
+    return word[:-1] + chr(last)
+
+
+def _starts(word: str):  # type: ignore[no-untyped-def]
+    # A range, not LIKE: a generic plan (psycopg prepares repeated statements) keeps it
+    # an index range, where `LIKE $1` would become a scan of the whole table.
+    w = receipt_word.c.word
+    if word[-1] == "\U0010ffff":
+        return w >= word
+    return and_(w >= word, w < _after_prefix(word))
+
+
+def term_ids(ctx: AppContext, term: Term):  # type: ignore[no-untyped-def]
+    """The ids of the receipts one of whose words starts with an alternative of `term`, in
+    the principal's portfolio (the agent code is in the index's entries)."""
+    from paylink_tui.services.access import receipt_scope
+
+    scope = receipt_scope(ctx, receipt_word)
+    selects = [select(receipt_word.c.receipt_id).where(_starts(w)) for w in term]
+    if scope is not None:
+        selects = [q.where(scope) for q in selects]
+    return union(*selects) if len(selects) > 1 else selects[0]
+
+
+def word_candidates(ctx: AppContext, search_terms: list[Term]) -> tuple[list[int], list[Term]] | None:
+    """PostgreSQL: the ids of the rarest term (read from the index alone, stopping after
+    RARE_LIMIT + 1), the other terms left to check on those rows; when every term is common,
+    their intersection (their sets are read whole: bounded by the commonest words of the book);
+    None when even that has more than RARE_LIMIT."""
+    every = search_terms
+    search_terms = indexed_terms(search_terms)
+    if not search_terms:
+        return None
+    n = RARE_LIMIT + 1
+    with ctx.engine.connect() as conn:
+        best: tuple[list[int], Term] | None = None
+        for term in search_terms:
+            ids = list(conn.execute(term_ids(ctx, term).limit(n)).scalars())
+            if len(ids) <= RARE_LIMIT and (best is None or len(ids) < len(best[0])):
+                best = (ids, term)
+                if not ids:
+                    break
+        if best is not None:
+            return best[0], [t for t in every if t != best[1]]
+        if len(search_terms) == 1:
+            return None
+        both = intersect(*(term_ids(ctx, t) for t in search_terms)).subquery()
+        ids = list(conn.execute(select(both.c.receipt_id).limit(n)).scalars())
+    if len(ids) > RARE_LIMIT:
+        return None
+    return ids, [t for t in every if t not in search_terms]
 
 
 def matching_receipts(ctx: AppContext, search_terms: list[Term]):  # type: ignore[no-untyped-def]
-    """A condition on Receipt: it matches every term (by the word index where there is one)."""
+    """A condition on Receipt: it matches every term, by the word index (FTS5 on SQLite,
+    receipt_word on PostgreSQL)."""
     r = Receipt.__table__.c
     if is_sqlite(ctx.engine):
         return r.id.in_(
             select(text("rowid")).select_from(text("receipt_fts"))
             .where(text("receipt_fts MATCH :q").bindparams(q=fts_query(search_terms))))
-    from sqlalchemy import and_
-
-    return and_(*word_filters(search_terms))
+    return and_(*(r.id.in_(term_ids(ctx, t)) for t in search_terms))

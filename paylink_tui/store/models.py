@@ -4,7 +4,8 @@ Receipts carry a few denormalised columns so that the pending list (the hot path
 1,000,000 rows) is one indexed scan of one table:
 - `policy_number`: the sort key (policy, due date, receipt);
 - `search_text`: `domain.text.search_text(policy number, receipt number, holder's name)`,
-  indexed by FTS5 (word prefixes) on SQLite and pg_trgm on PostgreSQL;
+  indexed by word prefixes: FTS5 on SQLite, the receipt_word table on PostgreSQL
+  (migration 0009, kept by triggers);
 - `hidden_until`: the latest link's hidden-until instant (local 00:00 of D+5), cleared
   when that link is cancelled. Whoever writes receipts keeps these three up to date.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Column, Index, Integer, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, Column, Index, Integer, Text, UniqueConstraint, false, true
 from sqlmodel import Field, SQLModel
 
 from paylink_tui.store.types import Money, UTCDateTime
@@ -42,12 +43,18 @@ class Policy(SQLModel, table=True):
     number: str = Field(max_length=40, unique=True)
     ramo: str = Field(default="", max_length=40)
     client_id: int = Field(foreign_key="client.id", index=True)
+    # The insurer's agent code ("clave de agente", the import's `agente`); None: no agent
+    # (seen by supervisors only in team mode).
+    agent_code: str | None = Field(default=None, max_length=40, index=True)
 
 
 class Receipt(SQLModel, table=True):
     __tablename__ = "receipt"
     __table_args__ = (
-        Index("ix_receipt_pending_order", "status", "policy_number", "due_date", "number"),
+        # On PostgreSQL it carries what the list's filters read (migration 0009), so a common
+        # search word is checked on index entries while the list's order is walked.
+        Index("ix_receipt_pending_order", "status", "policy_number", "due_date", "number",
+              postgresql_include=["hidden_until", "search_text", "agent_code", "id"]),
         # The list sorted by lapse (due date + the grace days: the same order as the due date).
         # It carries what the list's filters read (hidden_until, search_text): walking it in
         # due-date order jumps across the table, which is laid out by policy, and reading
@@ -57,6 +64,9 @@ class Receipt(SQLModel, table=True):
         # Covers the per-currency totals, so they never read the wide rows.
         Index("ix_receipt_totals", "status", "currency", "hidden_until", "amount"),
         Index("ix_receipt_policy_id", "policy_id"),
+        # An agent's pending list (team mode): the default order within the portfolio's codes.
+        Index("ix_receipt_agent_pending", "status", "agent_code", "policy_number", "due_date",
+              "number"),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=40, unique=True)
@@ -68,6 +78,8 @@ class Receipt(SQLModel, table=True):
     status: str = Field(default="pending", max_length=20)
     hidden_until: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The policy's agent code, copied so that the portfolio rule filters this table alone.
+    agent_code: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(sa_column=_utc_col())
     updated_at: datetime = Field(sa_column=_utc_col())
 
@@ -257,3 +269,36 @@ class Event(SQLModel, table=True):
     policy_number: str | None = Field(default=None, max_length=40)
     agent: str | None = Field(default=None, max_length=100)  # the link's agent
     data: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+
+
+class User(SQLModel, table=True):
+    """Who may sign in to the agency's server (team mode). `codes`: comma-separated agent
+    codes, or "*"; `password_hash`: Argon2id (services/users.py)."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (UniqueConstraint("name", name="uq_app_user_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+    codes: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    must_change_password: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
+    disabled: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    created_at: datetime = Field(sa_column=_utc_col())
+    password_changed_at: datetime | None = Field(default=None,
+                                                 sa_column=_utc_col(nullable=True))
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in session: the bearer token's SHA-256 (hex), never the token."""
+
+    __tablename__ = "user_session"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_user_session_token_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(sa_column=_utc_col())
+    last_seen_at: datetime = Field(sa_column=_utc_col())  # idle expiry: this + 12 h
+    expires_at: datetime = Field(sa_column=_utc_col())  # absolute: created_at + 7 d

@@ -17,7 +17,7 @@ from textual.message import Message
 
 from paylink_tui.backend.base import Backend
 from paylink_tui.domain.results import Event
-from paylink_tui.ui import layout
+from paylink_tui.ui import connection, layout
 from paylink_tui.ui.commands import PaylinkCommands
 from paylink_tui.ui.events import event_toast
 from paylink_tui.ui.keys import OrderedKeys
@@ -46,6 +46,16 @@ class PaylinkApp(OrderedKeys, App):
         Binding("ctrl+p", "command_palette", "Acciones", show=False, priority=True, id="app.palette"),
     ]
 
+    class ConnectionChanged(Message):
+        """The server (or the database) stopped answering (`problem`: why) or is back (None)."""
+
+        def __init__(self, problem: str | None) -> None:
+            super().__init__()
+            self.problem = problem
+
+    class PollNow(Message):
+        """The backend has new events buffered (the remote event stream)."""
+
     class EventsArrived(Message):
         def __init__(self, events: list[Event], cursor: str | None) -> None:
             super().__init__()
@@ -64,6 +74,7 @@ class PaylinkApp(OrderedKeys, App):
         self.cursor_blink = cursor_blink
         self._events_cursor: str | None = None
         self._polling = False
+        self.connection_problem: str | None = None  # shown in the status line while set
         # What Historial showed (filter, "mis ligas", search): the same when the agent comes back.
         self.history_view: dict[str, object] = {}
 
@@ -86,6 +97,10 @@ class PaylinkApp(OrderedKeys, App):
         from paylink_tui.ui.screens.pending import PendingScreen
 
         self.push_screen(PendingScreen())
+        connection.attach(self)
+        # Named by the status line while the backend does not answer (ui/connection.py);
+        # not in BINDINGS: the help lists the keys of every day.
+        self.bind("ctrl+r", "reconnect", description="Reintentar", show=False)
         if self.live:
             self._poll_events()  # the cursor first: what happens from now on is told
             self.set_interval(EVENTS_POLL_SECONDS, self._poll_events)
@@ -102,17 +117,25 @@ class PaylinkApp(OrderedKeys, App):
 
     @work(thread=True, exclusive=True, group="live-events", exit_on_error=False)
     def _read_events(self, cursor: str | None) -> None:
+        from paylink_tui.domain.errors import BackendUnavailable
+
         try:
             batch = self.backend.events(cursor)
-        except Exception:  # the next poll tries again from the same cursor
+        except Exception as exc:  # the next poll tries again from the same cursor
+            if isinstance(exc, BackendUnavailable):
+                self.post_message(self.ConnectionChanged(exc.message))
             self.post_message(self.EventsArrived([], cursor))
             return
+        if self.connection_problem is not None:
+            self.post_message(self.ConnectionChanged(None))
         self.post_message(self.EventsArrived(batch.events, batch.cursor))
 
     @on(EventsArrived)
     def _events_arrived(self, event: EventsArrived) -> None:
         self._polling = False
         self._events_cursor = event.cursor
+        if self.connection_problem is not None:
+            connection.show(self, self.connection_problem)  # on a screen opened meanwhile
         if not event.events:
             return
         for item in event.events:
@@ -121,6 +144,24 @@ class PaylinkApp(OrderedKeys, App):
                 self.notify(toast.text, title=toast.title, severity=toast.severity,
                             timeout=toast.timeout, markup=False)
         self.refresh_screens()
+
+    @on(PollNow)
+    def _poll_now(self) -> None:
+        self._poll_events()
+
+    @on(ConnectionChanged)
+    def _connection_changed(self, event: ConnectionChanged) -> None:
+        was = self.connection_problem
+        self.connection_problem = event.problem
+        connection.show(self, event.problem)
+        if was is not None and event.problem is None:
+            self.refresh_screens()  # what failed while it was down is read again
+
+    def action_reconnect(self) -> None:
+        """ctrl+r: try the server again now (the status line says so while it is down)."""
+        self._poll_events()
+        if self.connection_problem is not None:
+            self.refresh_screens()
 
     @work(thread=True, exclusive=True, group="live-outbox", exit_on_error=False)
     def _deliver_outbox(self) -> None:

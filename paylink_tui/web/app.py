@@ -54,10 +54,13 @@ def create_app(
     guard: NotificationGuard | None = None,
     read_timeout: float | None = None,
     proxy_headers: bool | None = None,
+    team: bool = False,
+    api_state: Any = None,
 ) -> Any:
     """The receiver's ASGI app. `guard`, `read_timeout` and `proxy_headers` default to the
     context's settings (PAYLINK_NOTIFY_*, PAYLINK_MIT_ALLOWED_IPS, PAYLINK_SERVE_READ_TIMEOUT,
-    PAYLINK_PROXY_HEADERS with PAYLINK_FORWARDED_ALLOW_IPS)."""
+    PAYLINK_PROXY_HEADERS with PAYLINK_FORWARDED_ALLOW_IPS). `team`: the agents' API under
+    /api/v1/ as well (web/api/; `api_state` to share or tune its state, tests)."""
     settings = ctx.settings
     writer = GroupWriter(ctx)
     guard = guard or NotificationGuard.from_settings(settings)
@@ -89,6 +92,12 @@ def create_app(
         Route(NOTIFY_PATH, notify, methods=["POST"]),
         Route("/salud", health, methods=["GET"]),
     ]
+    if team:
+        from paylink_tui.web.api import api_routes
+        from paylink_tui.web.api import api_state as make_api_state
+
+        api_state = api_state or make_api_state(ctx)
+        routes.extend(api_routes())
     if serve_sandbox:
         from paylink_tui.gateway.sandbox import create_sandbox_app
 
@@ -119,11 +128,14 @@ def create_app(
                     await loop_task
             if sandbox_app is not None:  # a mounted app's own lifespan does not run
                 await sandbox_app.state.sandbox.state.aclose()
+            if api_state is not None:
+                await api_state.hub.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.ctx = ctx
     app.state.sandbox = sandbox_app.state.sandbox if sandbox_app is not None else None
     app.state.guard = guard
+    app.state.api = api_state
     if proxy_headers if proxy_headers is not None else settings.proxy_headers:
         from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -215,7 +227,10 @@ def app_from_settings() -> Starlette:
     sandbox_kwargs = None
     if settings.gateway == "sandbox":
         sandbox_kwargs = sandbox_kwargs_from_settings(settings)
-    return create_app(ctx, serve_sandbox=sandbox_kwargs is not None, sandbox_kwargs=sandbox_kwargs)
+    from paylink_tui.web.api.transport import team_from_environment
+
+    return create_app(ctx, serve_sandbox=sandbox_kwargs is not None, sandbox_kwargs=sandbox_kwargs,
+                      team=team_from_environment())
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -182,8 +182,39 @@ def msi_ctx(make_ctx, clock, mailbox: MailDrop) -> Iterator[AppContext]:
         server.stop()
 
 
+# PAYLINK_TEST_UI_BACKEND=remote runs these Pilot tests over the remote backend: the same
+# context served by the agency server (the agents' API, real uvicorn on loopback), the app
+# signed in to it as the context's agent with every code (what the one-agent mode sees).
+UI_BACKEND = os.environ.get("PAYLINK_TEST_UI_BACKEND", "local")
+_REMOTE_SERVERS: list[BackgroundServer] = []
+_REMOTE_PASSWORD = "contraseña-de-la-prueba"
+
+
+def remote_backend_for(ctx: AppContext):  # type: ignore[no-untyped-def]
+    from paylink_tui.backend.remote import RemoteBackend, sign_in
+    from paylink_tui.services import users
+    from paylink_tui.web.app import create_app
+
+    name = ctx.settings.agent
+    if name not in {u.name for u in users.list_users(ctx)}:
+        users.add_user(ctx, name, role="administrador", codes="*", password=_REMOTE_PASSWORD)
+    server = BackgroundServer(create_app(ctx, team=True, deliver_interval=0,
+                                         reminder_interval=0)).start()
+    _REMOTE_SERVERS.append(server)
+    token, _, _ = sign_in(server.url, name, _REMOTE_PASSWORD)
+    return RemoteBackend(server.url, token, user=name, clock=ctx.now)
+
+
+@pytest.fixture(autouse=True)
+def _stop_remote_servers() -> Iterator[None]:
+    yield
+    while _REMOTE_SERVERS:
+        _REMOTE_SERVERS.pop().stop()
+
+
 def app_for(ctx: AppContext, **kwargs) -> PaylinkApp:
-    return make_app(LocalBackend(ctx), live=kwargs.pop("live", False), cursor_blink=False, **kwargs)
+    backend = remote_backend_for(ctx) if UI_BACKEND == "remote" else LocalBackend(ctx)
+    return make_app(backend, live=kwargs.pop("live", False), cursor_blink=False, **kwargs)
 
 
 def cells(table: DataTable, row: int) -> dict[str, str]:

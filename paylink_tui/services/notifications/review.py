@@ -13,10 +13,11 @@ from paylink_tui.domain.errors import NeedsConfirmation
 from paylink_tui.domain.labels import REVIEW_REASON
 from paylink_tui.domain.money import format_money
 from paylink_tui.domain.promotions import installment_months
-from paylink_tui.domain.results import ReviewItem
+from paylink_tui.domain.results import ROLE_SUPERVISOR, ReviewItem
 from paylink_tui.domain.status import LinkState, NotificationStatus, ReviewReason
 from paylink_tui.domain.validity import taken_before, taken_in_time
 from paylink_tui.services import audit, events
+from paylink_tui.services.access import require_role
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.notifications.apply import (
     _attempt,
@@ -34,7 +35,8 @@ from paylink_tui.store.models import Notification, PaymentAttempt, PaymentLink, 
 
 
 def list_review(ctx: AppContext) -> list[ReviewItem]:
-    """Notifications kept for review, oldest first."""
+    """Notifications kept for review, oldest first (the review queue: a supervisor's)."""
+    require_role(ctx, ROLE_SUPERVISOR)
     with read_session(ctx.engine) as session:
         rows = session.execute(
             select(Notification, PaymentLink.reference, PaymentAttempt.id, PaymentLink.currency)
@@ -98,6 +100,7 @@ def apply_review(ctx: AppContext, notification_id: int, *, reference: str, agent
     An approval whose amount or time does not fit the link, or that MIT never confirmed,
     raises NeedsConfirmation unless `accept_differences` (what the person saw is audited);
     the amount recorded and confirmed to the client is the one MIT charged."""
+    require_role(ctx, ROLE_SUPERVISOR)
     now = ctx.now()
     email_ids: list[int] = []
     problem: str | None = None
@@ -189,6 +192,7 @@ def applied_message(notification_id: int, reference: str, status: str,
 
 def dismiss_review(ctx: AppContext, notification_id: int, *, note: str, agent: str) -> None:
     """Resolved without (further) applying it, with the reviewer's note (audited)."""
+    require_role(ctx, ROLE_SUPERVISOR)
     note = (note or "").strip()
     if not note:
         raise ReviewError("Escriba una nota que explique por qué se resuelve sin aplicar.")

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Checkbox, DataTable, Header, Input, Select, Sparkline, Static
 
 from paylink_tui.domain.dates import to_local
+from paylink_tui.domain.errors import Forbidden
 from paylink_tui.domain.labels import ATTEMPT, EMAIL, LINK, LINK_SHORT
 from paylink_tui.domain.money import format_amount, format_money
 from paylink_tui.domain.status import AttemptResult, EmailStatus, LinkStatus
@@ -200,7 +201,10 @@ class HistoryScreen(LinkActionsMixin):
         try:
             rows = backend.list_links(status=status, mine=mine, search=search)
             summary = backend.summary()
-            review = len(backend.list_review())
+            try:
+                review = len(backend.list_review())
+            except Forbidden:  # team mode, an agent: the review queue is the supervisor's
+                review = 0
         except Exception as exc:
             self.post_message(self._Loaded(None, None, None, agent_message(exc, "leer el historial")))
             return

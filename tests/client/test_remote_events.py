@@ -1,0 +1,82 @@
+"""The remote backend's events: the server's SSE stream read in the background, handed out
+by `events(cursor)` as the TUI polls it; after a server restart on the same address the
+stream resumes with Last-Event-ID and nothing is lost or repeated."""
+
+from __future__ import annotations
+
+import time
+
+from paylink_tui.backend.local import LocalBackend
+from paylink_tui.web.app import create_app
+from paylink_tui.web.server import BackgroundServer
+from tests.api.conftest import Team
+
+
+def _poll(backend, cursor, want: int, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        try:
+            batch = backend.events(cursor)
+        except Exception:  # noqa: BLE001 - the server is restarting: poll again
+            time.sleep(0.2)
+            continue
+        got += batch.events
+        cursor = batch.cursor
+        time.sleep(0.1)
+    return got, cursor
+
+
+def _link_for(team: Team, user: str, receipt: str) -> str:
+    from paylink_tui.services.users import authenticate
+    from tests.api.conftest import PASSWORD
+
+    who = authenticate(team.ctx, user, PASSWORD)
+    return LocalBackend(team.ctx.for_principal(who)).generate_link(
+        receipt_numbers=[receipt], email="c@example.com").reference
+
+
+def test_events_arrive_from_the_stream_and_only_the_agents_own(team: Team, remote) -> None:
+    ana = remote("ana")
+    woken = []
+    ana.on_events = lambda: woken.append(1)
+    first = ana.events(None)
+    assert first.events == []
+    ref = _link_for(team, "ana", "PA-100-1")
+    _link_for(team, "beto", "PB-100-1")  # not ana's portfolio: never reaches her
+    got, cursor = _poll(ana, first.cursor, 1)
+    assert [e.reference for e in got] == [ref] and got[0].kind == "link_changed"
+    assert woken  # told at once, before the next poll
+    time.sleep(1.0)
+    assert ana.events(cursor).events == []  # nothing repeated, beto's never shown
+
+
+def test_events_resume_after_a_server_restart(team: Team, remote) -> None:
+    ana = remote("ana")
+    cursor = ana.events(None).cursor
+    before = _link_for(team, "ana", "PA-100-1")
+    got, cursor = _poll(ana, cursor, 1)
+    assert [e.reference for e in got] == [before]
+    port = team.server.port
+    team.server.stop()  # the agency server goes away...
+    during = _link_for(team, "ana", "PA-100-2")  # ...while a use case on it records an event
+    time.sleep(1.5)
+    try:
+        ana.events(cursor)
+        raise AssertionError("the stream should be down")
+    except Exception as exc:  # noqa: BLE001
+        assert "conexión" in str(exc)
+    from paylink_tui.web.api import api_state
+
+    app = create_app(team.ctx, team=True, api_state=api_state(team.ctx), deliver_interval=0,
+                     reminder_interval=0)
+    again = BackgroundServer(app, port=port).start()  # ...and comes back on its address
+    try:
+        got, cursor = _poll(ana, cursor, 1)
+        assert [e.reference for e in got] == [during]
+        after = _link_for(team, "ana", "PA-200-1")
+        got, cursor = _poll(ana, cursor, 1)
+        assert [e.reference for e in got] == [after]
+        assert ana._events.connections >= 2
+    finally:
+        again.stop()
