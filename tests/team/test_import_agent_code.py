@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from paylink_tui.importer.reader import read_receipts
+from paylink_tui.store.revision import HEAD_REVISION
 from tests.team.conftest import HEADER
 
 pytestmark = pytest.mark.postgres
@@ -63,7 +64,7 @@ def test_migration_0008_goes_down_and_up_keeping_the_data(engine):
     assert "app_user" not in names and "user_session" not in names
     assert "agent_code" not in {c["name"] for c in inspect(engine).get_columns("receipt")}
     migrate(engine, "upgrade", "head")
-    assert db.current_revision(engine) == "0008"
+    assert db.current_revision(engine) == HEAD_REVISION
     indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("receipt")}
     assert indexes["ix_receipt_agent_pending"] == ["status", "agent_code", "policy_number",
                                                    "due_date", "number"]

@@ -331,6 +331,7 @@ def test_a_search_that_finds_only_linked_receipts(snap_compare, live_ctx, mailbo
         await settle(pilot)
         await pilot.press("slash", *"1000001")
         await wait_until(pilot, lambda: "ABCD" in str(pilot.app.screen.query_one("#detail-body").render()))
+        await wait_until(pilot, lambda: "coinciden" in str(pilot.app.screen.query_one("#totals").render()))
         await settle(pilot)
 
     assert snap_compare(app_for(live_ctx), terminal_size=(80, 24), run_before=run_before)
