@@ -2,7 +2,8 @@
 first frame (cli/first_frame.py) writes the same words before pendulum or Textual load.
 
 "Cesa en 5 días" (calendar days from today to the lapse day), "Cesa hoy 12:00" on the lapse
-day before noon, "Cesó 03/12" from that instant on; the long forms for sentences.
+day before noon, "Cesó 03/12" from that instant on ("Cesa el 12/04" in the table when 100
+days or more away); the long forms for sentences.
 """
 
 from __future__ import annotations
@@ -35,4 +36,7 @@ def lapse_words(day: date, local_now: datetime) -> tuple[str, str, str, int, boo
     if days_left == 0:
         return "Cesa hoy a las 12:00", "Cesa hoy 12:00", TODAY, 0, False
     text = f"Cesa en {days_left} día" + ("" if days_left == 1 else "s")
-    return text, text, SOON if days_left <= SOON_DAYS else LATER, days_left, False
+    # The table's column holds 15 characters: "Cesa en 102 días" would be cut to "… 102 día",
+    # so from 100 days on the short form names the day instead.
+    short = text if days_left < 100 else f"Cesa el {day:%d/%m}"
+    return text, short, SOON if days_left <= SOON_DAYS else LATER, days_left, False

@@ -4,7 +4,7 @@ for the link's detail, and the grace days the first frame reads."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from paylink_tui.cli.first_frame import peek_grace_days
 from paylink_tui.domain.lapse_words import LAPSED, LATER, SOON, TODAY, lapse_day, lapse_words
@@ -43,3 +43,12 @@ def test_the_first_frame_reads_the_grace_days_as_the_settings_do(tmp_path, monke
     config.write_text("grace_days = 10\n", encoding="utf-8")
     monkeypatch.setenv("PAYLINK_CONFIG", str(config))
     assert peek_grace_days({}) == 10
+
+
+def test_a_lapse_a_hundred_days_away_names_its_day_in_the_tables_short_form():
+    day = date(2022, 1, 14)
+    text, short, *_ = lapse_words(day, datetime(2021, 10, 6, 9, 0))
+    assert (text, short) == ("Cesa en 100 días", "Cesa el 14/01")
+    assert lapse_words(day, datetime(2021, 10, 7, 9, 0))[1] == "Cesa en 99 días"
+    assert all(len(lapse_words(date(2021, 10, 6) + timedelta(days=n),
+                               datetime(2021, 10, 6, 9, 0))[1]) <= 15 for n in range(-400, 4000))
