@@ -249,10 +249,32 @@ async def home_ready(pilot) -> None:
     await settle(pilot)
 
 
+def _debounced_work_waiting(app) -> bool:
+    """True while a screen still has timed work to start: the detail pane's read of the
+    row the cursor rests on (DETAIL_DELAY) or the totals of the last search (TOTALS_DELAY).
+    Workers not yet started are invisible to `workers.wait_for_complete()`."""
+    from paylink_tui.ui.screens.pending import PendingScreen
+    from paylink_tui.ui.widgets.detail_pane import DetailPane
+
+    for screen in app.screen_stack:
+        if isinstance(screen, PendingScreen) and screen._totals_pending:
+            return True
+        for pane in screen.query(DetailPane):
+            if pane._wanted is not None and pane.answered != pane._wanted:
+                return True
+    return False
+
+
 async def settle(pilot) -> None:
-    """Wait for every running worker, then for the messages they posted."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    """Wait for every running worker and for the debounced reads about to start one, then
+    for the messages they posted."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not _debounced_work_waiting(pilot.app) or time.monotonic() > deadline:
+            break
+        await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 

@@ -45,6 +45,7 @@ class DetailPane(VerticalScroll, can_focus=False):
         self._wanted: int | None = None
         self._timer = None
         self.detail: ReceiptDetail | None = None
+        self.answered: int | None = None  # the receipt whose read came back last (even empty)
         self.marked: list[PendingRow] = []
 
     def compose(self):  # type: ignore[no-untyped-def]
@@ -92,6 +93,7 @@ class DetailPane(VerticalScroll, can_focus=False):
     def _loaded(self, event: _Loaded) -> None:
         if event.receipt_id != self._wanted:
             return
+        self.answered = event.receipt_id
         self.detail = event.detail
         self._render_detail()
 
