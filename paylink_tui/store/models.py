@@ -63,7 +63,9 @@ class Receipt(SQLModel, table=True):
               "hidden_until", "search_text"),
         # Covers the per-currency totals, so they never read the wide rows.
         Index("ix_receipt_totals", "status", "currency", "hidden_until", "amount"),
-        Index("ix_receipt_policy_id", "policy_id"),
+        # A policy's pending receipts, oldest first (detail, link dialog, generating a link):
+        # with (policy_id) alone SQLite walked ix_receipt_lapse_order instead (migration 0010).
+        Index("ix_receipt_policy_pending", "policy_id", "status", "due_date", "number"),
         # An agent's pending list (team mode): the default order within the portfolio's codes.
         Index("ix_receipt_agent_pending", "status", "agent_code", "policy_number", "due_date",
               "number"),
