@@ -44,6 +44,9 @@ class FirstRow:
     currency: str
     due_date: date
     email: str | None = None
+    # The instant coverage ceases (team mode: the server's grace days, backend/first_page_remote.py);
+    # None: computed from the due date and this machine's PAYLINK_GRACE_DAYS.
+    lapses_at: datetime | None = None
 
 
 def sqlite_path(url: str) -> Path | None:

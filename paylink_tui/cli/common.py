@@ -6,7 +6,7 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,15 +31,18 @@ def settings_or_exit() -> Settings:
         fail(str(exc))
 
 
-def backend_or_exit(settings: Settings | None = None) -> Backend:
+def backend_or_exit(settings: Settings | None = None,
+                    notify: Callable[[str], None] | None = None) -> Backend:
     """The backend this machine uses (the configured database here; the agency's server in
-    team mode), or a clear message and exit 2."""
+    team mode), or a clear message and exit 2. What it has to say on the way (a database
+    being upgraded, settings team mode ignores) goes to `notify`, by default stderr."""
     from paylink_tui.backend.factory import open_backend
     from paylink_tui.domain.errors import AgentError
 
     settings = settings or settings_or_exit()
     try:
-        return open_backend(settings, notify=lambda message: print(message, file=sys.stderr))
+        return open_backend(settings, notify=notify or (lambda message: print(message,
+                                                                          file=sys.stderr)))
     except AgentError as exc:
         fail(exc.message)
 

@@ -8,9 +8,11 @@ over it. Keys typed meanwhile are not lost: the terminal keeps them queued, unec
 untranslated, until the app reads them, and the app handles them in order once its screen
 is ready (ui/keys.py), as if they had been typed then.
 
-Only on a real terminal, only for SQLite, and never at the cost of starting: anything
-unusual (no terminal, a settings file that does not parse, a database still to be created or
-upgraded) skips the frame and the app starts as it always did.
+Only on a real terminal, only for SQLite — or in team mode from the agency server, when it
+answers within a third of a second (backend/first_page_remote.py) — and never at the cost of
+starting: anything unusual (no terminal, a settings file that does not parse, a database
+still to be created or upgraded, a server slow or down, a session ended) skips the frame and
+the app starts as it always did.
 """
 
 from __future__ import annotations
@@ -139,14 +141,21 @@ def render(rows: list[FirstRow], today: date | None, width: int, height: int, *,
                             "ramo": row.ramo, "holder": row.holder, "email": row.email or "—",
                             "amount": f"{row.amount:,.2f} {row.currency}",
                             "due": row.due_date.strftime("%d/%m/%Y"),
-                            "lapse": (lapse_words(lapse_day(row.due_date, grace_days), now)[1]
-                                      if now is not None else "")}),
+                            "lapse": _lapse(row, now, grace_days)}),
              style)
     while len(lines) < height - 1:
         lines.append("")
     footer = "".join(f"{BOLD} {key} {RESET}{REVERSE}{label} " for key, label in FOOTER_KEYS)
     lines.append(f"{REVERSE}{footer}{RESET}")
     return "\r\n".join(lines[:height])
+
+
+def _lapse(row: FirstRow, now: datetime | None, grace_days: int) -> str:
+    if now is None:
+        return ""
+    if row.lapses_at is not None:  # the server's instant, on the local calendar
+        return lapse_words(row.lapses_at.astimezone(now.tzinfo).date(), now)[1]
+    return lapse_words(lapse_day(row.due_date, grace_days), now)[1]
 
 
 def _cells(shown: list[tuple[str, str, int]], values: dict[str, str], *,
@@ -192,18 +201,12 @@ def show(now: datetime | None = None, out: TextIO | None = None,
     try:
         if not (out.isatty() and stdin.isatty()) or os.environ.get("TERM") == "dumb":
             return None
-        peeked = peek_settings()
-        if peeked is None:
-            return None
-        url, zone = peeked
-        path = sqlite_path(url)
-        if path is None:
-            return None
         width, height = os.get_terminal_size(out.fileno())
         now = now or datetime.now(timezone.utc)
-        rows = first_page(path, now, table_rows(height))
-        if rows is None or not _enable_ansi(out):
+        got = _rows(now, table_rows(height))
+        if got is None or not _enable_ansi(out):
             return None
+        rows, zone = got
         restore = _quiet_input(stdin)
         out.write("\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J")
         local = local_now(now, zone)
@@ -213,6 +216,21 @@ def show(now: datetime | None = None, out: TextIO | None = None,
         return FirstFrame(out, restore)
     except Exception:  # noqa: BLE001 - a frame is a nicety: the app starts regardless
         return None
+
+
+def _rows(now: datetime, limit: int) -> tuple[list[FirstRow], str] | None:
+    """(the first page, the insurer's zone): from this machine's SQLite file, or in team
+    mode from the agency server if it answers as fast (backend/first_page_remote.py)."""
+    peeked = peek_settings()
+    if peeked is None:
+        from paylink_tui.backend.first_page_remote import remote_first_page, team_session
+
+        team = team_session()
+        return remote_first_page(*team, limit) if team is not None else None
+    url, zone = peeked
+    path = sqlite_path(url)
+    rows = first_page(path, now, limit) if path is not None else None
+    return (rows, zone) if rows is not None else None
 
 
 def _enable_ansi(out: TextIO) -> bool:

@@ -49,17 +49,28 @@ def _close_unclaimed_frame() -> None:
 def run(args: argparse.Namespace | None = None) -> int:
     global _frame
     frame, _frame = _frame, None
+    # Over the frame nothing is printed: what opening the backend has to say (settings team
+    # mode ignores, say) is held and printed on the agent's own screen once the app ended.
+    held: list[str] = []
+
+    def close_frame() -> None:
+        nonlocal frame
+        if frame is not None:
+            frame.close()
+            frame = None
+        _print_held(held)
+
     try:
         from paylink_tui.cli.common import backend_or_exit, settings_or_exit
 
-        backend = backend_or_exit(settings_or_exit())
-        signed_in(backend)
+        backend = backend_or_exit(settings_or_exit(),
+                                  notify=held.append if frame is not None else None)
+        signed_in(backend, before_prompt=close_frame)
         from paylink_tui.ui.app import make_app  # Textual loads only when the TUI runs
 
         app = make_app(backend)
     except BaseException:
-        if frame is not None:
-            frame.close()  # an error message goes to the agent's own screen
+        close_frame()  # an error message goes to the agent's own screen
         raise
     finally:
         _resume_collector()
@@ -68,10 +79,18 @@ def run(args: argparse.Namespace | None = None) -> int:
     finally:
         if frame is not None:
             frame.app_ended()  # the agent's shell gets its echo back
+        _print_held(held)
     return int(app.return_code or 0)
 
 
-def signed_in(backend) -> None:  # type: ignore[no-untyped-def]
+def _print_held(held: list[str]) -> None:
+    import sys
+
+    while held:
+        print(held.pop(0), file=sys.stderr)
+
+
+def signed_in(backend, before_prompt=None) -> None:  # type: ignore[no-untyped-def]
     """Team mode: a session that ended while the app was closed is renewed here, on the
     terminal, before the app starts (once it runs, its own dialog does it)."""
     import getpass
@@ -87,6 +106,8 @@ def signed_in(backend) -> None:  # type: ignore[no-untyped-def]
     except SessionExpired:
         if not sys.stdin.isatty():
             raise
+    if before_prompt is not None:
+        before_prompt()  # the prompt goes to the agent's own screen, not over a frame
     print(f"Su sesión en {backend.server} terminó; escriba su contraseña para entrar de nuevo.",
           file=sys.stderr)
     password = getpass.getpass(f"Contraseña de {backend.user}: ")
