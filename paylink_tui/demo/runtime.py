@@ -1,7 +1,8 @@
 """Everything `paylink-tui demo` needs, on loopback, in this process, with no configuration:
 
 - a demo SQLite database in the user data dir's `demo/` folder, seeded on first run (and
-  again whenever it has no receipts);
+  again whenever it has no receipts) — or the database given as `database_url`, seeded
+  the same way (the end-to-end tests' agency server on PostgreSQL);
 - a MailDrop SMTP server on a free port that stores every message as a .eml file in
   `demo/correos/`;
 - ONE uvicorn server (a background thread) serving the notification receiver and the MIT
@@ -40,15 +41,19 @@ def default_folder() -> Path:
 class DemoRuntime:
     def __init__(self, folder: Path | None = None, *, receipts: int = DEMO_RECEIPTS,
                  deliver_interval: float = 2.0, confirm_interval: float = 2.0,
-                 team: bool = False, agent_codes: tuple[str, ...] = ()) -> None:
+                 team: bool = False, agent_codes: tuple[str, ...] = (),
+                 database_url: str | None = None) -> None:
         # `team`: the agents' API under /api/v1/ too (demo --equipo, demo/team.py);
-        # `agent_codes`: the demo portfolio dealt out among these agent codes.
+        # `agent_codes`: the demo portfolio dealt out among these agent codes;
+        # `database_url`: another database than `folder`'s demo.db (PostgreSQL, say: the
+        # end-to-end tests run the agency server on it); seeded the same way when empty.
         self.team = team
         self.agent_codes = agent_codes
         self.api_state = None
         self.folder = Path(folder) if folder is not None else default_folder()
         self.mail_folder = self.folder / "correos"
         self.database_path = self.folder / "demo.db"
+        self._database_url = database_url
         self.receipts = receipts
         self.deliver_interval = deliver_interval
         self.confirm_interval = confirm_interval
@@ -63,7 +68,8 @@ class DemoRuntime:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.database_path.as_posix()}"
+        """The database given, else the demo's SQLite file in its folder."""
+        return self._database_url or f"sqlite:///{self.database_path.as_posix()}"
 
     @property
     def gen_url(self) -> str:

@@ -88,6 +88,19 @@ def test_demo_runtime_seeds_once_and_a_payment_on_its_sandbox_becomes_paid_with_
         assert [r.status for r in list_links(again.ctx, references=[link.reference])] == ["paid"]
 
 
+def test_the_demo_runtime_on_a_database_given_seeds_that_one(database_url: str, tmp_path: Path):
+    from paylink_tui.demo.runtime import DemoRuntime
+
+    with DemoRuntime(tmp_path / "demo", receipts=8, database_url=database_url) as rt:
+        assert rt.database_url == database_url
+        assert rt.seeded == 8
+        assert httpx.get(f"{rt.base_url}/salud", timeout=5).json()["database"] == "ok"
+        receipt = next(iter(generate_rows(8, seed=7))).receipt
+        link = generate_link(rt.ctx, receipt_numbers=[receipt], email="demo@example.com")
+        assert link.url.startswith(f"{rt.base_url}/i/")
+    assert not (tmp_path / "demo" / "demo.db").exists()
+
+
 @pytest.mark.parametrize("card,attempt", [("4000 0000 0000 0002", "denied")])
 def test_declined_card_on_sandbox_is_recorded_and_link_stays_active(sqlite_url, tmp_path, card, attempt):
     from paylink_tui.demo.runtime import DemoRuntime
