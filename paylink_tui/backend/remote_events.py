@@ -144,6 +144,11 @@ class EventReader:
                     self.connected.clear()
                     self.backend._session_ended(token)
                     return True
+                if not sse.data:
+                    # Not an event: the server's keep-alive comment. httpx-sse hands each
+                    # blank line on as one once an id has been seen; the SSE spec says a
+                    # block with no data dispatches nothing.
+                    continue
                 try:
                     event = from_json(Event, json.loads(sse.data))
                 except (ValueError, CodecError):

@@ -80,3 +80,23 @@ def test_events_resume_after_a_server_restart(team: Team, remote) -> None:
         assert ana._events.connections >= 2
     finally:
         again.stop()
+
+
+def test_keep_alive_pings_between_events_are_not_events(team: Team, remote, monkeypatch,
+                                                        caplog) -> None:
+    """The server's keep-alive comment after an event with an id reaches httpx-sse as an
+    event with no data: it is neither handed out nor logged as unreadable."""
+    import logging
+
+    from paylink_tui.web.api import stream
+
+    monkeypatch.setattr(stream, "PING", 0.2)
+    ana = remote("ana")
+    cursor = ana.events(None).cursor
+    ref = _link_for(team, "ana", "PA-100-1")
+    got, cursor = _poll(ana, cursor, 1)
+    assert [e.reference for e in got] == [ref]
+    with caplog.at_level(logging.WARNING, logger="paylink_tui"):
+        time.sleep(1.5)  # some pings
+        assert ana.events(cursor).events == []
+    assert not [r for r in caplog.records if "could not be read" in r.getMessage()]
