@@ -62,7 +62,7 @@ def _pending_of_policy(session: Session, policy_id: int) -> list[Receipt]:
 def _linkable(session: Session, ctx: AppContext, policy: Policy, client: Client,
               currency: str, now: datetime) -> list[PendingRow]:
     """The policy's pending receipts in `currency` that a link could take now (no live link
-    covers them): the same rule as the claim's (services/links.py)."""
+    covers them): the same rule as the claim's (services/link_claim.py)."""
     pending = [r for r in _pending_of_policy(session, policy.id or 0) if r.currency == currency]
     live = live_receipt_ids(session, [r.id for r in pending if r.id is not None], now)
     return [row_of(ctx, r, policy, client) for r in pending if r.id not in live]

@@ -56,7 +56,7 @@ def audit_trail(session, link: PaymentLink) -> list[AuditRow]:  # type: ignore[n
 
 
 def generated_address(trail: list[AuditRow], emails: list[EmailRow], current: str) -> str:
-    """The address in the link_generated entry (links._activate writes "… a ADDRESS; recibos
+    """The address in the link_generated entry (link_call._activate writes "… a ADDRESS; recibos
     …"); for a link older than that entry, its first link email's, else where it goes now."""
     for event in trail:
         if event.action == "link_generated":

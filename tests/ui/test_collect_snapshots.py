@@ -174,9 +174,10 @@ def test_batch_progress_while_stopping(snap_compare, ctx):
 
 
 def test_batch_outcome(snap_compare, live_ctx, mailbox, monkeypatch):
-    from paylink_tui.services import links
+    from paylink_tui.services import link_claim
 
-    monkeypatch.setattr(links, "make_reference", lambda policy, day: f"{policy}-{day:%y%m%d}-ABCD")
+    # Where the claim looks the reference up (links.make_reference is its re-export).
+    monkeypatch.setattr(link_claim, "make_reference", lambda policy, day: f"{policy}-{day:%y%m%d}-ABCD")
 
     async def run_before(pilot):
         screen = await batch_planned(pilot)

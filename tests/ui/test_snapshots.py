@@ -321,10 +321,11 @@ def test_review_at_size(snap_compare, ctx, size):
 
 
 def test_a_search_that_finds_only_linked_receipts(snap_compare, live_ctx, mailbox, monkeypatch):
-    from paylink_tui.services import links
+    from paylink_tui.services import link_claim, links
 
-    # The reference's random part fixed, so that the picture is the same every run.
-    monkeypatch.setattr(links, "make_reference", lambda policy, day: f"{policy}-{day:%y%m%d}-ABCD")
+    # The reference's random part fixed, so that the picture is the same every run (patched
+    # where the claim looks it up: links.make_reference is its re-export).
+    monkeypatch.setattr(link_claim, "make_reference", lambda policy, day: f"{policy}-{day:%y%m%d}-ABCD")
     links.generate_link(live_ctx, policy_number="AU1000001", email="ana@example.com")
 
     async def run_before(pilot):
