@@ -158,6 +158,12 @@ class BackgroundServer:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        # The agents' event streams end first (web/api/stream.py): uvicorn waits for open
+        # connections, and would cancel them with a traceback when its grace ran out.
+        api = getattr(getattr(self.app, "state", None), "api", None)
+        hub = getattr(api, "hub", None)
+        if hub is not None:
+            hub.end_streams()
         self.server.should_exit = True
         if self.thread.is_alive():
             self.thread.join(timeout=timeout)

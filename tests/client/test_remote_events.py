@@ -100,3 +100,25 @@ def test_keep_alive_pings_between_events_are_not_events(team: Team, remote, monk
         time.sleep(1.5)  # some pings
         assert ana.events(cursor).events == []
     assert not [r for r in caplog.records if "could not be read" in r.getMessage()]
+
+
+def test_stopping_the_server_ends_open_streams_cleanly(team: Team, remote, caplog) -> None:
+    """An agent's open event stream ends when the server stops: no task cancelled when the
+    graceful shutdown runs out, no traceback in the server's log (the demo printed one on
+    quitting)."""
+    import logging
+
+    ana = remote("ana")
+    ana.events(None)  # the stream is open
+    deadline = time.monotonic() + 10
+    while not ana._events.connected.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ana._events.connected.is_set()
+    with caplog.at_level(logging.INFO):
+        started = time.monotonic()
+        team.server.stop()
+        took = time.monotonic() - started
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if "graceful shutdown" in r.getMessage()]
+    assert took < 1.0  # the grace (1 s) never ran out

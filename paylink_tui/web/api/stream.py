@@ -65,14 +65,30 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._last: str | None = None
         self._failing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.closing = False
 
     def changed(self) -> asyncio.Event:
         """An asyncio.Event set the next time the table moves (take it BEFORE reading)."""
         if self._changed is None:
             self._changed = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         return self._changed
+
+    def end_streams(self) -> None:
+        """The server is stopping (from any thread): every stream ends now, cleanly, rather
+        than being cancelled when the graceful shutdown runs out (a traceback per agent
+        connected). Under `serve` uvicorn's signal does the same through sse-starlette; a
+        server stopped from its own process (the demo, tests) has no signal."""
+        self.closing = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._moved)
+            except RuntimeError:  # the loop stopped meanwhile: nothing waits on it
+                pass
 
     def _moved(self) -> None:
         old, self._changed = self._changed, asyncio.Event()
@@ -145,7 +161,7 @@ async def _events(state: ApiState, ctx: AppContext, token: str,
         cursor = await run_in_threadpool(events.current_cursor, ctx)
     yield ServerSentEvent(data="{}", event="ready", id=cursor)
     checked = time.monotonic()
-    while True:
+    while not state.hub.closing:
         changed = state.hub.changed()
         found, cursor = await run_in_threadpool(
             lambda c=cursor: events.read(ctx, c, limit=READ_LIMIT, where=where))
