@@ -7,6 +7,7 @@ blinking cursor, so snapshots are stable. Live polling is tested on its own.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 from rich.console import Console
@@ -146,8 +149,7 @@ def make_ctx(db_url: str, clock, ui_backend: str) -> Iterator[Callable[..., AppC
         return ctx
 
     yield _make
-    while _REMOTE_SERVERS:  # before the engines they serve
-        _REMOTE_SERVERS.pop().stop()
+    stop_remote_servers()  # before the engines they serve
     for ctx in made:
         if ctx.gateway is not None:
             ctx.gateway.close()
@@ -194,7 +196,7 @@ def msi_ctx(make_ctx, clock, mailbox: MailDrop) -> Iterator[AppContext]:
 # product over the remote backend, not yet fixed, is `@pytest.mark.remote_xfail("why")`: the
 # remote run is a strict xfail (it fails the run once it passes, so the mark goes with the fix).
 _backend: str | None = None  # the running test's (set by the `ui_backend` fixture)
-_REMOTE_SERVERS: list[BackgroundServer] = []
+_REMOTE: list[tuple[BackgroundServer, Any]] = []  # the servers started and their clients
 _REMOTE_PASSWORD = "contraseña-de-la-prueba"
 
 
@@ -258,6 +260,13 @@ def snapshot(snapshot, request: pytest.FixtureRequest):  # type: ignore[no-untyp
                           session=snapshot.session)
 
 
+@functools.cache
+def _remote_password_hash() -> str:
+    from paylink_tui.services import users
+
+    return users.hash_password(_REMOTE_PASSWORD)
+
+
 def remote_backend_for(ctx: AppContext):  # type: ignore[no-untyped-def]
     from paylink_tui.backend.remote import RemoteBackend, sign_in
     from paylink_tui.services import users
@@ -265,12 +274,31 @@ def remote_backend_for(ctx: AppContext):  # type: ignore[no-untyped-def]
 
     name = ctx.settings.agent
     if name not in {u.name for u in users.list_users(ctx)}:
-        users.add_user(ctx, name, role="administrador", codes="*", password=_REMOTE_PASSWORD)
-    server = BackgroundServer(create_app(ctx, team=True, deliver_interval=0,
-                                         reminder_interval=0)).start()
-    _REMOTE_SERVERS.append(server)
-    token, _, _ = sign_in(server.url, name, _REMOTE_PASSWORD)
-    return RemoteBackend(server.url, token, user=name, clock=ctx.now)
+        # The one password's Argon2id hash is made once per run (the sign-in below still
+        # verifies it as the server always does).
+        digest = _remote_password_hash()
+        with mock.patch.object(users, "hash_password", lambda _secret: digest):
+            users.add_user(ctx, name, role="administrador", codes="*", password=_REMOTE_PASSWORD)
+    # A short grace at shutdown: the test is over when it stops; an event stream the app left
+    # open would otherwise hold every live test's teardown for a second.
+    server = BackgroundServer(create_app(ctx, team=True, deliver_interval=0, reminder_interval=0),
+                              graceful_shutdown=0.1).start()
+    try:
+        token, _, _ = sign_in(server.url, name, _REMOTE_PASSWORD)
+    except BaseException:
+        server.stop()
+        raise
+    backend = RemoteBackend(server.url, token, user=name, clock=ctx.now)
+    _REMOTE.append((server, backend))
+    return backend
+
+
+def stop_remote_servers() -> None:
+    """The client first: its event reader would go on reconnecting to a closed port."""
+    while _REMOTE:
+        server, backend = _REMOTE.pop()
+        backend.close()
+        server.stop()
 
 
 def app_for(ctx: AppContext, **kwargs) -> PaylinkApp:
