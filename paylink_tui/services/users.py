@@ -150,7 +150,8 @@ def codes_of(user: User) -> tuple[str, ...]:
 def identity_of(ctx: AppContext, user: User) -> Identity:
     s = ctx.settings
     return Identity(user=user.name, role=user.role, codes=codes_of(user), server=None,
-                    timezone=s.timezone, company=s.company, promotions=s.promotion_plans)
+                    timezone=s.timezone, company=s.company, promotions=s.promotion_plans,
+                    reminder_days=s.reminder_offsets, reminder_hour=s.reminder_hour)
 
 
 def _row(user: User) -> UserRow:

@@ -42,6 +42,12 @@ def test_the_pending_list_is_the_agents_portfolio_and_the_same_as_local(team: Te
     assert ana.receipt_detail(team.receipt_id("PB-100-1")) is None
     me = ana.identity()
     assert (me.user, me.role, me.codes, me.server) == ("ana", "agente", ("A001",), team.url)
+    # The agency's settings the screens read (the link detail's next reminder) are the
+    # one-agent mode's.
+    alone = LocalBackend(team.ctx).identity()
+    assert alone.reminder_days  # the default days: the comparison below means something
+    for name in ("timezone", "company", "promotions", "reminder_days", "reminder_hour"):
+        assert getattr(me, name) == getattr(alone, name), name
 
 
 def test_a_link_over_the_server_and_its_history(team: Team, remote) -> None:

@@ -7,6 +7,7 @@ blinking cursor, so snapshots are stable. Live polling is tested on its own.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 from rich.console import Console
@@ -134,7 +137,7 @@ def db_url(sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def make_ctx(db_url: str, clock) -> Iterator[Callable[..., AppContext]]:
+def make_ctx(db_url: str, clock, ui_backend: str) -> Iterator[Callable[..., AppContext]]:
     """make_ctx(**settings) -> AppContext on the seeded SQLite file and the frozen clock."""
     made: list[AppContext] = []
 
@@ -146,6 +149,7 @@ def make_ctx(db_url: str, clock) -> Iterator[Callable[..., AppContext]]:
         return ctx
 
     yield _make
+    stop_remote_servers()  # before the engines they serve
     for ctx in made:
         if ctx.gateway is not None:
             ctx.gateway.close()
@@ -182,12 +186,85 @@ def msi_ctx(make_ctx, clock, mailbox: MailDrop) -> Iterator[AppContext]:
         server.stop()
 
 
-# PAYLINK_TEST_UI_BACKEND=remote runs these Pilot tests over the remote backend: the same
+# Every test that takes a context (make_ctx, and so ctx, live_ctx, msi_ctx) runs twice: over
+# the local backend and over the remote one, ids `[local]` and `[remote]`. Remote: the same
 # context served by the agency server (the agents' API, real uvicorn on loopback), the app
-# signed in to it as the context's agent with every code (what the one-agent mode sees).
-UI_BACKEND = os.environ.get("PAYLINK_TEST_UI_BACKEND", "local")
-_REMOTE_SERVERS: list[BackgroundServer] = []
+# signed in to it as the context's agent with every code (what the one-agent mode sees). The
+# server shares the context, so what a test writes to the database directly is what the
+# server reads. A test that by nature concerns the local backend only says so with
+# `@pytest.mark.local_only("why")`: it runs once, as `[local]`. A known difference of the
+# product over the remote backend, not yet fixed, is `@pytest.mark.remote_xfail("why")`: the
+# remote run is a strict xfail (it fails the run once it passes, so the mark goes with the fix).
+_backend: str | None = None  # the running test's (set by the `ui_backend` fixture)
+_REMOTE: list[tuple[BackgroundServer, Any]] = []  # the servers started and their clients
 _REMOTE_PASSWORD = "contraseña-de-la-prueba"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "ui_backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("local_only")
+    if marker is not None and not (marker.args and str(marker.args[0]).strip()):
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: local_only needs a reason")
+    known = metafunc.definition.get_closest_marker("remote_xfail")
+    if known is not None and not (known.args and str(known.args[0]).strip()):
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: remote_xfail needs a reason")
+    remote = pytest.param("remote", marks=() if known is None else pytest.mark.xfail(
+        strict=True, reason=known.args[0]))
+    metafunc.parametrize("ui_backend", ["local"] if marker else ["local", remote], indirect=True)
+
+
+@pytest.fixture
+def ui_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which backend `app_for` builds the app on in this test: "local" or "remote"."""
+    global _backend
+    _backend = request.param
+    try:
+        yield request.param
+    finally:
+        _backend = None
+
+
+def shared_snapshot_name(item: pytest.Item) -> str:
+    """The test's name without the backend's id: `test_x[remote-80x24]` -> `test_x[80x24]`,
+    `test_x[local]` -> `test_x`. Both backends are compared with the one SVG file."""
+    name = item.name
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "ui_backend" not in callspec.params:
+        return name
+    backend = callspec.params["ui_backend"]
+    base = getattr(item, "originalname", None) or name.split("[", 1)[0]
+    params = name[len(base):]
+    if params == f"[{backend}]":
+        return base
+    if params.startswith(f"[{backend}-"):
+        return f"{base}[{params[len(backend) + 2:]}"
+    if params.endswith(f"-{backend}]"):
+        return f"{base}{params[:-len(backend) - 2]}]"
+    raise AssertionError(f"no backend id {backend!r} in {name!r}")
+
+
+@pytest.fixture
+def snapshot(snapshot, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """syrupy's, named after the test without the backend's id, so that `snap_compare` reads
+    the same SVG whichever backend drew the screen: the screen must look the same.
+
+    `--snapshot-update` writes what each run drew to the one file; if the backends drew
+    different screens, the next plain run fails on one of them."""
+    from syrupy.location import PyTestLocation
+
+    location = PyTestLocation(request.node)
+    location.testname = shared_snapshot_name(request.node)
+    return type(snapshot)(update_snapshots=snapshot.update_snapshots,
+                          extension_class=snapshot.extension_class, test_location=location,
+                          session=snapshot.session)
+
+
+@functools.cache
+def _remote_password_hash() -> str:
+    from paylink_tui.services import users
+
+    return users.hash_password(_REMOTE_PASSWORD)
 
 
 def remote_backend_for(ctx: AppContext):  # type: ignore[no-untyped-def]
@@ -197,23 +274,39 @@ def remote_backend_for(ctx: AppContext):  # type: ignore[no-untyped-def]
 
     name = ctx.settings.agent
     if name not in {u.name for u in users.list_users(ctx)}:
-        users.add_user(ctx, name, role="administrador", codes="*", password=_REMOTE_PASSWORD)
-    server = BackgroundServer(create_app(ctx, team=True, deliver_interval=0,
-                                         reminder_interval=0)).start()
-    _REMOTE_SERVERS.append(server)
-    token, _, _ = sign_in(server.url, name, _REMOTE_PASSWORD)
-    return RemoteBackend(server.url, token, user=name, clock=ctx.now)
+        # The one password's Argon2id hash is made once per run (the sign-in below still
+        # verifies it as the server always does).
+        digest = _remote_password_hash()
+        with mock.patch.object(users, "hash_password", lambda _secret: digest):
+            users.add_user(ctx, name, role="administrador", codes="*", password=_REMOTE_PASSWORD)
+    # A short grace at shutdown: the test is over when it stops; an event stream the app left
+    # open would otherwise hold every live test's teardown for a second.
+    server = BackgroundServer(create_app(ctx, team=True, deliver_interval=0, reminder_interval=0),
+                              graceful_shutdown=0.1).start()
+    try:
+        token, _, _ = sign_in(server.url, name, _REMOTE_PASSWORD)
+    except BaseException:
+        server.stop()
+        raise
+    backend = RemoteBackend(server.url, token, user=name, clock=ctx.now)
+    _REMOTE.append((server, backend))
+    return backend
 
 
-@pytest.fixture(autouse=True)
-def _stop_remote_servers() -> Iterator[None]:
-    yield
-    while _REMOTE_SERVERS:
-        _REMOTE_SERVERS.pop().stop()
+def stop_remote_servers() -> None:
+    """The client first: its event reader would go on reconnecting to a closed port."""
+    while _REMOTE:
+        server, backend = _REMOTE.pop()
+        backend.close()
+        server.stop()
 
 
 def app_for(ctx: AppContext, **kwargs) -> PaylinkApp:
-    backend = remote_backend_for(ctx) if UI_BACKEND == "remote" else LocalBackend(ctx)
+    """The app on `ctx` over the test's backend (`ui_backend`)."""
+    if _backend is None:
+        raise RuntimeError("app_for: the test takes no context fixture (make_ctx, ctx, live_ctx, "
+                           "msi_ctx), so it has no backend to run over")
+    backend = remote_backend_for(ctx) if _backend == "remote" else LocalBackend(ctx)
     return make_app(backend, live=kwargs.pop("live", False), cursor_blink=False, **kwargs)
 
 

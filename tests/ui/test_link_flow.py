@@ -47,7 +47,9 @@ async def test_the_confirmation_tells_where_until_when_and_when_receipts_come_ba
         await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(app.screen, LinkDialog))
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen))
+        # Pushed is not yet composed: wait for what the agent reads.
+        await wait_until(pilot, lambda: isinstance(app.screen, LinkSentScreen)
+                         and app.screen.query("#sent-headline"))
         screen = app.screen
         assert text_of(screen, "#sent-headline") == "Liga generada y enviada a ana@example.com."
         # Generated 07/10/2021 16:04 local: valid through D+3, back in the list on D+5.

@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 
+import pytest
 from textual.widgets import Static
 
 from paylink_tui.backend.local import LocalBackend
@@ -24,7 +25,7 @@ from tests.ui.conftest import app_for, settle, wait_until
 
 async def test_a_payment_applied_by_the_receiver_shows_within_five_seconds(live_ctx, mailbox, clock):
     made = links.generate_link(live_ctx, receipt_numbers=["4100000001"], email="ana@example.com")
-    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    app = app_for(live_ctx, live=True)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("h")
@@ -57,6 +58,9 @@ async def test_a_payment_applied_by_the_receiver_shows_within_five_seconds(live_
         assert len(toasts) == 1
 
 
+@pytest.mark.local_only("the TUI retries the outbox only over the local backend; in team mode the "
+                        "server's deliverer does (tests/web), and RemoteBackend.deliver_outbox "
+                        "does nothing")
 async def test_queued_emails_are_retried_while_the_app_is_open(make_ctx, sandbox, mailbox, monkeypatch):
     from tests.helpers import closed_port
 
@@ -168,7 +172,7 @@ async def test_an_approval_waiting_for_mit_is_told_as_received_not_approved(live
                                                       "smtp_port": mailbox.port}),
         engine=make_engine(live_ctx.settings.database_url), clock=clock)
     serve_ctx.gateway = SandboxMIT(sandbox.app, sandbox.url).gateway()
-    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    app = app_for(live_ctx, live=True)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
@@ -213,7 +217,7 @@ async def test_a_payment_whose_confirmation_cannot_be_sent_is_applied_and_the_ag
     made = links.generate_link(live_ctx, receipt_numbers=["4100000001"], email="ana@example.com")
     with write_session(live_ctx.engine) as s:
         s.exec(update(PaymentLink).values(email="muñoz@gmail.com"))  # type: ignore[call-overload]
-    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    app = app_for(live_ctx, live=True)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await wait_until(pilot, lambda: app._events_cursor is not None)
@@ -229,7 +233,7 @@ async def test_a_payment_whose_confirmation_cannot_be_sent_is_applied_and_the_ag
 
 async def test_a_declined_payment_and_one_kept_for_review_are_told_with_what_to_do(live_ctx, mailbox, clock):
     made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
-    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    app = app_for(live_ctx, live=True)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await wait_until(pilot, lambda: app._events_cursor is not None)
@@ -254,7 +258,7 @@ async def test_a_declined_payment_and_one_kept_for_review_are_told_with_what_to_
 
 async def test_a_failed_payment_at_mit_is_told_with_what_the_client_can_do(live_ctx, mailbox, clock):
     made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
-    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    app = app_for(live_ctx, live=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await wait_until(pilot, lambda: app._events_cursor is not None)
@@ -274,7 +278,7 @@ async def test_an_open_por_revisar_screen_shows_a_new_item_without_f5(live_ctx, 
     from paylink_tui.ui.screens.review import ReviewScreen
 
     made = links.generate_link(live_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
-    app = make_app(LocalBackend(live_ctx), live=True, cursor_blink=False)
+    app = app_for(live_ctx, live=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("v")

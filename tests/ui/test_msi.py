@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
+import pytest
 from textual.widgets import DataTable
 
 from paylink_tui.backend.local import LocalBackend
@@ -122,6 +123,7 @@ async def test_historial_and_the_detail_say_6_meses_sin_intereses(msi_ctx, mailb
         assert "Aprobado autorización 426426 6 meses sin intereses" in body
 
 
+@pytest.mark.local_only("no app: the toast's words for an event read once through LocalBackend")
 async def test_the_payment_toast_says_the_plan(msi_ctx, mailbox):
     made = links.generate_link(msi_ctx, receipt_numbers=["4100000004"], email="rosa@example.com")
     xml = notification_xml(made.reference, amount="12480.00", promocion="12")

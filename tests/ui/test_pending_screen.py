@@ -239,7 +239,7 @@ async def test_the_table_keeps_a_window_of_pages_and_fetches_at_the_edges():
         assert any(c["before"] is not None for c in calls)
 
 
-async def test_a_database_failure_while_paging_is_told_not_raised(ctx):
+async def test_a_database_failure_while_paging_is_told_not_raised():
     calls = {"n": 0}
 
     def broken(**kwargs):
