@@ -56,7 +56,9 @@ def test_pending_sorted_by_lapse(snap_compare, make_ctx, size):
 def test_link_dialog_with_older_receipts_left_out(snap_compare, ctx, size):
     async def run_before(pilot):
         await home_ready(pilot)
-        await pilot.press("down", "down", "l")  # 4100000003: two older ones left out
+        await pilot.press("down", "down")  # 4100000003: two older ones left out
+        await settle(pilot)  # its detail painted before the dialog covers the screen
+        await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDialog)
                          and pilot.app.screen.preview is not None)
         await settle(pilot)
@@ -69,7 +71,9 @@ def test_link_dialog_payable_after_the_lapse(snap_compare, make_ctx):
 
     async def run_before(pilot):
         await home_ready(pilot)
-        await pilot.press("slash", *"ibanez", "enter", "l")
+        await pilot.press("slash", *"ibanez", "enter")
+        await settle(pilot)  # the row's detail painted before the dialog covers the screen
+        await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDialog)
                          and pilot.app.screen.preview is not None)
         await settle(pilot)

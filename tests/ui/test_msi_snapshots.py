@@ -21,7 +21,9 @@ def test_link_dialog_with_plans(snap_compare, make_ctx):
 
     async def run_before(pilot):
         await home_ready(pilot)
-        await pilot.press("slash", *"ibanez", "enter", "l")
+        await pilot.press("slash", *"ibanez", "enter")
+        await settle(pilot)  # the row's detail painted before the dialog covers the screen
+        await pilot.press("l")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, LinkDialog))
         await pilot.press("tab", "right", "space")
         await settle(pilot)
