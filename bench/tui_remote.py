@@ -58,32 +58,10 @@ def agent_env(config_dir: Path) -> dict[str, str]:
 
 
 def first_rows_in_terminal(env: dict[str, str], first_receipt: str) -> float:
-    import fcntl
-    import pty
-    import select
-    import struct
-    import termios
+    """bench/tui_first_rows.py's pseudo-terminal run, in the agent's team-mode settings."""
+    import tui_first_rows
 
-    main, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-    started = time.perf_counter()
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("paylink-tui"))],
-                            stdin=secondary, stdout=secondary, stderr=secondary, env=env)
-    out, took = b"", 0.0
-    try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and not took and time.monotonic() < deadline:
-            if select.select([main], [], [], 0.005)[0]:
-                out += os.read(main, 1 << 16)
-            if first_receipt.encode() in out:
-                took = time.perf_counter() - started
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        os.close(main)
-        os.close(secondary)
-    return took
+    return tui_first_rows.in_terminal(env, first_receipt)[0]
 
 
 def keystrokes(env: dict[str, str]) -> dict:  # type: ignore[type-arg]
