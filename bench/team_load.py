@@ -1,6 +1,7 @@
 """Benchmark: the agency server under 20 agents at once, at 1,000,000 receipts (team mode).
 
     python bench/team_load.py --postgres URL [--agents 20] [--seconds 60] [--workers 2]
+                              [--think 1.0]
 
 On a scratch PostgreSQL database (built by bench/pending.py's `build` when it has fewer
 receipts than --rows): gives the book 2 agent codes per agent (policies and receipts, the
@@ -9,7 +10,11 @@ portfolio rule's column), adds one `agente` user per agent holding its 2 codes, 
 (sign-in cost: Argon2id, users.ARGON2_*), then each agent loops for --seconds: the first page
 of its pending list, the next page, a search (a surname, a first name, three letters, a
 policy number without its letters, a word that matches nothing), the next page of that
-search. Every request is timed from the agent's side of the loopback connection (HTTP
+search. Between two requests an agent pauses --think seconds on average (uniform from half
+to one and a half times it: an agent reading the rows or typing the next letters; the TUI
+asks once per debounced keystroke); --think 0 is a closed loop with no pause at all, which
+measures the server's capacity (requests per second) rather than what an agent waits.
+Every request is timed from the agent's side of the loopback connection (HTTP
 included: an upper bound of the time spent in the server), and p50/p95/max printed per kind.
 Nothing is asserted: figures go to the README (targets: page and search p50 <= 30 ms,
 p95 <= 80 ms; sign-in <= 0.3 s).
@@ -138,7 +143,7 @@ def sign_in_all(base: str, agents: int) -> tuple[list[str], list[float]]:
 
 
 def agent_loop(base: str, token: str, seconds: float, seed: int,
-               samples: dict[str, list[float]], errors: list[str]) -> None:
+               samples: dict[str, list[float]], errors: list[str], think: float = 0.0) -> None:
     rnd = random.Random(seed)
     lock = threading.Lock()
     mine: dict[str, list[float]] = defaultdict(list)
@@ -146,6 +151,8 @@ def agent_loop(base: str, token: str, seconds: float, seed: int,
                       headers={"Authorization": f"Bearer {token}"}) as c:
 
         def call(kind: str, params: dict[str, str]) -> dict | None:
+            if think:
+                time.sleep(rnd.uniform(0.5 * think, 1.5 * think))
             t = time.perf_counter()
             got = c.get(PAGES, params=params)
             mine[kind].append((time.perf_counter() - t) * 1000)
@@ -193,6 +200,8 @@ def main() -> None:
     ap.add_argument("--agents", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--workers", type=int, default=2, help="serve --workers")
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="an agent's mean pause between requests, in seconds (0: no pause)")
     args = ap.parse_args()
     print(f"máquina: {platform.machine()}, {platform.system()} {platform.release()}, "
           f"{os.cpu_count()} CPU, Python {platform.python_version()}")
@@ -218,7 +227,8 @@ def main() -> None:
         samples: dict[str, list[float]] = defaultdict(list)
         errors: list[str] = []
         threads = [threading.Thread(target=agent_loop,
-                                    args=(base, tokens[i], args.seconds, i, samples, errors))
+                                    args=(base, tokens[i], args.seconds, i, samples, errors,
+                                          args.think))
                    for i in range(args.agents)]
         t = time.perf_counter()
         for th in threads:
@@ -227,7 +237,8 @@ def main() -> None:
             th.join()
         wall = time.perf_counter() - t
         total = sum(len(v) for v in samples.values())
-        print(f"\n{args.agents} agentes, {args.seconds:.0f} s, serve --workers {args.workers}: "
+        print(f"\n{args.agents} agentes, {args.seconds:.0f} s, serve --workers {args.workers}, "
+              f"pausa media {args.think:g} s: "
               f"{total:,} peticiones ({total / wall:.0f}/s), {len(errors)} errores")
         print(f"  {'':<28} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'máx ms':>8}")
         for kind, values in samples.items():
