@@ -49,6 +49,7 @@ from paylink_tui.store.db import make_engine, upgrade  # noqa: E402
 
 PASSWORD = "banco-de-pruebas-2026"  # noqa: S105 - a scratch database's bench users
 PAGES = "/api/v1/pendientes"
+SAMPLES_LOCK = threading.Lock()
 SEARCHES = ("hernandez", "maria", "gar", "pena", "zzzq", "rodriguez lopez", "jose")
 
 
@@ -145,7 +146,6 @@ def sign_in_all(base: str, agents: int) -> tuple[list[str], list[float]]:
 def agent_loop(base: str, token: str, seconds: float, seed: int,
                samples: dict[str, list[float]], errors: list[str], think: float = 0.0) -> None:
     rnd = random.Random(seed)
-    lock = threading.Lock()
     mine: dict[str, list[float]] = defaultdict(list)
     with httpx.Client(base_url=base, timeout=30,
                       headers={"Authorization": f"Bearer {token}"}) as c:
@@ -183,7 +183,7 @@ def agent_loop(base: str, token: str, seconds: float, seed: int,
             after = next_of(found)
             if after:
                 call("búsqueda, página siguiente", {"limit": "100", "search": term, **after})
-    with lock:
+    with SAMPLES_LOCK:  # one for all agents' threads
         for kind, values in mine.items():
             samples[kind].extend(values)
 
