@@ -124,6 +124,13 @@ class Backend(Protocol):
         outcome in the caller's thread. Running a plan again never makes a second link."""
         ...
 
+    def stop_batch(self, batch_id: int) -> bool | None:
+        """Ask a batch under way on the agency's server to start no further link (the ones
+        under way finish; its outcome says which were not tried). The remote run_batch calls
+        it when `should_stop()` turns true; None when the signed-in user has no such batch
+        under way (another user's, a finished one, none)."""
+        ...
+
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,
                    limit: int | None = 500, search: str = "") -> list[LinkRow]:

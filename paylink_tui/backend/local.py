@@ -188,6 +188,11 @@ class LocalBackend:
         return batch.run_batch(self.ctx, plan, agent=self.ctx.agent, on_progress=on_progress,
                                should_stop=should_stop)
 
+    def stop_batch(self, batch_id: int) -> bool | None:
+        from paylink_tui.services import batch_runs
+
+        return True if batch_runs.request_stop(self.ctx, batch_id) else None
+
     # -- history -------------------------------------------------------------------------
     def list_links(self, *, status: str | None = None, mine: bool = False,
                    limit: int | None = 500, search: str = "") -> list[LinkRow]:

@@ -312,6 +312,9 @@ class RemoteBackend:
 
         return run_batch(self, plan, on_progress=on_progress, should_stop=should_stop)
 
+    def stop_batch(self, batch_id: int) -> bool | None:
+        return self._call("stop_batch", batch_id=batch_id)
+
     # -- history -----------------------------------------------------------------------------
 
     def list_links(self, *, status: str | None = None, mine: bool = False,

@@ -10,9 +10,10 @@ types of the `Backend` Protocol's own hints (backend/codec.py):
 - POST / PUT: the others as one JSON object in the body;
 - UPLOAD (import): the file itself is the body (at most `IMPORT_MAX_BODY`), the others in the
   query string as for GET, `filename` among them;
-- STREAM (run_batch): a POST whose answer is NDJSON, one `{"progress": BatchProgress}` line
-  per link and a last `{"outcome": BatchOutcome}` (or `{"error": …}`) line; the client stops
-  the batch by closing the connection (no further link is started).
+- STREAM (run_batch): a POST whose answer is NDJSON: a first `{"batch": id}` line, one
+  `{"progress": BatchProgress}` line per link and a last `{"outcome": BatchOutcome}` (or
+  `{"error": …}`) line. The client stops the batch with stop_batch(id) and reads on to the
+  outcome (the links under way finish); closing the connection stops it too.
 
 `LOCAL`: the methods the remote backend answers without a call, and why. `role`: the least
 role a route needs (the server refuses a lesser one with 403 before calling; the services
@@ -102,6 +103,7 @@ ROUTES: dict[str, Route] = {r.name: r for r in (
     # -- many links at once
     _r("batch_preview", POST, "/lotes/vista-previa", "receipt_numbers", "search"),
     _r("run_batch", POST, "/lotes", "plan", kind=STREAM),
+    _r("stop_batch", POST, "/lotes/{batch_id}/detencion", "batch_id", none_404="BatchNotFound"),
     # -- history
     _r("summary", GET, "/resumen"),
     # -- review (supervisor)

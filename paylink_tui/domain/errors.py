@@ -137,6 +137,10 @@ class LinkNotFound(LinkError):
     pass
 
 
+class BatchNotFound(AgentError):
+    """No batch of the signed-in user under way by that id (another user's, or finished)."""
+
+
 class LinkStateError(LinkError):
     """The link is not in a state that allows what was asked."""
 

@@ -304,3 +304,15 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc_col())
     last_seen_at: datetime = Field(sa_column=_utc_col())  # idle expiry: this + 12 h
     expires_at: datetime = Field(sa_column=_utc_col())  # absolute: created_at + 7 d
+
+
+class BatchRun(SQLModel, table=True):
+    """A batch of links under way on the agency's server (team mode): the handle by which its
+    agent asks it to stop from any `serve` worker (services/batch_runs.py)."""
+
+    __tablename__ = "batch_run"
+    id: int | None = Field(default=None, primary_key=True)
+    user_name: str = Field(max_length=100)  # who started it: only they may stop it
+    started_at: datetime = Field(sa_column=_utc_col())
+    stop_requested_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=_utc_col(nullable=True))

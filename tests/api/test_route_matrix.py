@@ -16,7 +16,8 @@ import pytest
 
 from paylink_tui.backend import routes as table
 from paylink_tui.backend.routes import ROUTES, encode_call
-from paylink_tui.services import users
+from paylink_tui.domain.results import Identity
+from paylink_tui.services import batch_runs, users
 from tests.api.conftest import PASSWORD, Team
 
 CATCH_ALL = table.API_PREFIX + "/{rest:path}"
@@ -40,6 +41,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "set_link_reminders": {"reference": "OWN_LINK", "enabled": False},
     "batch_preview": {"receipt_numbers": ["PA-200-1"]},
     "run_batch": {"plan": {"links": [], "skipped": []}},
+    "stop_batch": {"batch_id": "OWN_BATCH"},
     "summary": {},
     "list_review": {},
     "apply_review": {"notification_id": 999, "reference": "OWN_LINK"},
@@ -48,7 +50,8 @@ ARGS: dict[str, dict[str, Any]] = {
     "import_file": {"full": False, "filename": "recibos.csv"},
     "events": {"cursor": "0"},
 }
-# The routes that name a receipt or a link: the same call with another agent's one -> 404.
+# The routes that name a receipt, a link or a batch: the same call with another agent's one
+# -> 404.
 OTHERS: dict[str, dict[str, Any]] = {
     "receipt_detail": {"receipt_id": "OTHER_RECEIPT_ID"},
     "generate_link": {"receipt_numbers": ["PB-200-1"], "email": "c@example.com"},
@@ -58,6 +61,7 @@ OTHERS: dict[str, dict[str, Any]] = {
     "cancel_link": {"reference": "OTHER_LINK"},
     "resend_link_email": {"reference": "OTHER_LINK"},
     "set_link_reminders": {"reference": "OTHER_LINK", "enabled": False},
+    "stop_batch": {"batch_id": "OTHER_BATCH"},
 }
 # Routes that name no receipt or link of an agent (nothing to hide by 404), and why.
 NO_OBJECT = {
@@ -79,7 +83,7 @@ WRONG: dict[str, tuple[str, Any]] = {
     "list_links": ("mine", "si"), "link_detail": (None, None),
     "retry_link": ("email", 5), "cancel_link": (None, None), "resend_link_email": ("to", []),
     "set_link_reminders": ("enabled", "no"), "batch_preview": ("search", {"a": 1}),
-    "run_batch": ("plan", "ninguno"),
+    "run_batch": ("plan", "ninguno"), "stop_batch": ("batch_id", "uno"),
     "apply_review": ("accept_differences", "si"), "dismiss_review": ("note", 3),
     "reconcile": ("day", "07/10/2021"), "import_file": ("full", "quizá"),
     "events": (None, None),
@@ -137,7 +141,10 @@ def world(team: Team) -> Iterator[dict[str, Any]]:
     users.add_user(team.ctx, "carla", role="agente", codes="A001", password=PASSWORD)
     carla = team.sign_in("carla")
     users.disable_user(team.ctx, "carla")
+    runs = {name: batch_runs.start(team.ctx.for_principal(Identity(user=name, role="agente")))
+            for name in ("ana", "beto")}
     yield {"OWN_LINK": own.json()["reference"], "OTHER_LINK": other.json()["reference"],
+           "OWN_BATCH": runs["ana"], "OTHER_BATCH": runs["beto"],
            "OWN_RECEIPT_ID": team.receipt_id("PA-100-2"),
            "OTHER_RECEIPT_ID": team.receipt_id("PB-200-1"), "disabled": carla}
 

@@ -50,6 +50,7 @@ _FORBIDDEN = {
 _NOT_FOUND = {
     "ReceiptNotFound": (e.ReceiptNotFound, "No se encontró el recibo."),
     "LinkNotFound": (e.LinkNotFound, "No se encontró la liga."),
+    "BatchNotFound": (e.BatchNotFound, "No hay un lote en curso con ese número."),
 }
 _IMPORT_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
 
@@ -161,6 +162,8 @@ def _line(value: dict[str, Any]) -> bytes:
 
 def _stream_endpoint(route: table.Route) -> Callable[[Request], Any]:
     async def stream(request: Request) -> Response:
+        from paylink_tui.services import batch_runs
+
         state: ApiState = request.app.state.api
         who = await _guarded(state, request, route)
         if isinstance(who, Response):
@@ -171,45 +174,57 @@ def _stream_endpoint(route: table.Route) -> Callable[[Request], Any]:
                 kwargs = table.decode_call(route, {}, dict(request.query_params), body)
             except CodecError as exc:
                 raise invalid(exc) from None
+            backend = _backend(state, who)
+            run_id = await run_in_threadpool(batch_runs.start, backend.ctx)
         except Exception as exc:  # noqa: BLE001
             return _failure(exc, route)
-        backend = _backend(state, who)
-        return StreamingResponse(_run_batch(backend, kwargs["plan"], route),
+        return StreamingResponse(_run_batch(backend, kwargs["plan"], route, run_id),
                                  media_type="application/x-ndjson")
 
     stream.__name__ = f"api_{route.name}"
     return stream
 
 
-async def _run_batch(backend: LocalBackend, plan: Any, route: table.Route
+async def _run_batch(backend: LocalBackend, plan: Any, route: table.Route, run_id: int
                      ) -> AsyncIterator[bytes]:
-    """The batch in a thread; each progress as a line; the client's going away stops it
-    (no further link is started; the ones under way finish and are kept)."""
+    """The batch in a thread: first its id (`stop_batch`'s handle), then each progress as a
+    line. Its agent's stop (a row: it may reach another worker) or the client's going away
+    stops it: no further link is started; the ones under way finish and are kept."""
+    from paylink_tui.services import batch_runs
+
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[bytes | None] = asyncio.Queue()
-    stop = threading.Event()
+    left = threading.Event()
+    ctx = backend.ctx
 
     def progress(p: Any) -> None:
         loop.call_soon_threadsafe(lines.put_nowait, _line({"progress": to_json(p)}))
 
+    def should_stop() -> bool:
+        return left.is_set() or batch_runs.stop_requested(ctx, run_id)
+
     def work() -> None:
         try:
-            outcome = backend.run_batch(plan, on_progress=progress, should_stop=stop.is_set)
+            outcome = backend.run_batch(plan, on_progress=progress, should_stop=should_stop)
             final = {"outcome": to_json(outcome)}
         except e.AgentError as exc:
             final = error_to_json(exc)
         except Exception as exc:  # noqa: BLE001
             log.error("API %s failed unexpectedly", route.name, exc_info=exc)
             final = error_to_json(ServerError())
+        finally:
+            with contextlib.suppress(Exception):
+                batch_runs.finish(ctx, run_id)
         loop.call_soon_threadsafe(lines.put_nowait, _line(final))
         loop.call_soon_threadsafe(lines.put_nowait, None)
 
+    yield _line({"batch": run_id})
     task = loop.run_in_executor(None, work)
     try:
         while (item := await lines.get()) is not None:
             yield item
     finally:
-        stop.set()  # the client left (or all is sent): start no further link
+        left.set()  # the client left (or all is sent): start no further link
         with contextlib.suppress(Exception):
             await asyncio.shield(task)
 

@@ -24,6 +24,7 @@ STATUS: dict[type[e.AgentError], int] = {
     api.PathNotFound: 404,
     e.ReceiptNotFound: 404,
     e.LinkNotFound: 404,
+    e.BatchNotFound: 404,
     api.RequestTooLarge: 413,
     api.InvalidRequest: 422,
     api.TooManyAttempts: 429,
