@@ -152,3 +152,13 @@ class ScriptedMIT:
             return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
 
         return Starlette(routes=[Route(QUERY_PATH, query, methods=["POST"])])
+
+
+def set_candidate_limit(monkeypatch, limit: int) -> None:  # type: ignore[no-untyped-def]
+    """Up to `limit` matches of a search are read from the word index by id, beyond it the
+    list's order is walked, on both engines (SQLite's RARE_LIMIT; PostgreSQL's limit, which
+    otherwise follows the book's size): to run a search down each path on a small book."""
+    import paylink_tui.services.search as search
+
+    monkeypatch.setattr(search, "RARE_LIMIT", limit)
+    monkeypatch.setattr(search, "candidate_limit", lambda ctx: limit)

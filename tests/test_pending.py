@@ -7,7 +7,7 @@ from paylink_tui.config import Settings
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.receipts import pending_page, pending_totals, receipt_detail
 from paylink_tui.store.models import Receipt
-from tests.helpers import seed
+from tests.helpers import seed, set_candidate_limit
 
 
 def make_ctx(engine, clock):
@@ -109,19 +109,17 @@ def test_search_with_quotes_and_symbols_is_safe(engine, clock):
 
 
 def test_many_matches_page_the_same_as_few(engine, clock, monkeypatch):
-    import paylink_tui.services.search as search
 
     seed(engine, [dict(policy=f"P-{i:03d}", receipt=f"R-{i:03d}", last="Peña") for i in range(30)])
     ctx = make_ctx(engine, clock)
     few = [r.receipt for r in pending_page(ctx, search="pena", limit=10, after=("P-004", date(2021, 10, 15), "R-004")).rows]
-    monkeypatch.setattr(search, "RARE_LIMIT", 5)  # force the index-walk path
+    set_candidate_limit(monkeypatch, 5)  # force the index-walk path
     many = [r.receipt for r in pending_page(ctx, search="pena", limit=10, after=("P-004", date(2021, 10, 15), "R-004")).rows]
     assert few == many == [f"R-{i:03d}" for i in range(5, 15)]
     assert pending_totals(ctx, search="pena").count == 30
 
 
 def test_a_one_letter_word_filters_the_same_on_every_path(engine, clock, monkeypatch):
-    import paylink_tui.services.search as search
 
     seed(engine, [dict(policy="AU1", receipt="4101", first="José", last="Peña", second="Ruiz"),
                   dict(policy="AU2", receipt="4102", first="Josefina", last="Peña", second=""),
@@ -131,7 +129,7 @@ def test_a_one_letter_word_filters_the_same_on_every_path(engine, clock, monkeyp
     cases = (("pena j", ["4101", "4102", "4104"]), ("pena r", ["4101"]), ("pena s", []),
              ("j pe", ["4101", "4102", "4103", "4104"]), ("j p s", ["4103"]))
     for rare_limit in (2000, 1):  # word index then filter; walking the sort index
-        monkeypatch.setattr(search, "RARE_LIMIT", rare_limit)
+        set_candidate_limit(monkeypatch, rare_limit)
         for term, expected in cases:
             assert [r.receipt for r in pending_page(ctx, search=term).rows] == expected, term
             assert pending_totals(ctx, search=term).count == len(expected), term
@@ -165,7 +163,6 @@ def test_totals_are_exact_to_the_cent_over_many_large_amounts(engine, clock):
 
 
 def test_a_policy_number_typed_without_its_letters_finds_it(engine, clock, monkeypatch):
-    import paylink_tui.services.search as search
 
     seed(engine, [dict(policy="AU01213813", receipt="4100000154", last="Martínez"),
                   dict(policy="GM81031676", receipt="4100000200", last="Sánchez"),
@@ -176,7 +173,7 @@ def test_a_policy_number_typed_without_its_letters_finds_it(engine, clock, monke
              ("81031676 sanchez", ["4100000200"]), ("01213813 ruiz", []),
              ("4100000300", ["4100000300"]), ("au01213813", ["4100000154"]))
     for rare_limit in (2000, 1):  # word index then filter; walking the sort index
-        monkeypatch.setattr(search, "RARE_LIMIT", rare_limit)
+        set_candidate_limit(monkeypatch, rare_limit)
         for term, expected in cases:
             assert [r.receipt for r in pending_page(ctx, search=term).rows] == expected, term
             assert pending_totals(ctx, search=term).count == len(expected), term

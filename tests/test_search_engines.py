@@ -23,6 +23,7 @@ from paylink_tui.services.importing import import_rows
 from paylink_tui.services.receipts import SORT_LAPSE, SORT_POLICY, pending_page, pending_totals
 from paylink_tui.store.db import make_engine
 from paylink_tui.store.models import Receipt
+from tests.helpers import set_candidate_limit
 
 pytestmark = pytest.mark.postgres
 
@@ -96,10 +97,9 @@ def both(sqlite_url, pg_url):
 
 
 def _compare(engines, searches, monkeypatch, principal=None) -> None:
-    import paylink_tui.services.search as search
 
     for rare_limit in (2000, 40, 1):  # few candidates; candidates or walk; always the walk
-        monkeypatch.setattr(search, "RARE_LIMIT", rare_limit)
+        set_candidate_limit(monkeypatch, rare_limit)
         for sort in (SORT_POLICY, SORT_LAPSE):
             for term in searches:
                 lite, pg = (_answers(_ctx(e, principal), term, sort) for e in engines)

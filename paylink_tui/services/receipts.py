@@ -16,10 +16,10 @@ bench/pending.py for the figures):
   directly; they are filtered and sorted in memory;
 - a common term (many matches): walking the sort index and filtering finds a page of
   matches after a few rows, so it is done that way.
-The two are chosen by asking the word index for up to RARE_LIMIT candidates first: FTS5 on
-SQLite, the receipt_word table on PostgreSQL (migration 0009; services/search.py). On
-PostgreSQL the walk reads ids from the order's index alone (it carries what the filters
-read), then the page's rows by id.
+The two are chosen by asking the word index for up to RARE_LIMIT candidates first (FTS5 on
+SQLite). PostgreSQL has its own path, services/pending_pg.py: the receipt_word table
+(migrations 0009, 0012) decides, and the ids of a page are found in the database, sorted
+there for a rare term, walked in the order's index for a common one.
 A trigram index on SQLite was measured too: 10-40 ms per rare term, against well under
 1 ms for word prefixes, with the same answers for whole words.
 """
@@ -156,33 +156,19 @@ def pending_page(
     columns = _sort_columns(sort)
     now = ctx.now()
     words = terms(ctx, search)
+    backwards = before is not None or (last and after is None)
+    if not is_sqlite(ctx.engine):
+        from paylink_tui.services.pending_pg import pending_page_pg
+
+        return pending_page_pg(ctx, now=now, words=words, columns=columns, after=after,
+                               before=before, backwards=backwards, limit=limit, sort=sort)
     found = candidates(ctx, words) if words else None
     if found is not None and not found[0]:
         return PendingPage(rows=[], has_more=False, sort=sort)
-    backwards = before is not None or (last and after is None)
     q = _base_query(ctx, now, words, found)
     if found is not None:
         return _page_in_memory(ctx, q, after=after, before=before, backwards=backwards,
                                limit=limit, sort=sort)
-    if not is_sqlite(ctx.engine):
-        # PostgreSQL filters index entries only in an index-only scan: the walk reads ids
-        # from the order's index (which carries every column the filters read, and the id:
-        # migration 0009), then the page's rows are read by id.
-        r = Receipt.__table__.c
-        ids_q = scoped(select(r.id).where(_pending_filter(now), *word_filters(words)),
-                       receipt_scope(ctx))
-        ids_q = _keyset(ids_q, columns, after, before, backwards).limit(limit + 1)
-        with ctx.engine.connect() as conn, conn.begin():
-            # The planner takes a LIKE to keep a few dozen rows of a million and would scan
-            # the table and sort ("hernandez": 1 s); this path is taken when a page of
-            # matches is near (every word common, or none typed), so walk the index.
-            for setting in _WALK_SETTINGS:
-                conn.exec_driver_sql(setting)
-            ids = list(conn.execute(ids_q).scalars())
-        if not ids:
-            return PendingPage(rows=[], has_more=False, sort=sort)
-        return _page_in_memory(ctx, _base_query(ctx, now, [], (ids, [])), after=None,
-                               before=None, backwards=backwards, limit=limit, sort=sort)
     q = _keyset(q, columns, after, before, backwards).limit(limit + 1)
     with ctx.engine.connect() as conn:
         rows = [_row(v, ctx) for v in conn.execute(q)]
@@ -191,10 +177,6 @@ def pending_page(
     if backwards:
         rows.reverse()
     return PendingPage(rows=rows, has_more=has_more, sort=sort)
-
-
-_WALK_SETTINGS = ("SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off",
-                  "SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 def _keyset(q, columns, after: SortKey | None, before: SortKey | None,  # type: ignore[no-untyped-def]

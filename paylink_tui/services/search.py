@@ -133,11 +133,10 @@ def indexed_terms(search_terms: list[Term]) -> list[Term]:
 
 
 def candidates(ctx: AppContext, search_terms: list[Term]) -> tuple[list[int], list[Term]] | None:
-    """Receipt ids among which the matches are, and the terms still to check on their rows;
-    None when there are more than RARE_LIMIT (then the list's order is walked instead)."""
+    """SQLite: receipt ids among which the matches are, and the terms still to check on their
+    rows; None when there are more than RARE_LIMIT (then the list's order is walked instead).
+    PostgreSQL's counterpart, which leaves the ids in the database, is word_candidates."""
     engine = ctx.engine
-    if not is_sqlite(engine):
-        return word_candidates(ctx, search_terms)
     search_terms_indexed = indexed_terms(search_terms)
     if not search_terms_indexed:
         return None
@@ -155,7 +154,7 @@ def candidates(ctx: AppContext, search_terms: list[Term]) -> tuple[list[int], li
     return ids, [t for t in search_terms if t not in search_terms_indexed]
 
 
-# --- PostgreSQL: the receipt_word table (migration 0008) ----------------------------------
+# --- PostgreSQL: the receipt_word table (migrations 0009, 0012) ----------------------------
 
 receipt_word = table("receipt_word", column("word"), column("receipt_id"), column("agent_code"))
 
@@ -190,33 +189,61 @@ def term_ids(ctx: AppContext, term: Term):  # type: ignore[no-untyped-def]
     return union(*selects) if len(selects) > 1 else selects[0]
 
 
-def word_candidates(ctx: AppContext, search_terms: list[Term]) -> tuple[list[int], list[Term]] | None:
-    """PostgreSQL: the ids of the rarest term (read from the index alone, stopping after
-    RARE_LIMIT + 1), the other terms left to check on those rows; when every term is common,
-    their intersection (their sets are read whole: bounded by the commonest words of the book);
-    None when even that has more than RARE_LIMIT."""
+PG_MIN_CANDIDATES, PG_MAX_CANDIDATES = 2000, 20000
+_sizes: dict[str, tuple[float, int]] = {}
+
+
+def candidate_limit(ctx: AppContext) -> int:
+    """PostgreSQL: up to how many matches of a term are read by id (then sorted) rather than
+    found by walking the list's order. Reading them costs about 3.5 µs each (a look-up by id);
+    the walk reads about 101 × receipts ÷ matches index entries at 2.7 µs each (measured at
+    1,000,000 receipts, bench/pending.py). The two cost the same at √(78 × receipts) matches:
+    8,800 at a million; kept between 2,000 and 20,000, from the table's statistics (a minute)."""
+    key = str(ctx.engine.url)
+    now = time.monotonic()
+    with _prefixes_lock:
+        cached = _sizes.get(key)
+    if cached is None or now - cached[0] >= PREFIXES_SECONDS:
+        with ctx.engine.connect() as conn:
+            # to_regclass: the receipt table of this connection's search_path.
+            n = conn.execute(text("SELECT reltuples FROM pg_class "
+                                  "WHERE oid = to_regclass('receipt')")).scalar()
+        cached = (now, max(int(n or 0), 0))
+        with _prefixes_lock:
+            _sizes[key] = cached
+    return max(PG_MIN_CANDIDATES, min(PG_MAX_CANDIDATES, int((78 * cached[1]) ** 0.5)))
+
+
+def _count(conn, ids, n: int) -> int:  # type: ignore[no-untyped-def]
+    return conn.execute(select(func.count()).select_from(ids.limit(n).subquery())).scalar_one()
+
+
+def word_candidates(ctx: AppContext, search_terms: list[Term]):  # type: ignore[no-untyped-def]
+    """PostgreSQL: (ids, terms left to check), where `ids` is a select of the receipt ids among
+    which every match is: those of the rarest term (read from the word index alone, counted up
+    to candidate_limit + 1), or when every term is common, of their intersection. (None, [])
+    when nothing can match; None when even that has more than candidate_limit (walk)."""
     every = search_terms
     search_terms = indexed_terms(search_terms)
     if not search_terms:
         return None
-    n = RARE_LIMIT + 1
+    n = candidate_limit(ctx) + 1
     with ctx.engine.connect() as conn:
-        best: tuple[list[int], Term] | None = None
+        best: tuple[int, Term] | None = None
         for term in search_terms:
-            ids = list(conn.execute(term_ids(ctx, term).limit(n)).scalars())
-            if len(ids) <= RARE_LIMIT and (best is None or len(ids) < len(best[0])):
-                best = (ids, term)
-                if not ids:
-                    break
+            found = _count(conn, term_ids(ctx, term), n)
+            if found < n and (best is None or found < best[0]):
+                best = (found, term)
+                if not found:
+                    return None, []
         if best is not None:
-            return best[0], [t for t in every if t != best[1]]
+            return term_ids(ctx, best[1]), [t for t in every if t != best[1]]
         if len(search_terms) == 1:
             return None
-        both = intersect(*(term_ids(ctx, t) for t in search_terms)).subquery()
-        ids = list(conn.execute(select(both.c.receipt_id).limit(n)).scalars())
-    if len(ids) > RARE_LIMIT:
-        return None
-    return ids, [t for t in every if t not in search_terms]
+        both = intersect(*(term_ids(ctx, t) for t in search_terms))
+        if _count(conn, both, n) >= n:
+            return None
+    return select(both.subquery().c.receipt_id), [t for t in every if t not in search_terms]
 
 
 def matching_receipts(ctx: AppContext, search_terms: list[Term]):  # type: ignore[no-untyped-def]

@@ -14,10 +14,9 @@ import pytest
 from paylink_tui.config import ConfigError, Settings, load_settings
 from paylink_tui.domain.lapse import LAPSED, LATER, SOON, TODAY, lapse_clock, lapse_instant, lapse_warning
 from paylink_tui.domain.results import SORT_LAPSE, key_just_before
-from paylink_tui.services import search as search_service
 from paylink_tui.services.context import AppContext
 from paylink_tui.services.receipts import iter_pending, pending_page, receipt_detail
-from tests.helpers import seed
+from tests.helpers import seed, set_candidate_limit
 
 MX = "America/Mexico_City"  # UTC-6 all year since 2022
 
@@ -176,7 +175,7 @@ def test_a_search_sorted_by_lapse_is_the_same_on_both_query_paths(engine, clock,
     """A rare term goes through the word index and is sorted in memory; a common one walks
     the sort index: both must give the same rows in the same order."""
     seed(engine, ROWS)
-    monkeypatch.setattr(search_service, "RARE_LIMIT", rare_limit)
+    set_candidate_limit(monkeypatch, rare_limit)
     ctx = ctx_for(engine, clock)
     page = pending_page(ctx, search="pena", sort=SORT_LAPSE, limit=2)
     assert [r.receipt for r in page.rows] == ["R-1", "R-4"] and page.has_more
