@@ -2,11 +2,12 @@
 
 Two plans, chosen by how many receipts the search's rarest word matches in the signed-in
 user's portfolio (services/search.py, `word_candidates`; the limit is `candidate_limit`):
-- **few** (a name, a policy, a word within one agent's portfolio): their ids come from the
-  word index into one array (`receipt.id = ANY (array)`), each is looked up by id, and
-  PostgreSQL keeps the page's rows in a top-N sort: the cost is the number of matches, not
-  the book's size. The array, rather than `IN (subquery)`, gives one plan whatever the
-  planner guesses: the look-ups by id.
+- **few** (a name, a policy, a word within one agent's portfolio): their ids are read from
+  the word index as one array value, and sent back as one parameter (`receipt.id = ANY
+  (:candidates)`): each is looked up by id in `ix_receipt_id_list`, which carries the
+  filters' and the order's columns (migration 0012), and PostgreSQL keeps the page's rows in
+  a top-N sort. The cost is the number of matches, not the book's size, and the plan is the
+  same whatever the planner guesses of the array.
 - **many** (no search, or a word common in the whole book): the list's order is walked on
   its index (`ix_receipt_pending_order` / `ix_receipt_lapse_order`, which carry every column
   the filters read, and the id: migration 0009) until a page of matches is found, read from
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Integer, any_, cast, func, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, select
 
 from paylink_tui.domain.results import PendingPage, SortKey
 from paylink_tui.services.access import receipt_scope, scoped
@@ -44,14 +45,12 @@ def pending_page_pg(ctx: AppContext, *, now: datetime, words: list[Term], column
 
     r = Receipt.__table__.c
     found = word_candidates(ctx, words) if words else None
-    if found is not None and found[0] is None:
+    if found is not None and not found[0]:
         return PendingPage(rows=[], has_more=False, sort=sort)
     if found is not None:
         ids, unchecked = found
-        # ANY (CAST((SELECT array_agg …) AS INTEGER[])): one array, looked up by id. Without
-        # the cast, ANY ((SELECT …)) is ANY over the sub-select's rows.
-        among = cast(select(func.array_agg(ids.subquery().c.receipt_id)).scalar_subquery(),
-                     ARRAY(Integer))
+        # One array parameter (not a parameter per id), looked up by id in the index.
+        among = bindparam("candidates", ids, type_=ARRAY(Integer))
         ids_q = select(r.id).where(r.id == any_(among), _pending_filter(now),
                                    *word_filters(unchecked))
         settings = FEW_SETTINGS

@@ -14,7 +14,18 @@ import re
 import threading
 import time
 
-from sqlalchemy import and_, column, func, intersect, literal, or_, select, table, text, union
+from sqlalchemy import (
+    and_,
+    column,
+    func,
+    intersect,
+    literal,
+    or_,
+    select,
+    table,
+    text,
+    union_all,
+)
 from sqlalchemy.engine import Engine
 
 from paylink_tui.domain.text import fold, search_words
@@ -186,7 +197,10 @@ def term_ids(ctx: AppContext, term: Term):  # type: ignore[no-untyped-def]
     selects = [select(receipt_word.c.receipt_id).where(_starts(w)) for w in term]
     if scope is not None:
         selects = [q.where(scope) for q in selects]
-    return union(*selects) if len(selects) > 1 else selects[0]
+    # UNION ALL: a receipt with two of the alternatives is listed twice, and no set is
+    # read whole to remove it (a UNION of "4100" and its 10 prefixes read 100,000 ids
+    # before stopping at the limit); the callers look ids up with IN or = ANY.
+    return union_all(*selects) if len(selects) > 1 else selects[0]
 
 
 PG_MIN_CANDIDATES, PG_MAX_CANDIDATES = 2000, 20000
@@ -214,36 +228,40 @@ def candidate_limit(ctx: AppContext) -> int:
     return max(PG_MIN_CANDIDATES, min(PG_MAX_CANDIDATES, int((78 * cached[1]) ** 0.5)))
 
 
-def _count(conn, ids, n: int) -> int:  # type: ignore[no-untyped-def]
-    return conn.execute(select(func.count()).select_from(ids.limit(n).subquery())).scalar_one()
+def _ids(conn, ids, n: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """Up to `n` of the ids `ids` selects, in one array value (not a row per id)."""
+    sub = ids.limit(n).subquery()
+    return conn.execute(select(func.array_agg(sub.c.receipt_id))).scalar_one() or []
 
 
-def word_candidates(ctx: AppContext, search_terms: list[Term]):  # type: ignore[no-untyped-def]
-    """PostgreSQL: (ids, terms left to check), where `ids` is a select of the receipt ids among
-    which every match is: those of the rarest term (read from the word index alone, counted up
-    to candidate_limit + 1), or when every term is common, of their intersection. (None, [])
-    when nothing can match; None when even that has more than candidate_limit (walk)."""
+def word_candidates(ctx: AppContext, search_terms: list[Term]
+                    ) -> tuple[list[int], list[Term]] | None:
+    """PostgreSQL: (ids, terms left to check), `ids` the receipt ids among which every match
+    is: those of the rarest term (read from the word index alone, up to candidate_limit), or
+    when every term is common, of their intersection; None when even that has more than
+    candidate_limit (then the list's order is walked). Duplicates are left in: the caller
+    looks ids up with `= ANY`."""
     every = search_terms
     search_terms = indexed_terms(search_terms)
     if not search_terms:
         return None
     n = candidate_limit(ctx) + 1
     with ctx.engine.connect() as conn:
-        best: tuple[int, Term] | None = None
+        best: tuple[list[int], Term] | None = None
         for term in search_terms:
-            found = _count(conn, term_ids(ctx, term), n)
-            if found < n and (best is None or found < best[0]):
-                best = (found, term)
-                if not found:
-                    return None, []
+            ids = _ids(conn, term_ids(ctx, term), n)
+            if len(ids) < n and (best is None or len(ids) < len(best[0])):
+                best = (ids, term)
+                if not ids:
+                    break
         if best is not None:
-            return term_ids(ctx, best[1]), [t for t in every if t != best[1]]
+            return best[0], [t for t in every if t != best[1]]
         if len(search_terms) == 1:
             return None
-        both = intersect(*(term_ids(ctx, t) for t in search_terms))
-        if _count(conn, both, n) >= n:
-            return None
-    return select(both.subquery().c.receipt_id), [t for t in every if t not in search_terms]
+        ids = _ids(conn, intersect(*(term_ids(ctx, t) for t in search_terms)), n)
+    if len(ids) >= n:
+        return None
+    return ids, [t for t in every if t not in search_terms]
 
 
 def matching_receipts(ctx: AppContext, search_terms: list[Term]):  # type: ignore[no-untyped-def]
