@@ -3,6 +3,11 @@ interface (`paylink_tui.backend`) hands to the UI and the commands, and what the
 API sends as JSON. Pure data, no I/O: the remote client imports this without SQLAlchemy.
 
 Money is Decimal, instants are aware UTC datetimes, local days are dates.
+
+Here: the pending list and the links. By subject, re-exported from here (import them from
+this module): results_history.py (Historial, notifications, the review queue),
+results_import.py (the import's report), results_team.py (identity and users, events, the
+review's decisions, reconciliation), batch.py (many links at once).
 """
 
 from __future__ import annotations
@@ -20,8 +25,40 @@ from paylink_tui.domain.batch import (  # noqa: F401 - re-exported: the batch's 
     BatchSkip,
 )
 from paylink_tui.domain.money import format_money
-from paylink_tui.domain.promotions import InstallmentPlan
-from paylink_tui.domain.text import UNSAFE_RE, full_name
+from paylink_tui.domain.results_history import (  # noqa: F401 - re-exported
+    AttemptRow,
+    EmailRow,
+    LinkDetail,
+    LinkFlag,
+    LinkRow,
+    NotificationRow,
+    PaidEvent,
+    Received,
+    ReminderRow,
+    ReviewItem,
+    Summary,
+    TimelineEvent,
+)
+from paylink_tui.domain.results_import import (  # noqa: F401 - re-exported
+    ImportReport,
+    RefusedChange,
+    RowError,
+)
+from paylink_tui.domain.results_team import (  # noqa: F401 - re-exported
+    ALL_CODES,
+    ROLE_ADMIN,
+    ROLE_AGENT,
+    ROLE_SUPERVISOR,
+    ROLES,
+    Event,
+    EventBatch,
+    Identity,
+    ReconcileFound,
+    ReconcileReport,
+    ReviewOutcome,
+    UserRow,
+)
+from paylink_tui.domain.text import full_name, printable  # noqa: F401 - printable: re-exported
 
 # The pending list's orders (`pending --sort policy|lapse`). A receipt lapses at 12:00 of its
 # due date + the grace days, the same G for all: ordering by lapse IS ordering by due date.
@@ -38,16 +75,6 @@ def key_just_before(key: SortKey) -> SortKey:
     starts with the row of `key` itself (its receipt number is cut by one character)."""
     first, second, receipt = key
     return (first, second, receipt[:-1] if receipt else receipt)  # type: ignore[return-value]
-
-
-def printable(value: str, limit: int = 60) -> str:
-    """Escape control characters (\\n, \\x1b, …) and bidirectional overrides (U+202E) so a
-    bad value can drive neither the terminal nor the order in which it is read."""
-    text = "".join(
-        (ch.encode("unicode_escape").decode("ascii") if UNSAFE_RE.match(ch) else ch)
-        for ch in value
-    )
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- the pending list -------------------------------------------------------------------
@@ -230,373 +257,3 @@ class EmailResult:
     email_status: str
     email_error: str | None
     email_queued: bool = True  # as in GeneratedLink
-
-
-# -- history -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AttemptRow:
-    result: str  # approved | denied | error
-    cd_error: str | None
-    nb_error: str | None
-    authorization: str | None
-    taken_at: datetime | None
-    created_at: datetime
-    installment_months: int | None = None  # the plan the payer chose; None: one payment
-
-
-@dataclass(frozen=True)
-class LinkFlag:
-    """Why a link is flagged for review: a payment for an OLDER link with some of the same
-    receipts is kept "por revisar" (domain.md: a late payment for an older link is applied and
-    the newer link is flagged). Derived, not stored: it lasts while that review is unresolved."""
-
-    notification_id: int
-    older_reference: str
-    applied: bool  # the payment was applied to the older link: the receipts are paid
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class ReminderRow:
-    """One reminder email for a link: the agent's proof of contact."""
-
-    day: date  # the local day it was for
-    to: str
-    status: str  # domain.status.ReminderStatus value
-    sent_at: datetime | None  # when the mail server accepted it
-    queued_at: datetime
-    error: str | None  # the last delivery error, Spanish
-
-
-@dataclass(frozen=True)
-class LinkRow:
-    link_id: int
-    reference: str
-    url: str | None
-    policy: str
-    receipts: list[str]
-    holder: str
-    email: str
-    amount: Decimal
-    currency: str
-    agent: str
-    created_at: datetime
-    valid_through: date
-    status: str  # LinkStatus value
-    email_status: str | None  # status of the newest link email
-    last_attempt: AttemptRow | None
-    authorization: str | None
-    paid_at: datetime | None
-    folio: str | None
-    card_type: str | None
-    card_mask: str | None
-    cancelled_at: datetime | None
-    review_count: int  # unresolved reviews of its own payments
-    flags: tuple[LinkFlag, ...] = ()  # reviews of older links' payments for its receipts
-    paid_amount: Decimal | None = None  # what MIT charged (set when paid)
-    open_at_mit: bool = False  # MIT can still take a payment for it (cancelled or not)
-    installment_plans: tuple[int, ...] = ()  # meses sin intereses it offers (months)
-    installment_months: int | None = None  # the plan it was paid with; None: one payment
-    reminders: tuple[ReminderRow, ...] = ()  # oldest first
-    reminders_off: bool = False  # marked "sin recordatorios"
-
-    @property
-    def needs_review(self) -> bool:
-        """Something about this link is "por revisar": its own payment, or a flag."""
-        return bool(self.review_count or self.flags)
-
-
-@dataclass(frozen=True)
-class EmailRow:
-    id: int
-    kind: str
-    to: str
-    status: str
-    attempts: int
-    last_error: str | None
-    sent_at: datetime | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class TimelineEvent:
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True)
-class NotificationRow:
-    id: int
-    folio: str | None
-    reference: str | None
-    response: str | None
-    amount: Decimal | None
-    authorization: str | None
-    taken_at: datetime | None
-    received_at: datetime
-    status: str
-    review_reason: str | None
-    note: str | None
-    confirm_error: str | None = None  # why MIT could not be asked yet (while confirming)
-    promotion: str | None = None  # MIT's promocion as sent: C, or the months
-
-
-@dataclass(frozen=True)
-class LinkDetail:
-    link: LinkRow
-    receipts: list[tuple[str, Decimal, str, date]]  # number, amount, currency, due date
-    emails: list[EmailRow]
-    attempts: list[AttemptRow]
-    notifications: list[NotificationRow]
-    timeline: list[TimelineEvent]
-    whatsapp_url: str | None = None  # https://wa.me/52…?text=… while the link can be paid
-    # The address it was generated for: link.email is where it goes now (a resend to a
-    # corrected address changes that, never this).
-    generated_for: str | None = None
-
-
-@dataclass(frozen=True)
-class Summary:
-    sent_today: int
-    sent_week: int
-    paid_share: float | None
-    collected: dict[str, Decimal] = field(default_factory=dict)
-    daily_sent: list[int] = field(default_factory=list)  # last 14 local days, oldest first
-
-
-@dataclass(frozen=True)
-class PaidEvent:
-    reference: str
-    policy: str
-    authorization: str | None
-    paid_at: datetime | None
-    amount: Decimal
-    currency: str
-
-
-# -- notifications and review --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    notification_id: int
-    status: str  # NotificationStatus value
-    reason: str | None  # ReviewReason value, or None
-    duplicate: bool
-    email_ids: tuple[int, ...] = ()  # confirmation emails queued (deliver after commit)
-    pending: bool = False  # stored but not applied: answer 5xx so that MIT resends it
-    # Applied, but the client's confirmation email could not be queued: why (Spanish).
-    email_problem: str | None = None
-
-
-@dataclass(frozen=True)
-class ReviewItem:
-    id: int
-    received_at: datetime
-    reference: str | None
-    folio: str | None
-    response: str | None
-    amount: Decimal | None
-    authorization: str | None
-    taken_at: datetime | None
-    reason: str | None  # ReviewReason value; None: stored but not applied yet
-    reason_label: str
-    applied: bool  # the payment is already applied (cancelled_link, newer_link)
-    link_reference: str | None
-    note: str | None
-    currency: str | None = None  # the related link's; None when no link is known
-
-
-# -- import ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    column: str | None
-    value: str
-    reason: str
-
-    @property
-    def shown_value(self) -> str:
-        """The value made safe to print: control characters escaped, long text cut."""
-        return printable(self.value)
-
-    def __str__(self) -> str:
-        where = f"línea {self.line}"
-        if self.column:
-            where += f", columna {self.column}"
-        if self.column and self.value != "":
-            where += f", valor «{self.shown_value}»"
-        return f"{where}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class RefusedChange:
-    """An amount/currency change not applied because a link already carries the old one."""
-
-    line: int
-    receipt: str
-    old_amount: Decimal
-    old_currency: str
-    new_amount: Decimal
-    new_currency: str
-    reason: str
-
-    def __str__(self) -> str:
-        return (f"línea {self.line}, recibo {self.receipt}: el monto no se cambió de "
-                f"{self.old_amount} {self.old_currency} a {self.new_amount} {self.new_currency} "
-                f"porque {self.reason}")
-
-
-@dataclass
-class ImportReport:
-    filename: str
-    total_rows: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    refused_changes: list[RefusedChange] = field(default_factory=list)
-    # Rows imported whose phone is no valid Mexican phone: kept as written, no WhatsApp.
-    phone_warnings: list[RowError] = field(default_factory=list)
-    policies_added: int = 0
-    clients_updated: int = 0
-    full: bool = False
-    settled_elsewhere: int = 0
-    # --full outcomes that settled nothing, and why:
-    settle_blocked_by_errors: bool = False
-    needs_confirmation: bool = False  # would settle more than 10%: nothing was written
-    would_settle: int = 0
-    pending_total: int = 0
-    kept_with_live_link: int = 0
-    # Policies whose agent code (column `agente`) changed: moved to another portfolio.
-    agents_changed: int = 0
-
-    @property
-    def rejected(self) -> int:
-        return len({e.line for e in self.errors})
-
-    @property
-    def written(self) -> bool:
-        return not self.needs_confirmation
-
-    @property
-    def exit_code(self) -> int:
-        """0: all rows accepted; 1: some rejected or not fully applied; 2: nothing imported."""
-        if self.needs_confirmation:
-            return 2
-        if self.errors or self.refused_changes:
-            return 1
-        return 0
-
-
-# -- who, and what happened ----------------------------------------------------------------
-
-
-ROLE_AGENT = "agente"
-ROLE_SUPERVISOR = "supervisor"
-ROLE_ADMIN = "administrador"
-ALL_CODES = "*"
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who the backend acts for, and where."""
-
-    user: str
-    role: str  # agente | supervisor | administrador
-    codes: tuple[str, ...] = (ALL_CODES,)  # agent codes ("claves de agente"), or "*"
-    server: str | None = None  # the agency server's URL in team mode; None: this machine
-    timezone: str = "America/Mexico_City"
-    company: str = "AXA"
-    # The meses-sin-intereses plans of the MIT contract, for `Backend.link_plans` (no call).
-    promotions: tuple[InstallmentPlan, ...] = ()
-    # When unpaid links get a reminder (PAYLINK_REMINDER_DAYS: days after the link's day;
-    # empty: none) and from which local hour: the link's detail says when the next one is due.
-    reminder_days: tuple[int, ...] = ()
-    reminder_hour: int = 9
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.role in (ROLE_SUPERVISOR, ROLE_ADMIN)
-
-
-ROLES = (ROLE_AGENT, ROLE_SUPERVISOR, ROLE_ADMIN)
-
-
-@dataclass(frozen=True)
-class UserRow:
-    """A user of the agency's server, as `users list` shows it (never the password)."""
-
-    name: str
-    role: str
-    codes: tuple[str, ...]
-    disabled: bool
-    must_change_password: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened to the user's links, for the live toast and refreshes.
-
-    kind: `payment_approved` | `payment_denied` | `payment_error` | `payment_received`
-    (approved, waiting for MIT's confirmation) | `review_added` | `review_resolved` |
-    `link_changed` (generated, cancelled, resent, retried) | `import_done`.
-    """
-
-    id: str  # opaque, increasing: the cursor to ask for what came after it
-    kind: str
-    at: datetime
-    reference: str | None = None
-    policy: str | None = None
-    data: dict[str, str] = field(default_factory=dict)  # kind-specific, all text
-
-
-@dataclass(frozen=True)
-class EventBatch:
-    events: list[Event]
-    cursor: str  # give it back to `events` to get what came after
-
-
-@dataclass(frozen=True)
-class ReviewOutcome:
-    notification_id: int
-    status: str  # NotificationStatus value after the action
-    message: str  # what the agent is told (Spanish)
-    # Applied, but the client's confirmation email could not be sent: why (Spanish).
-    email_problem: str | None = None
-
-
-# -- reconciliation with MIT --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReconcileFound:
-    """One transaction MIT's query listed, and what became of it."""
-
-    reference: str
-    operation: str  # MIT's operation number, without leading zeros (the folio)
-    response: str
-    amount: Decimal | None
-    status: str  # NotificationStatus value
-    reason: str | None  # ReviewReason value
-    duplicate: bool  # stored already: nothing changed (unless it confirmed a waiting one)
-    confirmed_waiting: bool = False  # it was the approval waiting for MIT's confirmation
-
-
-@dataclass
-class ReconcileReport:
-    links: int = 0
-    queries: int = 0
-    failed: int = 0  # queries MIT did not answer
-    found: list[ReconcileFound] = field(default_factory=list)
-    ignored: int = 0  # listed but not sales (refunds, cancellations, automatic charges)
-    errors: list[str] = field(default_factory=list)  # Spanish, distinct
-
-    @property
-    def answered(self) -> bool:
-        return self.failed == 0

@@ -125,3 +125,13 @@ def search_text(*parts: str) -> str:
 def plural(count: int, one: str, many: str) -> str:
     """`1 liga`, `1,200 ligas`."""
     return f"{count:,} {one if count == 1 else many}"
+
+
+def printable(value: str, limit: int = 60) -> str:
+    """Escape control characters (\\n, \\x1b, …) and bidirectional overrides (U+202E) so a
+    bad value can drive neither the terminal nor the order in which it is read."""
+    text = "".join(
+        (ch.encode("unicode_escape").decode("ascii") if UNSAFE_RE.match(ch) else ch)
+        for ch in value
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
