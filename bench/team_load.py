@@ -15,7 +15,8 @@ to one and a half times it: an agent reading the rows or typing the next letters
 asks once per debounced keystroke); --think 0 is a closed loop with no pause at all, which
 measures the server's capacity (requests per second) rather than what an agent waits.
 Every request is timed from the agent's side of the loopback connection (HTTP
-included: an upper bound of the time spent in the server), and p50/p95/max printed per kind.
+included: an upper bound of the time spent in the server), and p50/p95/max printed per kind,
+then for the first page of each search term.
 Nothing is asserted: figures go to the README (targets: page and search p50 <= 30 ms,
 p95 <= 80 ms; sign-in <= 0.3 s).
 """
@@ -147,15 +148,18 @@ def agent_loop(base: str, token: str, seconds: float, seed: int,
                samples: dict[str, list[float]], errors: list[str], think: float = 0.0) -> None:
     rnd = random.Random(seed)
     mine: dict[str, list[float]] = defaultdict(list)
+    mine_terms: dict[str, list[float]] = defaultdict(list)  # the first page of each search
     with httpx.Client(base_url=base, timeout=30,
                       headers={"Authorization": f"Bearer {token}"}) as c:
 
-        def call(kind: str, params: dict[str, str]) -> dict | None:
+        def call(kind: str, params: dict[str, str], term: str | None = None) -> dict | None:
             if think:
                 time.sleep(rnd.uniform(0.5 * think, 1.5 * think))
             t = time.perf_counter()
             got = c.get(PAGES, params=params)
             mine[kind].append((time.perf_counter() - t) * 1000)
+            if term is not None:
+                mine_terms[term].append(mine[kind][-1])
             if got.status_code != 200:
                 errors.append(f"{kind} {got.status_code} {got.text[:120]}")
                 return None
@@ -176,16 +180,18 @@ def agent_loop(base: str, token: str, seconds: float, seed: int,
             after = next_of(first)
             if after:
                 call("página siguiente", {"limit": "100", **after})
-            term = rnd.choice(SEARCHES + ("<poliza>",))
+            label = term = rnd.choice(SEARCHES + ("<poliza>",))
             if term == "<poliza>" and policies:
                 term = rnd.choice(policies).lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")[:6]
-            found = call("búsqueda", {"limit": "100", "search": term})
+            found = call("búsqueda", {"limit": "100", "search": term}, label)
             after = next_of(found)
             if after:
                 call("búsqueda, página siguiente", {"limit": "100", "search": term, **after})
     with SAMPLES_LOCK:  # one for all agents' threads
         for kind, values in mine.items():
             samples[kind].extend(values)
+        for term, values in mine_terms.items():
+            samples[f"  «{term}»"].extend(values)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -236,12 +242,19 @@ def main() -> None:
         for th in threads:
             th.join()
         wall = time.perf_counter() - t
-        total = sum(len(v) for v in samples.values())
+        total = sum(len(v) for k, v in samples.items() if not k.startswith("  «"))
         print(f"\n{args.agents} agentes, {args.seconds:.0f} s, serve --workers {args.workers}, "
               f"pausa media {args.think:g} s: "
               f"{total:,} peticiones ({total / wall:.0f}/s), {len(errors)} errores")
         print(f"  {'':<28} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'máx ms':>8}")
-        for kind, values in samples.items():
+        kinds = [k for k in samples if not k.startswith("  «")]
+        terms = sorted((k for k in samples if k.startswith("  «")),
+                       key=lambda k: -statistics.median(samples[k]))
+        for kind in kinds + ["búsqueda, por término:"] + terms:
+            values = samples.get(kind)
+            if not values:
+                print(f"  {kind}")
+                continue
             print(f"  {kind:<28} {len(values):>6} {statistics.median(values):>8.1f} "
                   f"{pct(values, 0.95):>8.1f} {max(values):>8.1f}")
         for line in errors[:5]:

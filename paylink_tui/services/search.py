@@ -237,25 +237,31 @@ def _ids(conn, ids, n: int) -> list[int]:  # type: ignore[no-untyped-def]
 def word_candidates(ctx: AppContext, search_terms: list[Term]
                     ) -> tuple[list[int], list[Term]] | None:
     """PostgreSQL: (ids, terms left to check), `ids` the receipt ids among which every match
-    is: those of the rarest term (read from the word index alone, up to candidate_limit), or
-    when every term is common, of their intersection; None when even that has more than
-    candidate_limit (then the list's order is walked). Duplicates are left in: the caller
-    looks ids up with `= ANY`."""
+    is. Each term's ids are read from the word index alone, up to candidate_limit; those of
+    every term that has no more are intersected here (sets of a few thousand), and the
+    common terms are left to check on the candidates' rows. When every term is common, the
+    candidates are their intersection in the database; None when even that has more than
+    candidate_limit (then the list's order is walked)."""
     every = search_terms
     search_terms = indexed_terms(search_terms)
     if not search_terms:
         return None
     n = candidate_limit(ctx) + 1
     with ctx.engine.connect() as conn:
-        best: tuple[list[int], Term] | None = None
+        rare: list[tuple[Term, list[int]]] = []
         for term in search_terms:
             ids = _ids(conn, term_ids(ctx, term), n)
-            if len(ids) < n and (best is None or len(ids) < len(best[0])):
-                best = (ids, term)
+            if len(ids) < n:
+                rare.append((term, ids))
                 if not ids:
-                    break
-        if best is not None:
-            return best[0], [t for t in every if t != best[1]]
+                    return [], []
+        if rare:
+            ids = rare[0][1]
+            if len(rare) > 1:
+                both = set(ids).intersection(*(found for _, found in rare[1:]))
+                ids = [i for i in ids if i in both]
+            done = {term for term, _ in rare}
+            return ids, [t for t in every if t not in done]
         if len(search_terms) == 1:
             return None
         ids = _ids(conn, intersect(*(term_ids(ctx, t) for t in search_terms)), n)
