@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
 
 from paylink_tui.domain.results import PendingPage, SortKey
 from paylink_tui.services.access import receipt_scope, scoped
@@ -29,13 +29,17 @@ from paylink_tui.services.context import AppContext
 from paylink_tui.services.search import Term, word_candidates, word_filters
 from paylink_tui.store.models import Receipt
 
-# For the walk only: an index in the list's order, read alone, one process. JIT compiles
-# a plan for its estimated cost, which a walk that stops after a page never reaches.
-WALK_SETTINGS = ("SET LOCAL enable_seqscan = off", "SET LOCAL enable_bitmapscan = off",
-                 "SET LOCAL enable_sort = off",
-                 "SET LOCAL max_parallel_workers_per_gather = 0",
-                 "SET LOCAL jit = off")
-FEW_SETTINGS = ("SET LOCAL jit = off",)
+# The walk: an index in the list's order, read alone, in one process. Both: no JIT, which
+# compiles a plan for its estimated cost (a walk that stops after a page never reaches it).
+WALK_SETTINGS = {"enable_seqscan": "off", "enable_bitmapscan": "off", "enable_sort": "off",
+                 "max_parallel_workers_per_gather": "0", "jit": "off"}
+FEW_SETTINGS = {"jit": "off"}
+
+
+def _set_local(conn, settings: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """SET LOCAL of each, in one round trip (set_config(…, true) is SET LOCAL)."""
+    calls = [func.set_config(name, value, True) for name, value in settings.items()]
+    conn.execute(select(*calls))
 
 
 def pending_page_pg(ctx: AppContext, *, now: datetime, words: list[Term], columns,  # type: ignore[no-untyped-def]
@@ -60,8 +64,7 @@ def pending_page_pg(ctx: AppContext, *, now: datetime, words: list[Term], column
     ids_q = scoped(ids_q, receipt_scope(ctx))
     ids_q = _keyset(ids_q, columns, after, before, backwards).limit(limit + 1)
     with ctx.engine.connect() as conn, conn.begin():
-        for setting in settings:
-            conn.exec_driver_sql(setting)
+        _set_local(conn, settings)
         page_ids = list(conn.execute(ids_q).scalars())
     if not page_ids:
         return PendingPage(rows=[], has_more=False, sort=sort)
