@@ -14,7 +14,8 @@ user's portfolio (services/search.py, `word_candidates`; the limit is `candidate
   the index alone. The planner is told to walk (no sort, no scan of the table): it takes a
   LIKE to keep a few dozen rows of a million, and it chose to read every pending receipt and
   sort them ("hernandez": 1.9 s where the walk takes 3 ms).
-Either way the ids come first and the page's rows (with policy and holder) are read by id.
+Either way the ids come first and the page's rows (with policy and holder) are read by id;
+candidates no more than a page are read whole at once, as on SQLite.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def pending_page_pg(ctx: AppContext, *, now: datetime, words: list[Term], column
     found = word_candidates(ctx, words) if words else None
     if found is not None and not found[0]:
         return PendingPage(rows=[], has_more=False, sort=sort)
+    if found is not None and len(found[0]) <= limit + 1:
+        # No more candidates than a page: their rows are read and sorted at once (one query,
+        # as on SQLite; the two below would cost more round trips than they save).
+        return _page_in_memory(ctx, _base_query(ctx, now, words, found), after=after,
+                               before=before, backwards=backwards, limit=limit, sort=sort)
     if found is not None:
         ids, unchecked = found
         # One array parameter (not a parameter per id), looked up by id in the index.
