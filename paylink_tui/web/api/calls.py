@@ -76,6 +76,20 @@ async def _guarded(state: ApiState, request: Request, route: table.Route
     return identity
 
 
+def _arguments(route: table.Route, request: Request, body: Any) -> dict[str, Any]:
+    """The method's keyword arguments from the path, the query string and the JSON body;
+    InvalidRequest (422, naming the field) for a bad one."""
+    try:
+        return table.decode_call(route, request.path_params, dict(request.query_params), body)
+    except CodecError as exc:
+        raise invalid(exc) from None
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON body, read within MAX_BODY (413 beyond it; 422 if no JSON)."""
+    return parse_json(await read_body(request, table.MAX_BODY))
+
+
 def _failure(exc: BaseException, route: table.Route) -> Response:
     if isinstance(exc, e.AgentError):
         return error_response(exc)
@@ -95,12 +109,7 @@ def endpoint(route: table.Route) -> Callable[[Request], Any]:
         if isinstance(who, Response):
             return who
         try:
-            body = parse_json(await read_body(request, table.MAX_BODY))
-            try:
-                kwargs = table.decode_call(route, request.path_params,
-                                           dict(request.query_params), body)
-            except CodecError as exc:
-                raise invalid(exc) from None
+            kwargs = _arguments(route, request, await _json_body(request))
             method = getattr(_backend(state, who), route.name)
             result = await run_in_threadpool(lambda: method(**kwargs))
         except Exception as exc:  # noqa: BLE001 - every failure becomes an answer
@@ -133,10 +142,7 @@ def _upload_endpoint(route: table.Route) -> Callable[[Request], Any]:
         if isinstance(who, Response):
             return who
         try:
-            try:
-                kwargs = table.decode_call(route, {}, dict(request.query_params), None)
-            except CodecError as exc:
-                raise invalid(exc) from None
+            kwargs = _arguments(route, request, None)  # the body is the file
             filename = _safe_filename(kwargs.pop("filename", None))
             with tempfile.TemporaryDirectory(prefix="paylink-import-") as folder:
                 path = Path(folder) / filename
@@ -169,11 +175,7 @@ def _stream_endpoint(route: table.Route) -> Callable[[Request], Any]:
         if isinstance(who, Response):
             return who
         try:
-            body = parse_json(await read_body(request, table.MAX_BODY))
-            try:
-                kwargs = table.decode_call(route, {}, dict(request.query_params), body)
-            except CodecError as exc:
-                raise invalid(exc) from None
+            kwargs = _arguments(route, request, await _json_body(request))
             backend = _backend(state, who)
             run_id = await run_in_threadpool(batch_runs.start, backend.ctx)
         except Exception as exc:  # noqa: BLE001
