@@ -190,3 +190,47 @@ def test_the_token_never_appears_in_the_log(team: Team, capsys, monkeypatch, tmp
     for p in tmp_path.rglob("*.log"):
         assert token not in p.read_text(encoding="utf-8", errors="replace")
     assert os.environ.get("PAYLINK_SERVER") is None
+
+
+def test_link_all_over_the_server_stops_on_ctrl_c_and_counts_the_links_under_way(
+        team: Team, tmp_path: Path) -> None:
+    """Ctrl+C while four links are at MIT: the server finishes them, and the command reports
+    them as made (not as "not tried"), the other four as not tried; exit 130."""
+    import signal
+    import subprocess
+    import time
+
+    from sqlmodel import select
+
+    from paylink_tui.backend.client_session import StoredSession, save_session
+    from paylink_tui.store.db import read_session
+    from paylink_tui.store.models import PaymentLink
+    from tests.api.conftest import set_code
+    from tests.helpers import ROOT
+    from tests.links.conftest import seed_policy
+
+    for n in range(6):  # with PA-100 and PA-200: 8 links for ana
+        seed_policy(team.ctx.engine, f"PA-3{n:02d}", [(f"PA-3{n:02d}-1", "10.00", "MXN")],
+                    now=team.ctx.clock(), email="c@example.com")
+        set_code(team.ctx.engine, f"PA-3{n:02d}", "A001")
+    save_session(StoredSession(server=team.url, user="ana", token=team.sign_in("ana")),
+                 tmp_path / "sesion.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYLINK_")}
+    env.update(PAYLINK_CONFIG=str(tmp_path / "none.toml"), COLUMNS="100")
+    team.gen.delay_first, team.gen.delay_seconds = 100, 1.5  # MIT answers after 1.5 s
+    proc = subprocess.Popen([sys.executable, "-m", "paylink_tui", "link", "--all", "--yes"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, encoding="utf-8")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and team.gen.calls < 4:
+        time.sleep(0.05)
+    assert team.gen.calls == 4  # at most 4 MIT calls at a time
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    with read_session(team.ctx.engine) as s:
+        made = len(s.exec(select(PaymentLink)).all())
+    assert made == 4 and team.gen.calls == 4
+    assert "Ligas generadas: 4" in out, out
+    assert "Detenida: 4 ligas no se intentaron" in out, out
+    assert "Traceback" not in err
