@@ -40,7 +40,6 @@ class _StopWatcher(threading.Thread):
         self.backend = backend
         self.should_stop = should_stop
         self.batch_id: int | None = None
-        self.asked = False  # the server took the stop (or the batch had finished already)
         self.failed = False  # the stop could not reach the server: close the connection
         self.over = threading.Event()
 
@@ -49,7 +48,6 @@ class _StopWatcher(threading.Thread):
             if self.batch_id is not None and self.should_stop():
                 try:
                     self.backend.stop_batch(self.batch_id)  # None: it had finished already
-                    self.asked = True
                 except (AgentError, httpx.HTTPError):
                     self.failed = True
                 return

@@ -40,25 +40,35 @@ MAX_PREFIXES = 40  # a book with more kinds of prefixes than this: numbers match
 Term = tuple[str, ...]  # alternatives: the word as typed first
 
 _prefixes: dict[str, tuple[float, tuple[str, ...]]] = {}
-_prefixes_lock = threading.Lock()
+_sizes: dict[str, tuple[float, int]] = {}
+_cache_lock = threading.Lock()
+
+
+def _fresh(cache: dict, engine: Engine, compute):  # type: ignore[no-untyped-def,type-arg]
+    """`compute()` for this database, kept PREFIXES_SECONDS in `cache` (keyed by its URL)."""
+    key = str(engine.url)
+    now = time.monotonic()
+    with _cache_lock:
+        cached = cache.get(key)
+        if cached is not None and now - cached[0] < PREFIXES_SECONDS:
+            return cached[1]
+    value = compute()
+    with _cache_lock:
+        cache[key] = (now, value)
+    return value
 
 
 def policy_prefixes(engine: Engine) -> tuple[str, ...]:
     """The letter prefixes of the book's policy numbers, folded ("au", "gm"), fresh within a
     minute."""
-    key = str(engine.url)
-    now = time.monotonic()
-    with _prefixes_lock:
-        cached = _prefixes.get(key)
-        if cached is not None and now - cached[0] < PREFIXES_SECONDS:
-            return cached[1]
-    with engine.connect() as conn:
-        found = _skip_scan(conn) if is_sqlite(engine) else _distinct(conn)
-    prefixes = sorted({fold(p) for p in found if p and fold(p).isalpha()})
-    result = tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else ()
-    with _prefixes_lock:
-        _prefixes[key] = (now, result)
-    return result
+
+    def compute() -> tuple[str, ...]:
+        with engine.connect() as conn:
+            found = _skip_scan(conn) if is_sqlite(engine) else _distinct(conn)
+        prefixes = sorted({fold(p) for p in found if p and fold(p).isalpha()})
+        return tuple(prefixes) if len(prefixes) <= MAX_PREFIXES else ()
+
+    return _fresh(_prefixes, engine, compute)
 
 
 _LETTERS = re.compile(r"[A-Za-z\u00c0-\u024f]+")
@@ -96,7 +106,7 @@ def _distinct(conn) -> set[str]:  # type: ignore[no-untyped-def]
 
 def forget_prefixes(engine: Engine) -> None:
     """After an import: new policies may bring a new prefix."""
-    with _prefixes_lock:
+    with _cache_lock:
         _prefixes.pop(str(engine.url), None)
 
 
@@ -204,7 +214,6 @@ def term_ids(ctx: AppContext, term: Term):  # type: ignore[no-untyped-def]
 
 
 PG_MIN_CANDIDATES, PG_MAX_CANDIDATES = 2000, 20000
-_sizes: dict[str, tuple[float, int]] = {}
 
 
 def candidate_limit(ctx: AppContext) -> int:
@@ -213,19 +222,16 @@ def candidate_limit(ctx: AppContext) -> int:
     the walk reads about 101 × receipts ÷ matches index entries at 2.7 µs each (measured at
     1,000,000 receipts, bench/pending.py). The two cost the same at √(78 × receipts) matches:
     8,800 at a million; kept between 2,000 and 20,000, from the table's statistics (a minute)."""
-    key = str(ctx.engine.url)
-    now = time.monotonic()
-    with _prefixes_lock:
-        cached = _sizes.get(key)
-    if cached is None or now - cached[0] >= PREFIXES_SECONDS:
+
+    def receipts() -> int:
         with ctx.engine.connect() as conn:
             # to_regclass: the receipt table of this connection's search_path.
             n = conn.execute(text("SELECT reltuples FROM pg_class "
                                   "WHERE oid = to_regclass('receipt')")).scalar()
-        cached = (now, max(int(n or 0), 0))
-        with _prefixes_lock:
-            _sizes[key] = cached
-    return max(PG_MIN_CANDIDATES, min(PG_MAX_CANDIDATES, int((78 * cached[1]) ** 0.5)))
+        return max(int(n or 0), 0)
+
+    size = _fresh(_sizes, ctx.engine, receipts)
+    return max(PG_MIN_CANDIDATES, min(PG_MAX_CANDIDATES, int((78 * size) ** 0.5)))
 
 
 def _ids(conn, ids, n: int) -> list[int]:  # type: ignore[no-untyped-def]
