@@ -13,6 +13,11 @@
 Speed: 100,000 rows must import in seconds, so the work is done in bulk Core statements
 (executemany in chunks, INSERT … RETURNING), never one ORM object per row.
 
+On PostgreSQL an import that added or changed many rows ends with ANALYZE of the tables it
+wrote (`refresh_statistics`): the planner's picture of them is the one it had before, until
+autovacuum comes by (if it is on at all), and both the next import and the agents' searches
+are planned from it.
+
 Here: the entry points and the one transaction. services/import_policies.py applies the
 policies and their holders, services/import_receipts.py the receipts and `full`.
 """
@@ -20,6 +25,7 @@ policies and their holders, services/import_receipts.py the receipts and `full`.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +50,10 @@ from paylink_tui.store.db import is_sqlite, write_session
 from paylink_tui.store.models import AuditEvent, ImportBatch
 
 ProgressCallback = Callable[[int], None]
+ANALYZE_AFTER = 10_000  # rows added or updated by an import, from which it runs ANALYZE
+_ANALYZED = ("client", "policy", "receipt", "receipt_word")
+
+log = logging.getLogger(__name__)
 
 
 def import_receipts(
@@ -123,13 +133,30 @@ def apply_read_result(
                       "settled": report.settled_elsewhere})])
         from paylink_tui.services.search import forget_prefixes
 
-        forget_prefixes(engine)  # a new kind of policy number is found at once
+        refresh_statistics(engine, report)
+        forget_prefixes(engine)  # a new kind of policy number is found at once (and the
+        # search's candidate limit is computed again from the table's new size)
     except ImportRefused:
         # Rolled back: nothing of this run was written.
         report.added = report.updated = report.unchanged = 0
         report.policies_added = report.clients_updated = report.agents_changed = 0
         report.refused_changes = []
     return report
+
+
+def refresh_statistics(engine: Engine, report: ImportReport) -> bool:
+    """ANALYZE the import's tables on PostgreSQL when it wrote at least ANALYZE_AFTER rows;
+    True if it did. The import is committed already: a failure is logged, not raised."""
+    if is_sqlite(engine) or report.added + report.updated < ANALYZE_AFTER:
+        return False
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE " + ", ".join(_ANALYZED)))
+            conn.commit()
+    except Exception:  # noqa: BLE001 - e.g. a role that may not ANALYZE: the data is in
+        log.warning("import: ANALYZE after the import failed", exc_info=True)
+        return False
+    return True
 
 
 def _audit_detail(report: ImportReport) -> dict[str, Any]:
