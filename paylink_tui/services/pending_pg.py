@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
+from sqlalchemy import ARRAY, Integer, String, any_, bindparam, cast, func, select
 
 from paylink_tui.domain.results import PendingPage, SortKey
 from paylink_tui.services.access import receipt_scope, scoped
@@ -35,6 +35,11 @@ from paylink_tui.store.models import Receipt
 WALK_SETTINGS = {"enable_seqscan": "off", "enable_bitmapscan": "off", "enable_sort": "off",
                  "max_parallel_workers_per_gather": "0", "jit": "off"}
 FEW_SETTINGS = {"jit": "off"}
+
+
+def _int_array(ids: list[int]) -> str:
+    """PostgreSQL's text of an integer array: '{1,2,3}'."""
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
 
 
 def _set_local(conn, settings: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -59,8 +64,11 @@ def pending_page_pg(ctx: AppContext, *, now: datetime, words: list[Term], column
                                before=before, backwards=backwards, limit=limit, sort=sort)
     if found is not None:
         ids, unchecked = found
-        # One array parameter (not a parameter per id), looked up by id in the index.
-        among = bindparam("candidates", ids, type_=ARRAY(Integer))
+        # One array parameter (not a parameter per id), looked up by id in the index. It is
+        # sent as the array's text, cast in SQL: psycopg's dumper of a Python list took 5.5 ms
+        # of a 21 ms search for an agent's 2,800 candidates (a regex per element); the ids
+        # are the database's own integers, so their text is all digits and commas.
+        among = cast(bindparam("candidates", _int_array(ids), type_=String), ARRAY(Integer))
         ids_q = select(r.id).where(r.id == any_(among), _pending_filter(now),
                                    *word_filters(unchecked))
         settings = FEW_SETTINGS
