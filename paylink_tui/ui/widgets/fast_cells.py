@@ -46,7 +46,7 @@ class FastCells(DataTable):
                      cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
         def datatables() -> list[list[Segment]]:
             return super(FastCells, self)._render_cell(row_index, column_index, base_style,
-                                                          width, cursor, hover)
+                                                       width, cursor, hover)
 
         if not self._fast_cells or row_index < 0 or column_index < 0:
             return datatables()
